@@ -1,0 +1,21 @@
+#pragma once
+// One registration function per kernel family; each lives in <family>.cpp.
+
+#include "kernel.h"
+
+namespace kiln::cpu {
+
+void register_matmul_kernels(KernelTable& table);
+void register_conv_kernels(KernelTable& table);
+void register_pool_kernels(KernelTable& table);
+void register_norm_kernels(KernelTable& table);
+void register_softmax_kernels(KernelTable& table);
+void register_eltwise_kernels(KernelTable& table);
+void register_binary_kernels(KernelTable& table);
+void register_reduce_kernels(KernelTable& table);
+void register_shape_kernels(KernelTable& table);
+void register_movement_kernels(KernelTable& table);
+void register_generator_kernels(KernelTable& table);
+void register_logic_kernels(KernelTable& table);
+
+}  // namespace kiln::cpu

@@ -1,0 +1,22 @@
+// Explicit registration of every CPU kernel family (no static initializers).
+#include "kernel.h"
+#include "kernel_families.h"
+
+namespace kiln::cpu {
+
+void register_kernels(KernelTable& table) {
+  register_matmul_kernels(table);       // MatMul, Gemm
+  register_conv_kernels(table);         // Conv, ConvTranspose
+  register_pool_kernels(table);         // MaxPool, AveragePool, GlobalAveragePool
+  register_norm_kernels(table);         // BatchNormalization, LayerNormalization
+  register_softmax_kernels(table);      // Softmax, LogSoftmax
+  register_eltwise_kernels(table);      // Relu ... Pow
+  register_binary_kernels(table);       // Add, Sub, Mul, Div
+  register_reduce_kernels(table);       // ReduceSum, ReduceMean, ReduceMax
+  register_shape_kernels(table);        // Reshape, Flatten, Squeeze, Unsqueeze, Shape, Identity ...
+  register_movement_kernels(table);     // Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad
+  register_generator_kernels(table);    // Constant, ConstantOfShape, Range
+  register_logic_kernels(table);        // Cast, Where, Equal, Less, Greater
+}
+
+}  // namespace kiln::cpu
