@@ -92,8 +92,12 @@ typedef struct kiln_attr {
 
 /* One input or output of a node with its concrete dtype and shape. An omitted optional
  * input has dtype KILN_DTYPE_UNDEFINED. host_value is non-NULL when the runtime knows the
- * value at prepare time (initializers of shape-like inputs, folded shape arithmetic); it
- * lives in host memory and stays valid until the kernel is released. */
+ * input's value at prepare time and it is small: the inputs that shape inference reads
+ * (Reshape's shape, Slice's starts...) and constants of at most KILN_SMALL_CONSTANT
+ * elements (Clip's min, Pow's exponent). It lives in host memory and is valid only during
+ * supports() and prepare(): a kernel copies what it needs. The same data also arrives as a
+ * normal input tensor at run time. */
+#define KILN_SMALL_CONSTANT 64
 typedef struct kiln_value {
   int32_t dtype; /* kiln_dtype */
   int32_t rank;
