@@ -19,6 +19,7 @@ struct NodePlacement {
   const Node* node = nullptr;
   Backend* backend = nullptr;
   bool fell_back = false;  // not on the first backend of the list
+  bool folded = false;     // computed once at plan time (shape arithmetic), not at run time
   std::string reason;      // why the preferred backends declined, when fell_back
 };
 
@@ -31,5 +32,12 @@ struct PlacementReport {
   /// A table: node, op, backend, and the reason for each fallback.
   std::string to_string() const;
 };
+
+/// Chooses the backend for one node: the first listed, loaded backend whose supports() accepts
+/// desc (the node with concrete types). Throws Error(kUnsupported) naming the op, the node and
+/// each backend's reason when none accepts it, and (strict) when the choice is not the first
+/// listed backend.
+NodePlacement place_node(const Node& node, const kiln_node& desc, const PlacementOptions& options,
+                         const BackendRegistry& registry);
 
 }  // namespace kiln

@@ -1,0 +1,15 @@
+#pragma once
+// One function per `kiln` subcommand. Each registers its options on the CLI11 app and
+// returns the action to run when the subcommand is chosen.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace kiln::cli {
+
+using Action = std::function<int()>;
+
+Action add_backends_command(CLI::App& app);
+
+}  // namespace kiln::cli

@@ -1,0 +1,32 @@
+// kiln: the command-line tool. Every failure prints one line and exits non-zero.
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "commands.h"
+#include "kiln/runtime/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kiln: run, fine-tune and export ONNX models on the backend your machine has"};
+  app.require_subcommand(1);
+  std::map<CLI::App*, kiln::cli::Action> actions;
+  auto add = [&](kiln::cli::Action action) { actions[app.get_subcommands({}).back()] = std::move(action); };
+  add(kiln::cli::add_backends_command(app));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (const auto& [sub, action] : actions)
+      if (sub->parsed()) return action();
+    return 2;
+  } catch (const kiln::Error& e) {
+    fmt::print(stderr, "kiln: error [{}]: {}\n", kiln::to_string(e.code()), e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kiln: internal error: {}\n", e.what());
+    return 1;
+  }
+}
