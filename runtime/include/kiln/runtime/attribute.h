@@ -33,17 +33,20 @@ class Attributes {
   const std::map<std::string, Attribute, std::less<>>& all() const { return values_; }
   size_t size() const { return values_.size(); }
 
-  int64_t get_int(std::string_view name, int64_t fallback) const;
-  float get_float(std::string_view name, float fallback) const;
-  std::string get_string(std::string_view name, const std::string& fallback) const;
-  std::vector<int64_t> get_ints(std::string_view name, const std::vector<int64_t>& fallback) const;
-  std::vector<float> get_floats(std::string_view name, const std::vector<float>& fallback) const;
+  int64_t get_int(std::string_view name, int64_t fallback, std::string_view what = {}) const;
+  float get_float(std::string_view name, float fallback, std::string_view what = {}) const;
+  std::string get_string(std::string_view name, const std::string& fallback,
+                         std::string_view what = {}) const;
+  std::vector<int64_t> get_ints(std::string_view name, const std::vector<int64_t>& fallback,
+                                std::string_view what = {}) const;
+  std::vector<float> get_floats(std::string_view name, const std::vector<float>& fallback,
+                                std::string_view what = {}) const;
   /// Throws Error(kInvalidArgument) when absent.
-  const Tensor& get_tensor(std::string_view name) const;
+  const Tensor& get_tensor(std::string_view name, std::string_view what = {}) const;
 
  private:
   template <class T>
-  const T* typed(std::string_view name, AttrType expected) const;
+  const T* typed(std::string_view name, AttrType expected, std::string_view what) const;
   std::map<std::string, Attribute, std::less<>> values_;
 };
 

@@ -2,6 +2,7 @@
 // Shapes of graph values: each dim is a number, a symbol ("N") or unknown.
 // Tensors use concrete shapes (std::vector<int64_t>).
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +16,9 @@ class Dim {
  public:
   Dim() = default;  // unknown
   Dim(int64_t value) : value_(value) {}  // NOLINT: implicit from a number is the common case
+  // Any integer, so that a literal 0 is not ambiguous with the const char* constructor.
+  template <std::integral T>
+  Dim(T value) : value_(static_cast<int64_t>(value)) {}  // NOLINT
   Dim(std::string symbol) : symbol_(std::move(symbol)) {}  // NOLINT
   Dim(const char* symbol) : symbol_(symbol) {}             // NOLINT
 
