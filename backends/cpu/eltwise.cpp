@@ -1,0 +1,268 @@
+// Elementwise activations and math: oneDNN eltwise for f32 (Sigmoid, Tanh, Gelu, Sqrt, Abs,
+// Neg, Clip, Pow by a known scalar); plain C++ where oneDNN lacks the function or hides NaNs
+// (Erf, Relu, LeakyRelu, Exp, Log), for integer dtypes, Clip with run-time bounds and Pow with
+// a tensor exponent.
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "compute_broadcast.h"
+#include "dnnl_exec.h"
+#include "kernel_families.h"
+
+namespace kiln::cpu {
+namespace {
+
+using Alg = dnnl::algorithm;
+
+bool is_int(int32_t dtype) { return dtype == KILN_DTYPE_I64 || dtype == KILN_DTYPE_I32; }
+
+// Inputs and output share one dtype from `allowed`.
+std::string same_dtype_in(const NodeView& v, std::initializer_list<int32_t> allowed) {
+  int32_t dt = v.input_dtype(0);
+  bool ok = false;
+  for (int32_t a : allowed) ok = ok || a == dt;
+  if (!ok) return std::string("dtype ") + dtype_name(dt) + " not supported";
+  for (size_t i = 1; i < v.num_inputs(); ++i)
+    if (v.has_input(i) && v.input_dtype(i) != dt) return "input dtypes differ";
+  if (v.output_dtype(0) != dt) return "output dtype differs from the input's";
+  if (numel(v.output_shape(0)) != numel(v.input_shape(0))) return "output shape differs from the input's";
+  return "";
+}
+
+SupportsFn float_only() {
+  return [](const NodeView& v) { return same_dtype_in(v, {KILN_DTYPE_F32}); };
+}
+SupportsFn float_or_int() {
+  return [](const NodeView& v) { return same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_I64, KILN_DTYPE_I32}); };
+}
+
+/// y = f(x) through one oneDNN eltwise primitive over the flattened tensor.
+class DnnlEltwiseKernel : public Kernel {
+ public:
+  DnnlEltwiseKernel(const NodeView& v, Alg alg, float alpha, float beta) : n_(numel(v.output_shape(0))) {
+    if (n_ == 0) return;  // oneDNN rejects empty tensors
+    auto md = plain_desc({n_}, KILN_DTYPE_F32);
+    dnnl::eltwise_forward::primitive_desc pd(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta), engine());
+    call_.set_primitive(dnnl::eltwise_forward(pd));
+    call_.bind(DNNL_ARG_SRC, md);
+    call_.bind(DNNL_ARG_DST, md);
+  }
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    if (n_ > 0) call_.run({in[0].data, out[0].data});
+  }
+
+ private:
+  int64_t n_;
+  DnnlCall call_;
+};
+
+/// y = f(x) in plain C++, parallel over large tensors.
+template <class T, class F>
+class MapKernel : public Kernel {
+ public:
+  MapKernel(const NodeView& v, F f) : n_(numel(v.output_shape(0))), f_(f) {}
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    const T* x = static_cast<const T*>(in[0].data);
+    T* y = static_cast<T*>(out[0].data);
+#pragma omp parallel for if (n_ > 32768)
+    for (int64_t i = 0; i < n_; ++i) y[i] = f_(x[i]);
+  }
+
+ private:
+  int64_t n_;
+  F f_;
+};
+
+template <class T, class F>
+std::unique_ptr<Kernel> make_map(const NodeView& v, F f) {
+  return std::make_unique<MapKernel<T, F>>(v, f);
+}
+
+// Integer Abs, Neg and Relu; negation is computed unsigned so MIN wraps instead of trapping.
+template <class T>
+std::unique_ptr<Kernel> int_unary(const NodeView& v) {
+  using U = std::make_unsigned_t<T>;
+  std::string_view op = v.op_type();
+  if (op == "Abs") return make_map<T>(v, [](T x) { return x < 0 ? T(U(0) - U(x)) : x; });
+  if (op == "Neg") return make_map<T>(v, [](T x) { return T(U(0) - U(x)); });
+  if (op == "Relu") return make_map<T>(v, [](T x) { return x < 0 ? T(0) : x; });
+  fail(v, std::string("no integer kernel for ") + std::string(op));
+}
+
+std::unique_ptr<Kernel> prepare_simple(const NodeView& v) {
+  std::string_view op = v.op_type();
+  int32_t dt = v.input_dtype(0);
+  if (dt == KILN_DTYPE_I64) return int_unary<int64_t>(v);
+  if (dt == KILN_DTYPE_I32) return int_unary<int32_t>(v);
+  // Plain C++ where oneDNN's version turns NaN into a normal-looking number (relu(NaN) = 0,
+  // exp(NaN) = inf) or loses accuracy (log near 1): a NaN must stay visible.
+  if (op == "Erf") return make_map<float>(v, [](float x) { return std::erf(x); });
+  if (op == "Relu") return make_map<float>(v, [](float x) { return x < 0.f ? 0.f : x; });
+  if (op == "LeakyRelu") {
+    float alpha = v.attr_float("alpha", 0.01f);
+    return make_map<float>(v, [alpha](float x) { return x < 0.f ? alpha * x : x; });
+  }
+  if (op == "Exp") return make_map<float>(v, [](float x) { return std::exp(x); });
+  if (op == "Log") return make_map<float>(v, [](float x) { return std::log(x); });
+  struct Spec {
+    const char* op;
+    Alg alg;
+    float alpha, beta;
+  };
+  static const Spec kSpecs[] = {
+      {"Sigmoid", Alg::eltwise_logistic, 0.f, 0.f}, {"Tanh", Alg::eltwise_tanh, 0.f, 0.f},
+      {"Sqrt", Alg::eltwise_sqrt, 0.f, 0.f},        {"Abs", Alg::eltwise_abs, 0.f, 0.f},
+      {"Neg", Alg::eltwise_linear, -1.f, 0.f},
+  };
+  for (const Spec& s : kSpecs)
+    if (op == s.op) return std::make_unique<DnnlEltwiseKernel>(v, s.alg, s.alpha, s.beta);
+  if (op == "Gelu") {
+    std::string approx = v.attr_string("approximate", "none");
+    if (approx == "none") return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_gelu_erf, 0.f, 0.f);
+    if (approx == "tanh") return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_gelu_tanh, 0.f, 0.f);
+    fail(v, "attribute 'approximate' must be \"none\" or \"tanh\", not \"" + approx + "\"");
+  }
+  fail(v, "no kernel for this op");
+}
+
+// ---- Clip ----
+
+bool present(const kiln_tensor* in, size_t n_in, size_t i) {
+  return i < n_in && in[i].dtype != KILN_DTYPE_UNDEFINED && in[i].data;
+}
+
+// Clip in plain C++: integers, min > max, and bounds known only at run time (inputs 1 and 2,
+// which live in host memory on this backend).
+template <class T>
+class RuntimeClipKernel : public Kernel {
+ public:
+  RuntimeClipKernel(const NodeView& v, T lo, T hi) : n_(numel(v.output_shape(0))), lo_(lo), hi_(hi) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t) override {
+    T lo = present(in, n_in, 1) ? *static_cast<const T*>(in[1].data) : lo_;
+    T hi = present(in, n_in, 2) ? *static_cast<const T*>(in[2].data) : hi_;
+    const T* x = static_cast<const T*>(in[0].data);
+    T* y = static_cast<T*>(out[0].data);
+    // numpy order: a min above the max yields the max everywhere.
+#pragma omp parallel for if (n_ > 32768)
+    for (int64_t i = 0; i < n_; ++i) y[i] = std::min(std::max(x[i], lo), hi);
+  }
+
+ private:
+  int64_t n_;
+  T lo_, hi_;
+};
+
+std::string supports_clip(const NodeView& v) {
+  std::string why = same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_I64, KILN_DTYPE_I32});
+  if (!why.empty()) return why;
+  for (size_t i = 1; i < 3; ++i)
+    if (v.has_input(i) && numel(v.input_shape(i)) != 1) return "min and max must be scalars";
+  return "";
+}
+
+template <class T>
+std::unique_ptr<Kernel> prepare_clip_typed(const NodeView& v) {
+  T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  bool known = true;
+  if (v.opset() < 11) {
+    lo = static_cast<T>(v.attr_float("min", std::numeric_limits<float>::lowest()));
+    hi = static_cast<T>(v.attr_float("max", std::numeric_limits<float>::max()));
+  } else {
+    if (v.has_input(1)) {
+      if (v.input_value(1)) lo = static_cast<T>(v.input_scalar(1));
+      else known = false;
+    }
+    if (v.has_input(2)) {
+      if (v.input_value(2)) hi = static_cast<T>(v.input_scalar(2));
+      else known = false;
+    }
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (known && lo <= hi) return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_clip, lo, hi);
+  }
+  // Bounds not known now are read from the inputs at run time.
+  return std::make_unique<RuntimeClipKernel<T>>(v, lo, hi);
+}
+
+std::unique_ptr<Kernel> prepare_clip(const NodeView& v) {
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_I64: return prepare_clip_typed<int64_t>(v);
+    case KILN_DTYPE_I32: return prepare_clip_typed<int32_t>(v);
+    default: return prepare_clip_typed<float>(v);
+  }
+}
+
+// ---- Pow ----
+
+std::string supports_pow(const NodeView& v) {
+  int32_t b = v.input_dtype(0), e = v.input_dtype(1);
+  if (b != KILN_DTYPE_F32 && !is_int(b)) return std::string("base dtype ") + dtype_name(b) + " not supported";
+  if (e != KILN_DTYPE_F32 && e != KILN_DTYPE_F64 && !is_int(e))
+    return std::string("exponent dtype ") + dtype_name(e) + " not supported";
+  if (v.output_dtype(0) != b) return "output dtype differs from the base's";
+  Dims out = v.output_shape(0);
+  if (!broadcastable(v.input_shape(0), out) || !broadcastable(v.input_shape(1), out))
+    return "input shapes do not broadcast to the output shape";
+  return "";
+}
+
+// Pow with a tensor exponent of any numeric dtype, broadcast both ways; computed in double
+// and converted to the base dtype.
+template <class T>
+class PowKernel : public Kernel {
+ public:
+  explicit PowKernel(const NodeView& v)
+      : base_shape_(v.input_shape(0)), exp_shape_(v.input_shape(1)), out_shape_(v.output_shape(0)),
+        exp_dtype_(v.input_dtype(1)) {}
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    const T* x = static_cast<const T*>(in[0].data);
+    T* y = static_cast<T*>(out[0].data);
+    auto go = [&](auto* e) {
+      broadcast_apply(x, base_shape_, e, exp_shape_, y, out_shape_, [](T a, auto b) {
+        if constexpr (std::is_same_v<T, float>) return static_cast<float>(std::pow(a, static_cast<float>(b)));
+        else return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+      });
+    };
+    switch (exp_dtype_) {
+      case KILN_DTYPE_F32: go(static_cast<const float*>(in[1].data)); break;
+      case KILN_DTYPE_F64: go(static_cast<const double*>(in[1].data)); break;
+      case KILN_DTYPE_I64: go(static_cast<const int64_t*>(in[1].data)); break;
+      default: go(static_cast<const int32_t*>(in[1].data)); break;
+    }
+  }
+
+ private:
+  Dims base_shape_, exp_shape_, out_shape_;
+  int32_t exp_dtype_;
+};
+
+std::unique_ptr<Kernel> prepare_pow(const NodeView& v) {
+  int32_t b = v.input_dtype(0);
+  if (b == KILN_DTYPE_I64) return std::make_unique<PowKernel<int64_t>>(v);
+  if (b == KILN_DTYPE_I32) return std::make_unique<PowKernel<int32_t>>(v);
+  // A known scalar exponent on a base the output already has the shape of: oneDNN pow.
+  if (v.input_value(1) && numel(v.input_shape(1)) == 1 && v.input_shape(1).size() <= v.output_shape(0).size() &&
+      numel(v.input_shape(0)) == numel(v.output_shape(0))) {
+    float e = static_cast<float>(v.input_scalar(1));
+    if (e == 2.f) return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_square, 0.f, 0.f);
+    if (e == 1.f) return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_linear, 1.f, 0.f);
+    if (e == 0.5f) return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_sqrt, 0.f, 0.f);
+    return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_pow, 1.f, e);
+  }
+  return std::make_unique<PowKernel<float>>(v);
+}
+
+}  // namespace
+
+void register_eltwise_kernels(KernelTable& table) {
+  for (const char* op : {"Sigmoid", "Tanh", "Erf", "Gelu", "Exp", "Log", "Sqrt", "LeakyRelu"})
+    table.add(op, float_only(), prepare_simple);
+  for (const char* op : {"Relu", "Abs", "Neg"}) table.add(op, float_or_int(), prepare_simple);
+  table.add("Clip", supports_clip, prepare_clip);
+  table.add("Pow", supports_pow, prepare_pow);
+}
+
+}  // namespace kiln::cpu
