@@ -1,0 +1,63 @@
+// Cast, Where and the comparisons Equal, Less and Greater (which output bool).
+#include "infer_util.h"
+#include "op_families.h"
+
+namespace kiln::ops {
+namespace {
+
+void infer_cast(InferContext& c) {
+  int64_t code = c.attr_int("to");
+  std::optional<DType> to = dtype_from_onnx(code);
+  if (!to) fail_unsupported(c, fmt::format("cannot cast to ONNX data type {}: kiln has no such dtype", code));
+  if (std::optional<IntValue> v = small_int_value(c, 0);
+      v && (*to == DType::kI64 || *to == DType::kI32 || *to == DType::kBool)) {
+    v->dtype = *to;
+    if (*to == DType::kBool)
+      for (int64_t& x : v->data) x = x != 0;
+    if (*to == DType::kI32)
+      for (int64_t& x : v->data) x = static_cast<int32_t>(x);
+    return set_int_output(c, 0, std::move(*v));
+  }
+  c.set_output(0, *to, c.input_shape(0));
+}
+
+void infer_where(InferContext& c) {
+  require_bool(c, 0);
+  require_same_dtype(c, 1, 2);
+  Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1), c.input_shape(2)});
+  DType dtype = c.input_dtype(1);
+  auto pick = [](const std::vector<int64_t>& v) { return std::optional<int64_t>(v[0] ? v[1] : v[2]); };
+  if (dtype != DType::kBool && is_integral(dtype) && try_fold_elementwise(c, 3, dtype, pick)) return;
+  c.set_output(0, dtype, shape);
+}
+
+using Compare = bool (*)(int64_t, int64_t);
+
+InferFn compare_infer(Compare op, bool allow_bool) {
+  return [op, allow_bool](InferContext& c) {
+    require_same_dtype(c, 0, 1);
+    if (!allow_bool) require_numeric(c, 0);
+    Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
+    DType in = c.input_dtype(0);
+    auto fold = [op](const std::vector<int64_t>& v) { return std::optional<int64_t>(op(v[0], v[1]) ? 1 : 0); };
+    if ((is_integral(in) || in == DType::kBool) && try_fold_elementwise(c, 2, DType::kBool, fold)) return;
+    c.set_output(0, DType::kBool, shape);
+  };
+}
+
+}  // namespace
+
+void register_logic_ops(OpRegistry& registry) {
+  // Cast-1 took `to` as a string; from opset 6 it is an ONNX TensorProto data type code.
+  registry.add(OpDef("Cast").opsets(6).required_attr("to", AttrType::kInt).infer(infer_cast));
+  registry.add(OpDef("Where").opsets(9).inputs(3, 3).infer(infer_where));
+  // Opsets before 7 had broadcast/axis attributes; 7 switched to numpy broadcasting.
+  registry.add(OpDef("Equal").opsets(7).inputs(2, 2).infer(
+      compare_infer([](int64_t a, int64_t b) { return a == b; }, true)));
+  registry.add(OpDef("Less").opsets(7).inputs(2, 2).infer(
+      compare_infer([](int64_t a, int64_t b) { return a < b; }, false)));
+  registry.add(OpDef("Greater").opsets(7).inputs(2, 2).infer(
+      compare_infer([](int64_t a, int64_t b) { return a > b; }, false)));
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,453 @@
+// Transpose, Concat, Split, Slice, Gather, Expand, Tile and Pad.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "infer_util.h"
+#include "op_families.h"
+
+namespace kiln::ops {
+namespace {
+
+void infer_transpose(InferContext& c) {
+  const Shape& x = c.input_shape(0);
+  if (!x.has_rank()) {
+    if (!c.has_attr("perm")) return c.set_output(0, c.input_dtype(0), Shape::unknown_rank());
+    return c.set_output(0, c.input_dtype(0), unknown_dims(c.attr_ints("perm").size()));
+  }
+  std::vector<int64_t> perm(x.rank());
+  std::iota(perm.rbegin(), perm.rend(), 0);  // default: reverse the dims
+  if (c.has_attr("perm")) perm = c.attr_ints("perm");
+  if (perm.size() != x.rank())
+    c.fail("perm [{}] has {} entries, but the input {} has rank {}", fmt::join(perm, ","), perm.size(),
+           x.to_string(), x.rank());
+  std::vector<bool> seen(x.rank(), false);
+  std::vector<Dim> out;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= static_cast<int64_t>(x.rank()) || seen[static_cast<size_t>(p)])
+      c.fail("perm [{}] is not a permutation of 0..{}", fmt::join(perm, ","), x.rank() - 1);
+    seen[static_cast<size_t>(p)] = true;
+    out.push_back(x[static_cast<size_t>(p)]);
+  }
+  c.set_output(0, c.input_dtype(0), Shape(std::move(out)));
+}
+
+// Concatenates small integer values along axis (shape arithmetic: Concat of Unsqueezed dims).
+std::optional<IntValue> fold_concat(const InferContext& c, size_t axis, DType dtype) {
+  std::vector<IntValue> parts;
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    std::optional<IntValue> v = small_int_value(c, i);
+    if (!v) return std::nullopt;
+    parts.push_back(std::move(*v));
+  }
+  IntValue out{dtype, parts[0].shape, {}};
+  out.shape[axis] = 0;
+  for (const IntValue& p : parts) out.shape[axis] += p.shape[axis];
+  if (checked_numel(out.shape) > kMaxFoldElements) return std::nullopt;
+  int64_t outer = 1, inner = 1;
+  for (size_t i = 0; i < axis; ++i) outer *= out.shape[i];
+  for (size_t i = axis + 1; i < out.shape.size(); ++i) inner *= out.shape[i];
+  for (int64_t o = 0; o < outer; ++o)
+    for (const IntValue& p : parts) {
+      int64_t block = p.shape[axis] * inner;
+      auto begin = p.data.begin() + o * block;
+      out.data.insert(out.data.end(), begin, begin + block);
+    }
+  return out;
+}
+
+void infer_concat(InferContext& c) {
+  DType dtype = c.input_dtype(0);
+  std::optional<Shape> merged;
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    require_same_dtype(c, 0, i);
+    const Shape& s = c.input_shape(i);
+    if (!s.has_rank()) continue;
+    if (s.rank() == 0) c.fail("input {} is a scalar; Concat needs rank >= 1", i);
+    if (merged && merged->rank() != s.rank())
+      c.fail("input {} has shape {} (rank {}), but an earlier input has shape {} (rank {})", i, s.to_string(),
+             s.rank(), merged->to_string(), merged->rank());
+    if (!merged) merged = s;
+  }
+  if (!merged) return c.set_output(0, dtype, Shape::unknown_rank());
+  auto axis = static_cast<size_t>(c.normalize_axis(c.attr_int("axis"), static_cast<int64_t>(merged->rank())));
+  std::vector<Dim> out = merged->dims();
+  int64_t total = 0;
+  bool total_known = true;
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    const Shape& s = c.input_shape(i);
+    if (!s.has_rank()) {
+      total_known = false;
+      continue;
+    }
+    for (size_t d = 0; d < s.rank(); ++d) {
+      if (d == axis) continue;
+      std::optional<Dim> m = merge_dim(out[d], s[d]);
+      if (!m)
+        c.fail("input {} has shape {}, which differs from {} at dim {} (only axis {} may differ)", i, s.to_string(),
+               merged->to_string(), d, axis);
+      out[d] = *m;
+    }
+    if (s[axis].is_static()) total += s[axis].value();
+    else total_known = false;
+  }
+  out[axis] = total_known ? Dim(total) : Dim();
+  if (std::optional<IntValue> v = fold_concat(c, axis, dtype)) return set_int_output(c, 0, std::move(*v));
+  c.set_output(0, dtype, Shape(std::move(out)));
+}
+
+void infer_split(InferContext& c) {
+  forbid_attr_before(c, "num_outputs", 18);
+  const Shape& x = c.input_shape(0);
+  DType dtype = c.input_dtype(0);
+  size_t n = c.num_outputs();
+  std::optional<std::vector<int64_t>> split;
+  bool split_unknown = false;
+  if (c.opset() < 13) {
+    limit_inputs(c, 1);
+    if (c.has_attr("split")) split = c.attr_ints("split");
+  } else {
+    forbid_attr_since(c, "split", 13, "split is input 1");
+    if (c.has_input(1)) {
+      require_index(c, 1);
+      split = c.input_ints(1);
+      split_unknown = !split;
+    }
+  }
+  bool has_num_outputs = c.has_attr("num_outputs");
+  if (has_num_outputs && (split || split_unknown))
+    c.fail("input 'split' and attribute 'num_outputs' cannot both be given");
+  if (has_num_outputs && c.attr_int("num_outputs") != static_cast<int64_t>(n))
+    c.fail("num_outputs is {}, but the node has {} outputs", c.attr_int("num_outputs"), n);
+  if (c.opset() >= 18 && !has_num_outputs && !split && !split_unknown)
+    c.fail("needs input 'split' or attribute 'num_outputs' at opset {}", c.opset());
+  if (!x.has_rank()) {
+    for (size_t i = 0; i < n; ++i) c.set_output(i, dtype, Shape::unknown_rank());
+    return;
+  }
+  auto axis = static_cast<size_t>(c.normalize_axis(c.attr_int("axis"), static_cast<int64_t>(x.rank())));
+  if (x.rank() == 0) c.fail("cannot split a scalar");
+  const Dim& dim = x[axis];
+  std::vector<Dim> sizes(n);
+  if (split) {
+    if (split->size() != n) c.fail("split [{}] has {} entries for {} outputs", fmt::join(*split, ","), split->size(), n);
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if ((*split)[i] < 0) c.fail("split [{}] has a negative size", fmt::join(*split, ","));
+      sizes[i] = (*split)[i];
+      sum += (*split)[i];
+    }
+    if (dim.is_static() && sum != dim.value())
+      c.fail("split [{}] sums to {}, but axis {} of {} has size {}", fmt::join(*split, ","), sum, axis, x.to_string(),
+             dim.value());
+  } else if (!split_unknown && dim.is_static()) {
+    auto parts = static_cast<int64_t>(n);
+    if (has_num_outputs) {
+      // Chunks of ceil(dim / n); the last one gets what remains.
+      int64_t chunk = (dim.value() + parts - 1) / parts;
+      for (size_t i = 0; i < n; ++i)
+        sizes[i] = std::clamp<int64_t>(dim.value() - chunk * static_cast<int64_t>(i), 0, chunk);
+    } else {
+      if (dim.value() % parts != 0)
+        c.fail("axis {} of {} has size {}, not divisible into {} equal outputs", axis, x.to_string(), dim.value(), n);
+      std::fill(sizes.begin(), sizes.end(), Dim(dim.value() / parts));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<Dim> out = x.dims();
+    out[axis] = sizes[i];
+    c.set_output(i, dtype, Shape(std::move(out)));
+  }
+}
+
+// --- Slice
+
+struct SliceParams {
+  std::vector<int64_t> starts, ends, axes, steps;
+};
+
+// Start and output length along one axis of static size dim, following ONNX's clamping.
+std::pair<int64_t, int64_t> slice_range(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (dim == 0) return {0, 0};
+  if (start < 0) start += dim;
+  if (end < 0) end += dim;
+  if (step > 0) {
+    start = std::clamp<int64_t>(start, 0, dim);
+    end = std::clamp<int64_t>(end, 0, dim);
+    return {start, std::max<int64_t>(0, (end - start + step - 1) / step)};
+  }
+  start = std::clamp<int64_t>(start, 0, dim - 1);
+  end = std::clamp<int64_t>(end, -1, dim - 1);
+  return {start, std::max<int64_t>(0, (start - end - step - 1) / -step)};
+}
+
+void fold_slice(InferContext& c, const std::vector<int64_t>& starts, const std::vector<int64_t>& steps,
+                const Shape& out) {
+  std::optional<IntValue> v = small_int_value(c, 0);
+  if (!v || !out.is_static()) return;
+  IntValue result{v->dtype, out.concrete(), {}};
+  int64_t numel = checked_numel(result.shape);
+  Dims in_strides = contiguous_strides(v->shape);
+  for (int64_t k = 0; k < numel; ++k) {
+    int64_t rem = k, offset = 0;
+    for (size_t i = result.shape.size(); i-- > 0;) {
+      int64_t j = rem % result.shape[i];
+      rem /= result.shape[i];
+      offset += (starts[i] + j * steps[i]) * in_strides[i];
+    }
+    result.data.push_back(v->data[static_cast<size_t>(offset)]);
+  }
+  set_int_output(c, 0, std::move(result));
+}
+
+void infer_slice(InferContext& c) {
+  const Shape& x = c.input_shape(0);
+  DType dtype = c.input_dtype(0);
+  SliceParams p;
+  if (c.opset() < 10) {
+    limit_inputs(c, 1);
+    if (!c.has_attr("starts") || !c.has_attr("ends")) c.fail("attributes 'starts' and 'ends' are required");
+    p.starts = c.attr_ints("starts");
+    p.ends = c.attr_ints("ends");
+    if (c.has_attr("axes")) p.axes = c.attr_ints("axes");
+  } else {
+    for (const char* name : {"starts", "ends", "axes"})
+      forbid_attr_since(c, name, 10, "starts, ends, axes and steps are inputs 1..4");
+    if (!c.has_input(1) || !c.has_input(2)) c.fail("inputs 'starts' and 'ends' are required from opset 10 on");
+    std::vector<std::vector<int64_t>*> targets{&p.starts, &p.ends, &p.axes, &p.steps};
+    bool known = true;
+    for (size_t i = 1; i <= 4; ++i) {
+      if (!c.has_input(i)) continue;
+      require_index(c, i, true);
+      shape_input_length(c, i);
+      std::optional<std::vector<int64_t>> v = c.input_ints(i);
+      if (v) *targets[i - 1] = std::move(*v);
+      else known = false;
+    }
+    if (!known) {
+      if (!x.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
+      // Only the sliced axes change; without their values every dim may.
+      std::vector<Dim> out = x.dims();
+      if (std::optional<std::vector<int64_t>> axes = c.has_input(3) ? c.input_ints(3) : std::nullopt) {
+        for (int64_t a : normalize_axes(c, *axes, static_cast<int64_t>(x.rank()))) out[static_cast<size_t>(a)] = Dim();
+      } else {
+        out = unknown_dims(x.rank()).dims();
+      }
+      return c.set_output(0, dtype, Shape(std::move(out)));
+    }
+  }
+  size_t n = p.starts.size();
+  if (p.ends.size() != n) c.fail("starts has {} entries but ends has {}", n, p.ends.size());
+  if (p.axes.empty()) {
+    p.axes.resize(n);
+    std::iota(p.axes.begin(), p.axes.end(), 0);
+  }
+  if (p.steps.empty()) p.steps.assign(n, 1);
+  if (p.axes.size() != n) c.fail("axes has {} entries, expected {}", p.axes.size(), n);
+  if (p.steps.size() != n) c.fail("steps has {} entries, expected {}", p.steps.size(), n);
+  if (!x.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
+  std::vector<int64_t> axes = normalize_axes(c, p.axes, static_cast<int64_t>(x.rank()));
+  std::vector<Dim> out = x.dims();
+  std::vector<int64_t> starts(x.rank(), 0), steps(x.rank(), 1);
+  for (size_t i = 0; i < n; ++i) {
+    auto a = static_cast<size_t>(axes[i]);
+    if (p.steps[i] == 0) c.fail("steps[{}] is 0", i);
+    const Dim& d = x[a];
+    if (d.is_static()) {
+      auto [start, length] = slice_range(d.value(), p.starts[i], p.ends[i], p.steps[i]);
+      starts[a] = start;
+      steps[a] = p.steps[i];
+      out[a] = length;
+    } else if (!(p.starts[i] == 0 && p.steps[i] == 1 && p.ends[i] >= std::numeric_limits<int32_t>::max())) {
+      out[a] = Dim();  // anything but the full range of an unknown dim is unknown
+    }
+  }
+  Shape shape(std::move(out));
+  c.set_output(0, dtype, shape);
+  fold_slice(c, starts, steps, shape);
+}
+
+// --- Gather
+
+void infer_gather(InferContext& c) {
+  require_index(c, 1, true);
+  const Shape& data = c.input_shape(0);
+  const Shape& indices = c.input_shape(1);
+  DType dtype = c.input_dtype(0);
+  require_rank(c, 0, data, 1);
+  if (!data.has_rank() || !indices.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
+  auto axis = static_cast<size_t>(c.normalize_axis(c.attr_int("axis"), static_cast<int64_t>(data.rank())));
+  const Dim& size = data[axis];
+  std::optional<std::vector<int64_t>> idx = c.input_ints(1);
+  if (idx && size.is_static())
+    for (int64_t& i : *idx) {
+      if (i < -size.value() || i >= size.value())
+        c.fail("index {} is out of range for axis {} of size {} (data {})", i, axis, size.value(), data.to_string());
+      if (i < 0) i += size.value();
+    }
+  std::vector<Dim> out(data.dims().begin(), data.dims().begin() + static_cast<ptrdiff_t>(axis));
+  out.insert(out.end(), indices.dims().begin(), indices.dims().end());
+  out.insert(out.end(), data.dims().begin() + static_cast<ptrdiff_t>(axis) + 1, data.dims().end());
+  Shape shape(std::move(out));
+  std::optional<IntValue> v = small_int_value(c, 0);
+  if (v && idx && shape.is_static() && checked_numel(shape.concrete()) <= kMaxFoldElements) {
+    int64_t outer = 1, inner = 1;
+    for (size_t i = 0; i < axis; ++i) outer *= v->shape[i];
+    for (size_t i = axis + 1; i < v->shape.size(); ++i) inner *= v->shape[i];
+    IntValue result{v->dtype, shape.concrete(), {}};
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i : *idx) {
+        auto begin = v->data.begin() + (o * size.value() + i) * inner;
+        result.data.insert(result.data.end(), begin, begin + inner);
+      }
+    return set_int_output(c, 0, std::move(result));
+  }
+  c.set_output(0, dtype, shape);
+}
+
+// --- Expand, Tile, Pad
+
+void infer_expand(InferContext& c) {
+  require_index(c, 1);
+  const Shape& x = c.input_shape(0);
+  DType dtype = c.input_dtype(0);
+  std::optional<int64_t> length = shape_input_length(c, 1);
+  std::optional<std::vector<int64_t>> target = c.input_ints(1);
+  if (!target) {
+    if (x.has_rank() && length) return c.set_output(0, dtype, unknown_dims(std::max<size_t>(x.rank(), *length)));
+    return c.set_output(0, dtype, Shape::unknown_rank());
+  }
+  for (int64_t d : *target)
+    if (d < 0) c.fail("shape [{}] has a negative dim", fmt::join(*target, ","));
+  Shape shape = broadcast_shapes(c, {x, shape_from_values(*target)});
+  if (std::optional<IntValue> v = small_int_value(c, 0); v && shape.is_static()) {
+    // Broadcast against a zero-filled value of the target shape, keeping x's elements.
+    IntValue target_value{v->dtype, shape.concrete(), {}};
+    if (checked_numel(target_value.shape) <= kMaxFoldElements) {
+      target_value.data.assign(static_cast<size_t>(checked_numel(target_value.shape)), 0);
+      auto first = [](const std::vector<int64_t>& a) { return std::optional<int64_t>(a[0]); };
+      if (auto folded = fold_broadcast({*v, target_value}, v->dtype, first))
+        return set_int_output(c, 0, std::move(*folded));
+    }
+  }
+  c.set_output(0, dtype, shape);
+}
+
+void infer_tile(InferContext& c) {
+  require_index(c, 1);
+  const Shape& x = c.input_shape(0);
+  DType dtype = c.input_dtype(0);
+  std::optional<int64_t> length = shape_input_length(c, 1);
+  if (x.has_rank() && length && static_cast<size_t>(*length) != x.rank())
+    c.fail("repeats has {} entries, but the input {} has rank {}", *length, x.to_string(), x.rank());
+  std::optional<std::vector<int64_t>> repeats = c.input_ints(1);
+  if (!x.has_rank()) return c.set_output(0, dtype, length ? unknown_dims(*length) : Shape::unknown_rank());
+  if (!repeats) return c.set_output(0, dtype, unknown_dims(x.rank()));
+  if (repeats->size() != x.rank())
+    c.fail("repeats has {} entries, but the input {} has rank {}", repeats->size(), x.to_string(), x.rank());
+  std::vector<Dim> out;
+  for (size_t i = 0; i < x.rank(); ++i) {
+    if ((*repeats)[i] < 0) c.fail("repeats[{}] is {}, expected >= 0", i, (*repeats)[i]);
+    out.push_back(dim_scale(x[i], (*repeats)[i]));
+  }
+  c.set_output(0, dtype, Shape(std::move(out)));
+}
+
+void infer_pad(InferContext& c) {
+  const Shape& x = c.input_shape(0);
+  DType dtype = c.input_dtype(0);
+  std::string mode = c.attr_string("mode");
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    c.fail("mode is '{}', expected constant, reflect or edge", mode);
+  std::optional<std::vector<int64_t>> pads;
+  std::optional<std::vector<int64_t>> axes;
+  if (c.opset() < 11) {
+    limit_inputs(c, 1);
+    if (!c.has_attr("pads")) c.fail("attribute 'pads' is required before opset 11");
+    pads = c.attr_ints("pads");
+  } else {
+    forbid_attr_since(c, "pads", 11, "pads is input 1");
+    forbid_attr_since(c, "value", 11, "constant_value is input 2");
+    if (c.opset() < 18) limit_inputs(c, 3);
+    if (!c.has_input(1)) c.fail("input 1 (pads) is required from opset 11 on");
+    require_index(c, 1);
+    shape_input_length(c, 1);
+    pads = c.input_ints(1);
+    if (c.has_input(2)) {
+      require_same_dtype(c, 0, 2);
+      const Shape& v = c.input_shape(2);
+      if (v.has_rank() && !(v.rank() == 0 || (v.rank() == 1 && v[0] == Dim(int64_t{1}))))
+        c.fail("constant_value must be a scalar, got shape {}", v.to_string());
+    }
+    if (c.has_input(3)) {
+      require_index(c, 3, true);
+      axes = c.input_ints(3);
+      if (!axes) pads.reset();  // which axes the pads apply to is unknown
+    }
+  }
+  if (!x.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
+  if (!pads) return c.set_output(0, dtype, unknown_dims(x.rank()));
+  std::vector<int64_t> targets(x.rank());
+  std::iota(targets.begin(), targets.end(), 0);
+  if (axes) targets = normalize_axes(c, *axes, static_cast<int64_t>(x.rank()));
+  size_t n = targets.size();
+  if (pads->size() != 2 * n)
+    c.fail("pads [{}] has {} entries, expected {} (begin and end for {} axes)", fmt::join(*pads, ","), pads->size(),
+           2 * n, n);
+  std::vector<Dim> out = x.dims();
+  for (size_t i = 0; i < n; ++i) {
+    auto a = static_cast<size_t>(targets[i]);
+    Dim d = dim_add(x[a], (*pads)[i] + (*pads)[i + n]);
+    if (d.is_static() && d.value() < 0)
+      c.fail("pads [{}] remove more than axis {} of {} holds", fmt::join(*pads, ","), a, x.to_string());
+    out[a] = d;
+  }
+  c.set_output(0, dtype, Shape(std::move(out)));
+}
+
+}  // namespace
+
+void register_movement_ops(OpRegistry& registry) {
+  registry.add(OpDef("Transpose").opsets(1).optional_attr("perm", AttrType::kInts).infer(infer_transpose));
+  // Concat-1 had an optional axis; from opset 4 on it is required.
+  registry.add(OpDef("Concat")
+                   .opsets(4)
+                   .inputs(1, kVariadic)
+                   .required_attr("axis", AttrType::kInt)
+                   .infer(infer_concat));
+  // Split-1 took split as an input with different rules; kiln starts at 2.
+  registry.add(OpDef("Split")
+                   .opsets(2)
+                   .inputs(1, 2)
+                   .outputs(1, kVariadic)
+                   .attr("axis", AttrType::kInt, int_attr(0))
+                   .optional_attr("split", AttrType::kInts)      // before opset 13
+                   .optional_attr("num_outputs", AttrType::kInt)  // since opset 18
+                   .shape_inputs({1})
+                   .infer(infer_split));
+  // starts/ends/axes are attributes before opset 10 and inputs (with steps) from 10 on.
+  registry.add(OpDef("Slice")
+                   .opsets(1)
+                   .inputs(1, 5)
+                   .optional_attr("starts", AttrType::kInts)
+                   .optional_attr("ends", AttrType::kInts)
+                   .optional_attr("axes", AttrType::kInts)
+                   .shape_inputs({1, 2, 3, 4})
+                   .infer(infer_slice));
+  registry.add(OpDef("Gather").opsets(1).inputs(2, 2).attr("axis", AttrType::kInt, int_attr(0)).infer(infer_gather));
+  registry.add(OpDef("Expand").opsets(8).inputs(2, 2).shape_inputs({1}).infer(infer_expand));
+  // Tile-1 took (tiles, axis) inputs; kiln starts at 6 (repeats).
+  registry.add(OpDef("Tile").opsets(6).inputs(2, 2).shape_inputs({1}).infer(infer_tile));
+  // Pad-1 used `paddings`; kiln starts at 2. pads/value become inputs at 11; axes arrives at 18.
+  registry.add(OpDef("Pad")
+                   .opsets(2)
+                   .inputs(1, 4)
+                   .attr("mode", AttrType::kString, string_attr("constant"))
+                   .optional_attr("pads", AttrType::kInts)             // before opset 11
+                   .attr("value", AttrType::kFloat, float_attr(0.0f))  // before opset 11
+                   .shape_inputs({1, 3})
+                   .infer(infer_pad));
+}
+
+}  // namespace kiln::ops

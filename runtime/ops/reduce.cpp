@@ -1,0 +1,64 @@
+// ReduceSum, ReduceMean and ReduceMax. `axes` is an attribute until it becomes input 1
+// (opset 13 for ReduceSum, 18 for the others); noop_with_empty_axes arrives with the input.
+#include "infer_util.h"
+#include "op_families.h"
+
+namespace kiln::ops {
+namespace {
+
+InferFn reduce_infer(int axes_input_opset) {
+  return [axes_input_opset](InferContext& c) {
+    require_numeric(c, 0);
+    forbid_attr_before(c, "noop_with_empty_axes", axes_input_opset);
+    std::optional<std::vector<int64_t>> axes = read_axes(c, axes_input_opset, 1);
+    const Shape& x = c.input_shape(0);
+    DType dtype = c.input_dtype(0);
+    bool keepdims = c.attr_int("keepdims") != 0;
+    bool noop_if_empty = c.attr_int("noop_with_empty_axes") != 0;
+    if (!axes) {
+      // Axes come from an input whose value is unknown: only the rank may be known.
+      std::optional<int64_t> count = shape_input_length(c, 1);
+      if (!x.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
+      if (keepdims) return c.set_output(0, dtype, unknown_dims(x.rank()));
+      if (count && *count == 0) return c.set_output(0, dtype, noop_if_empty ? x : Shape());
+      if (count && static_cast<size_t>(*count) <= x.rank())
+        return c.set_output(0, dtype, unknown_dims(x.rank() - static_cast<size_t>(*count)));
+      return c.set_output(0, dtype, Shape::unknown_rank());
+    }
+    if (axes->empty() && noop_if_empty) return c.set_output(0, dtype, x);
+    if (!x.has_rank()) {
+      bool all = axes->empty();
+      return c.set_output(0, dtype, all && !keepdims ? Shape() : Shape::unknown_rank());
+    }
+    auto rank = static_cast<int64_t>(x.rank());
+    std::vector<bool> reduced(x.rank(), axes->empty());
+    for (int64_t a : normalize_axes(c, *axes, rank)) reduced[static_cast<size_t>(a)] = true;
+    std::vector<Dim> out;
+    for (size_t i = 0; i < x.rank(); ++i) {
+      if (!reduced[i]) out.push_back(x[i]);
+      else if (keepdims) out.emplace_back(int64_t{1});
+    }
+    c.set_output(0, dtype, Shape(std::move(out)));
+  };
+}
+
+OpDef reduce_def(const char* name, int axes_input_opset) {
+  return OpDef(name)
+      .opsets(1)
+      .inputs(1, 2)
+      .optional_attr("axes", AttrType::kInts)  // before axes_input_opset
+      .attr("keepdims", AttrType::kInt, int_attr(1))
+      .attr("noop_with_empty_axes", AttrType::kInt, int_attr(0))  // from axes_input_opset
+      .shape_inputs({1})
+      .infer(reduce_infer(axes_input_opset));
+}
+
+}  // namespace
+
+void register_reduce_ops(OpRegistry& registry) {
+  registry.add(reduce_def("ReduceSum", 13));
+  registry.add(reduce_def("ReduceMean", 18));
+  registry.add(reduce_def("ReduceMax", 18));
+}
+
+}  // namespace kiln::ops
