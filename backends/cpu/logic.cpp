@@ -1,0 +1,202 @@
+// Cast, Where and the comparisons Equal, Less and Greater, element-wise with numpy
+// broadcasting (plain_broadcast.h) and ONNX's conversion rules (plain_convert.h).
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernel.h"
+#include "kernel_families.h"
+#include "plain_broadcast.h"
+#include "plain_convert.h"
+#include "plain_util.h"
+
+namespace kiln::cpu {
+namespace {
+
+using plain::Bool;
+using plain::Broadcast;
+using plain::dims_str;
+using plain::narrow;
+using plain::visit_dtype;
+using plain::widen;
+
+// ---- Cast ----
+
+class CastKernel : public Kernel {
+ public:
+  CastKernel(std::string prefix, int32_t from, int32_t to, int64_t count)
+      : prefix_(std::move(prefix)), from_(from), to_(to), count_(count) {}
+
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 1, n_out, 1);
+    if (from_ == to_) {
+      plain::copy_bytes(out[0].data, in[0].data, count_ * static_cast<int64_t>(dtype_size(from_)));
+      return;
+    }
+    visit_dtype(from_, [&]<class S>() {
+      visit_dtype(to_, [&]<class D>() {
+        const S* src = static_cast<const S*>(in[0].data);
+        D* dst = static_cast<D*>(out[0].data);
+        plain::parallel_range(count_, count_ * static_cast<int64_t>(sizeof(S) + sizeof(D)), [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) dst[i] = narrow<D>(widen(src[i]));
+        });
+      });
+    });
+  }
+
+ private:
+  std::string prefix_;
+  int32_t from_, to_;
+  int64_t count_;
+};
+
+std::string supports_cast(const NodeView& v) {
+  std::string why = dtypes_in(plain::all_dtypes())(v);
+  if (!why.empty()) return why;
+  if (!v.has_input(0) || v.num_outputs() != 1) return "expects one input and one output";
+  return "";
+}
+
+// The runtime turned the `to` attribute into the output dtype; the kernel converts into that.
+std::unique_ptr<Kernel> prepare_cast(const NodeView& v) {
+  plain::check_same_numel(v, 0, 0);
+  return std::make_unique<CastKernel>(plain::node_prefix(v), v.input_dtype(0), v.output_dtype(0),
+                                      numel(v.output_shape(0)));
+}
+
+// Inputs 0..n-1 must each broadcast to output 0.
+void check_broadcast(const NodeView& v, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!plain::broadcasts_to(v.input_shape(i), v.output_shape(0)))
+      fail(v, "input " + std::to_string(i) + " shape " + dims_str(v.input_shape(i)) + " does not broadcast to output shape " +
+                  dims_str(v.output_shape(0)));
+}
+
+// ---- Equal, Less, Greater ----
+
+enum class Compare { kEqual, kLess, kGreater };
+
+class CompareKernel : public Kernel {
+ public:
+  CompareKernel(std::string prefix, Compare op, int32_t dtype, Broadcast<2> plan)
+      : prefix_(std::move(prefix)), op_(op), dtype_(dtype), plan_(std::move(plan)) {}
+
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 2, n_out, 1);
+    visit_dtype(dtype_, [&]<class T>() {
+      switch (op_) {
+        case Compare::kEqual: apply<T>(in, out[0], [](auto a, auto b) { return a == b; }); break;
+        case Compare::kLess: apply<T>(in, out[0], [](auto a, auto b) { return a < b; }); break;
+        case Compare::kGreater: apply<T>(in, out[0], [](auto a, auto b) { return a > b; }); break;
+      }
+    });
+  }
+
+ private:
+  template <class T, class Op>
+  void apply(const kiln_tensor* in, kiln_tensor& out, Op op) const {
+    const T* a = static_cast<const T*>(in[0].data);
+    const T* b = static_cast<const T*>(in[1].data);
+    auto* dst = static_cast<uint8_t*>(out.data);
+    plan_.run(static_cast<int64_t>(sizeof(T)), [&](int64_t o, const std::array<int64_t, 2>& off,
+                                                   const std::array<int64_t, 2>& st, int64_t n) {
+      for (int64_t j = 0; j < n; ++j)
+        dst[o + j] = static_cast<uint8_t>(op(widen(a[off[0] + j * st[0]]), widen(b[off[1] + j * st[1]])));
+    });
+  }
+
+  std::string prefix_;
+  Compare op_;
+  int32_t dtype_;
+  Broadcast<2> plan_;
+};
+
+SupportsFn supports_compare(bool allow_bool) {
+  return [allow_bool](const NodeView& v) -> std::string {
+    if (v.num_inputs() != 2 || !v.has_input(0) || !v.has_input(1) || v.num_outputs() != 1)
+      return "expects two inputs and one output";
+    int32_t t = v.input_dtype(0);
+    if (v.input_dtype(1) != t) return "inputs have different dtypes";
+    if (v.output_dtype(0) != KILN_DTYPE_BOOL) return std::string("output dtype ") + dtype_name(v.output_dtype(0)) + " is not bool";
+    if (t == KILN_DTYPE_BOOL && !allow_bool) return "input dtype bool not supported";
+    return dtype_size(t) ? "" : "input dtype not supported";
+  };
+}
+
+PrepareFn prepare_compare(Compare op) {
+  return [op](const NodeView& v) -> std::unique_ptr<Kernel> {
+    check_broadcast(v, 2);
+    return std::make_unique<CompareKernel>(plain::node_prefix(v), op, v.input_dtype(0),
+                                           Broadcast<2>(v.output_shape(0), {v.input_shape(0), v.input_shape(1)}));
+  };
+}
+
+// ---- Where ----
+
+class WhereKernel : public Kernel {
+ public:
+  WhereKernel(std::string prefix, size_t esize, Broadcast<3> plan)
+      : prefix_(std::move(prefix)), esize_(esize), plan_(std::move(plan)) {}
+
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 3, n_out, 1);
+    switch (esize_) {  // selection only moves bytes, so the element size is all that matters
+      case 1: select<uint8_t>(in, out[0]); break;
+      case 2: select<uint16_t>(in, out[0]); break;
+      case 4: select<uint32_t>(in, out[0]); break;
+      case 8: select<uint64_t>(in, out[0]); break;
+      default: throw KernelError(KILN_ERR_INTERNAL, prefix_ + "unexpected element size");
+    }
+  }
+
+ private:
+  template <class T>
+  void select(const kiln_tensor* in, kiln_tensor& out) const {
+    const auto* c = static_cast<const uint8_t*>(in[0].data);
+    const T* x = static_cast<const T*>(in[1].data);
+    const T* y = static_cast<const T*>(in[2].data);
+    T* dst = static_cast<T*>(out.data);
+    plan_.run(static_cast<int64_t>(sizeof(T)), [&](int64_t o, const std::array<int64_t, 3>& off,
+                                                   const std::array<int64_t, 3>& st, int64_t n) {
+      for (int64_t j = 0; j < n; ++j)
+        dst[o + j] = c[off[0] + j * st[0]] ? x[off[1] + j * st[1]] : y[off[2] + j * st[2]];
+    });
+  }
+
+  std::string prefix_;
+  size_t esize_;
+  Broadcast<3> plan_;
+};
+
+std::string supports_where(const NodeView& v) {
+  std::string why = dtypes_in(plain::all_dtypes())(v);
+  if (!why.empty()) return why;
+  if (v.num_inputs() != 3 || v.num_outputs() != 1) return "expects condition, X, Y and one output";
+  for (size_t i = 0; i < 3; ++i)
+    if (!v.has_input(i)) return "input " + std::to_string(i) + " is missing";
+  if (v.input_dtype(0) != KILN_DTYPE_BOOL) return std::string("condition dtype ") + dtype_name(v.input_dtype(0)) + " is not bool";
+  if (v.input_dtype(1) != v.output_dtype(0) || v.input_dtype(2) != v.output_dtype(0)) return "X, Y and output dtypes differ";
+  return "";
+}
+
+std::unique_ptr<Kernel> prepare_where(const NodeView& v) {
+  check_broadcast(v, 3);
+  return std::make_unique<WhereKernel>(
+      plain::node_prefix(v), dtype_size(v.output_dtype(0)),
+      Broadcast<3>(v.output_shape(0), {v.input_shape(0), v.input_shape(1), v.input_shape(2)}));
+}
+
+}  // namespace
+
+void register_logic_kernels(KernelTable& table) {
+  table.add("Cast", supports_cast, prepare_cast);
+  table.add("Where", supports_where, prepare_where);
+  table.add("Equal", supports_compare(true), prepare_compare(Compare::kEqual));
+  table.add("Less", supports_compare(false), prepare_compare(Compare::kLess));
+  table.add("Greater", supports_compare(false), prepare_compare(Compare::kGreater));
+}
+
+}  // namespace kiln::cpu
