@@ -1,0 +1,179 @@
+#include "op_case.h"
+
+#include <cmath>
+#include <memory>
+#include <set>
+
+#include "kiln/runtime/executor.h"
+#include "kiln/runtime/graph.h"
+#include "test_backends.h"
+
+namespace kiln::test {
+
+Tensor f32(const Dims& shape, const std::vector<float>& values) { return Tensor::from_vector<float>(shape, values); }
+Tensor i64(const Dims& shape, const std::vector<int64_t>& values) {
+  return Tensor::from_vector<int64_t>(shape, values);
+}
+Tensor i32(const Dims& shape, const std::vector<int32_t>& values) {
+  return Tensor::from_vector<int32_t>(shape, values);
+}
+Tensor boolean(const Dims& shape, const std::vector<int>& values) {
+  Tensor t = Tensor::empty(shape, DType::kBool);
+  if (static_cast<int64_t>(values.size()) != t.numel()) throw std::logic_error("boolean: value count mismatch");
+  bool* p = t.data<bool>();
+  for (size_t i = 0; i < values.size(); ++i) p[i] = values[i] != 0;
+  return t;
+}
+Tensor f32_scalar(float value) { return Tensor::scalar<float>(value); }
+Tensor i64_scalar(int64_t value) { return Tensor::scalar<int64_t>(value); }
+
+uint64_t Gen::next() {
+  // PCG-style LCG step with an xorshift output; plenty for test data.
+  state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+  uint64_t x = state_;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return x;
+}
+
+Tensor Gen::uniform(const Dims& shape, double lo, double hi) {
+  std::vector<float> values(static_cast<size_t>(numel_of(shape)));
+  const auto steps = static_cast<uint64_t>((hi - lo) * 1024.0);
+  for (float& v : values) v = static_cast<float>(lo + static_cast<double>(next() % steps) / 1024.0);
+  return f32(shape, values);
+}
+
+Tensor Gen::integers(const Dims& shape, int64_t lo, int64_t hi) {
+  std::vector<int64_t> values(static_cast<size_t>(numel_of(shape)));
+  for (int64_t& v : values) v = lo + static_cast<int64_t>(next() % static_cast<uint64_t>(hi - lo + 1));
+  return i64(shape, values);
+}
+
+std::vector<OpCaseParam> with_backends(std::vector<OpCase> cases) {
+  // Parameters point at the cases, so they are kept for the whole run.
+  static std::vector<std::unique_ptr<std::vector<OpCase>>> storage;
+  storage.push_back(std::make_unique<std::vector<OpCase>>(std::move(cases)));
+  std::vector<OpCaseParam> params;
+  for (const OpCase& c : *storage.back()) {
+    for (const std::vector<std::string>& list : backend_lists()) params.push_back({&c, list});
+  }
+  return params;
+}
+
+std::string param_name(const ::testing::TestParamInfo<OpCaseParam>& info) {
+  std::string name = info.param.op_case->name;
+  for (const std::string& b : info.param.backends) name += "_" + b;
+  return name;
+}
+
+bool test_backend_claims(const OpCase& c) {
+  static const std::set<std::string> kClaimed{"Add", "Sub", "Mul", "Div", "Relu", "Neg", "Abs", "Identity"};
+  if (kClaimed.count(c.op_type) == 0) return false;
+  for (const CaseInput& in : c.inputs) {
+    if (!in.value.defined() || in.value.dtype() != DType::kF32) return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::string show_index(const Dims& shape, int64_t flat) {
+  Dims index(shape.size());
+  for (size_t i = shape.size(); i-- > 0;) {
+    index[i] = flat % shape[i];
+    flat /= shape[i];
+  }
+  return kiln::to_string(index);
+}
+
+bool close(double got, double want, double rtol, double atol) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isinf(want)) return got == want;
+  return std::fabs(got - want) <= atol + rtol * std::fabs(want);
+}
+
+/// Compares one output with its reference: dtype and shape exactly, values within tolerance
+/// (exactly for integers and bools). Reports up to a few mismatching elements.
+void expect_matches(const Tensor& out, const Ref& want, const OpCase& c, size_t index) {
+  SCOPED_TRACE("output " + std::to_string(index));
+  ASSERT_TRUE(out.defined());
+  EXPECT_EQ(to_string(out.dtype()), to_string(want.dtype));
+  ASSERT_EQ(kiln::to_string(out.shape()), kiln::to_string(want.shape));
+  const Ref got = to_ref(out);
+  const bool exact = !is_floating(want.dtype);
+  int reported = 0, mismatches = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double g = got.v[static_cast<size_t>(i)], w = want.v[static_cast<size_t>(i)];
+    if (exact ? g == w : close(g, w, c.rtol, c.atol)) continue;
+    ++mismatches;
+    if (reported++ < 5) {
+      ADD_FAILURE() << "at " << show_index(want.shape, i) << ": got " << g << ", expected " << w;
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "elements out of tolerance (rtol " << c.rtol << ", atol " << c.atol << ")";
+}
+
+/// Ops the test backend claims go to "test" when it leads the list; the rest fall back to cpu.
+void expect_placement(const Executor& ex, const OpCase& c, const std::vector<std::string>& backends) {
+  const PlacementReport& report = ex.placement();
+  const NodePlacement* placed = nullptr;
+  for (const NodePlacement& p : report.nodes) {
+    if (p.node != nullptr && p.node->name() == c.name) placed = &p;
+  }
+  ASSERT_NE(placed, nullptr) << "node '" << c.name << "' is missing from the placement report:\n"
+                             << report.to_string();
+  if (placed->folded) return;  // computed once at plan time; the values were still checked
+  ASSERT_NE(placed->backend, nullptr);
+  const bool on_test = backends.front() == "test" && test_backend_claims(c);
+  EXPECT_EQ(placed->backend->name(), on_test ? "test" : "cpu") << report.to_string();
+  EXPECT_EQ(placed->fell_back, backends.front() != placed->backend->name()) << report.to_string();
+}
+
+}  // namespace
+
+TEST_P(OpCaseTest, Run) {
+  const OpCase& c = *GetParam().op_case;
+  const std::vector<std::string>& backends = GetParam().backends;
+
+  Graph graph;
+  graph.set_opset("", c.opset);
+  NodeSpec spec{c.op_type, {}, {}, c.attrs, c.name};
+  std::vector<Tensor> feeds;
+  Refs ref_inputs;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const CaseInput& in = c.inputs[i];
+    if (!in.value.defined()) {
+      spec.inputs.emplace_back();
+      ref_inputs.push_back(Ref::absent());
+      continue;
+    }
+    const std::string name = "in" + std::to_string(i);
+    spec.inputs.push_back(name);
+    ref_inputs.push_back(to_ref(in.value));
+    if (in.initializer) {
+      graph.add_initializer(name, in.value);
+    } else {
+      graph.add_input(name, in.value.dtype(), Shape::of(in.value.shape()));
+      feeds.push_back(in.value);
+    }
+  }
+  for (size_t i = 0; i < c.num_outputs; ++i) spec.outputs.push_back("out" + std::to_string(i));
+  graph.add_node(spec);
+  for (const std::string& out : spec.outputs) graph.add_output(out);
+
+  const Refs want = c.reference(ref_inputs);
+  ASSERT_EQ(want.size(), c.num_outputs) << "the case's reference returned the wrong number of outputs";
+
+  Executor ex(graph, ExecutorOptions{backends, /*strict=*/false, 0}, test_registry());
+  // Twice: the second run reuses the prepared kernels and the memory plan.
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE("run " + std::to_string(round + 1));
+    const std::vector<Tensor> outs = ex.run(feeds);
+    ASSERT_EQ(outs.size(), c.num_outputs);
+    for (size_t i = 0; i < outs.size(); ++i) expect_matches(outs[i], want[i], c, i);
+  }
+  expect_placement(ex, c, backends);
+}
+
+}  // namespace kiln::test

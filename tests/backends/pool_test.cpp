@@ -1,0 +1,61 @@
+// MaxPool, AveragePool and GlobalAveragePool cases.
+
+#include "op_case.h"
+
+namespace kiln::test {
+namespace {
+
+OpCase pool_case(const std::string& name, const Tensor& x, const PoolParams& p) {
+  OpCase oc(name, p.is_max ? "MaxPool" : "AveragePool");
+  oc.input(x).attr("kernel_shape", p.kernel);
+  if (!p.strides.empty()) oc.attr("strides", p.strides);
+  if (!p.pads.empty()) oc.attr("pads", p.pads);
+  if (p.ceil_mode) oc.attr("ceil_mode", 1);
+  if (!p.is_max) oc.attr("count_include_pad", p.count_include_pad ? 1 : 0);
+  return oc.expect([p](const Refs& in) { return Refs{pool(in[0], p)}; });
+}
+
+PoolParams max_pool(Dims kernel, Dims strides = {}, Dims pads = {}, bool ceil_mode = false) {
+  return {std::move(kernel), std::move(strides), std::move(pads), ceil_mode, false, true};
+}
+
+PoolParams avg_pool(Dims kernel, Dims strides, Dims pads, bool count_include_pad, bool ceil_mode = false) {
+  return {std::move(kernel), std::move(strides), std::move(pads), ceil_mode, count_include_pad, false};
+}
+
+OpCase global_average_case(const std::string& name, const Tensor& x) {
+  return OpCase(name, "GlobalAveragePool").input(x).expect([](const Refs& in) {
+    Dims axes;
+    for (int64_t a = 2; a < in[0].rank(); ++a) axes.push_back(a);
+    return Refs{reduce(in[0], axes, true, 0.0, [](double acc, double v) { return acc + v; },
+                       [](double sum, int64_t n) { return sum / static_cast<double>(n); })};
+  });
+}
+
+std::vector<OpCase> cases() {
+  Gen gen(3);
+  return {
+      pool_case("MaxPool2dBasic", gen.uniform({1, 2, 4, 4}), max_pool({2, 2}, {2, 2})),
+      pool_case("MaxPool2dPadsStrides", gen.uniform({2, 3, 7, 7}), max_pool({3, 3}, {2, 2}, {1, 1, 1, 1})),
+      // All values negative: a pad must never win the max.
+      pool_case("MaxPool2dNegativeWithPads", gen.uniform({1, 2, 5, 5}, -2.0, -0.5),
+                max_pool({3, 3}, {2, 2}, {1, 1, 1, 1})),
+      pool_case("MaxPool2dAsymmetricPads", gen.uniform({1, 1, 5, 6}), max_pool({2, 3}, {1, 2}, {0, 1, 1, 0})),
+      pool_case("MaxPool2dCeilMode", gen.uniform({1, 2, 6, 6}), max_pool({3, 3}, {2, 2}, {}, true)),
+      pool_case("MaxPool1d", gen.uniform({2, 3, 9}), max_pool({3}, {2}, {1, 1})),
+      pool_case("AveragePool2dBasic", gen.uniform({1, 2, 4, 6}), avg_pool({2, 2}, {2, 2}, {}, false)),
+      pool_case("AveragePool2dPadsExcluded", gen.uniform({1, 2, 5, 5}), avg_pool({3, 3}, {2, 2}, {1, 1, 1, 1}, false)),
+      pool_case("AveragePool2dPadsIncluded", gen.uniform({1, 2, 5, 5}), avg_pool({3, 3}, {2, 2}, {1, 1, 1, 1}, true)),
+      pool_case("AveragePool2dCeilMode", gen.uniform({1, 1, 6, 7}), avg_pool({3, 3}, {2, 2}, {}, false, true)),
+      pool_case("AveragePool1dPadsIncluded", gen.uniform({2, 2, 8}), avg_pool({3}, {1}, {1, 1}, true)),
+      pool_case("AveragePool1dAsymmetricExcluded", gen.uniform({1, 3, 7}), avg_pool({3}, {2}, {2, 0}, false)),
+      global_average_case("GlobalAveragePool2d", gen.uniform({2, 3, 4, 5})),
+      global_average_case("GlobalAveragePool1d", gen.uniform({1, 4, 7})),
+  };
+}
+
+}  // namespace
+
+KILN_OP_CASES(Pool, cases());
+
+}  // namespace kiln::test
