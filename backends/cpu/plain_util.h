@@ -38,8 +38,12 @@ inline Dims strides_of(const Dims& dims) {
 
 inline std::string dims_str(const Dims& dims) {
   std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
-  return s + "]";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(dims[i]);
+  }
+  s += ']';
+  return s;
 }
 
 /// Normalizes axis into [0, rank) (or [0, rank] when `inclusive`); fails naming `what`.
