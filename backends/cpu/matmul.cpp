@@ -41,7 +41,7 @@ std::string matmul_shapes(const NodeView& v, MatMulShapes& s) {
 }
 
 std::string supports_matmul(const NodeView& v) {
-  std::string why = dtypes_in({KILN_DTYPE_F32})(v);
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
   if (!why.empty()) return why;
   MatMulShapes s;
   return matmul_shapes(v, s);
@@ -96,7 +96,7 @@ std::string gemm_shapes(const NodeView& v, GemmShapes& s) {
 }
 
 std::string supports_gemm(const NodeView& v) {
-  std::string why = dtypes_in({KILN_DTYPE_F32})(v);
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
   if (!why.empty()) return why;
   GemmShapes s;
   return gemm_shapes(v, s);

@@ -47,7 +47,7 @@ class SoftmaxKernel : public Kernel {
 };
 
 std::string supports_softmax(const NodeView& v) {
-  std::string why = dtypes_in({KILN_DTYPE_F32})(v);
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
   if (!why.empty()) return why;
   if (v.output_shape(0) != v.input_shape(0)) return "output shape differs from the input's";
   int64_t rank = static_cast<int64_t>(v.input_shape(0).size());
