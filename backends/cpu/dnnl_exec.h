@@ -2,8 +2,10 @@
 // Running oneDNN primitives over the tensors the runtime hands a kernel.
 
 #include <algorithm>
+#include <cstdlib>
 #include <initializer_list>
 #include <mutex>
+#include <new>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -45,6 +47,28 @@ class DnnlCall {
   std::vector<int> order_;
   mutable std::mutex mutex_;
 };
+
+/// A per-thread scratch buffer (slot 0..3) of at least `bytes`, 64-byte aligned, for data a
+/// kernel stages between primitives. Valid until the next call with the same slot on this
+/// thread; run() finishes its primitives before returning, so kernels can share the slots.
+inline void* scratch(size_t slot, size_t bytes) {
+  struct Slot {
+    void* data = nullptr;
+    size_t size = 0;
+    ~Slot() { std::free(data); }
+  };
+  thread_local Slot slots[4];
+  Slot& s = slots[slot];
+  if (s.size < bytes) {
+    std::free(s.data);
+    s.size = 0;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    s.data = std::aligned_alloc(64, rounded);
+    if (!s.data) throw std::bad_alloc();
+    s.size = rounded;
+  }
+  return s.data;
+}
 
 /// Memory descriptor with explicit dims and strides (a 0-d shape becomes {1}).
 inline dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides, int32_t dtype) {

@@ -1,0 +1,183 @@
+// MaxPool, AveragePool (1-D to 3-D; pads, auto_pad, ceil_mode, dilations, count_include_pad)
+// on oneDNN's pooling primitive, and GlobalAveragePool / GlobalMaxPool on its reduction.
+//
+// The output shape comes from the runtime; the end pads are derived from it, so ceil_mode is
+// simply extra end padding. AveragePool with count_include_pad divides by the window clipped
+// to the explicit pads (PyTorch's rule): when ceil_mode adds padding past them, the input is
+// first copied into an explicitly zero-padded buffer and pooled excluding the extra padding.
+
+#include <cstring>
+#include <limits>
+
+#include "compute_broadcast.h"
+#include "compute_window.h"
+#include "dnnl_exec.h"
+#include "kernel_families.h"
+
+namespace kiln::cpu {
+namespace {
+
+struct PoolPlan {
+  Dims x, y;
+  Window w;
+  Dims pad_end;  // derived from the output shape; may exceed w.pad_end under ceil_mode
+};
+
+std::string plan_pool(const NodeView& v, PoolPlan& p) {
+  p.x = v.input_shape(0);
+  p.y = v.output_shape(0);
+  if (p.x.size() < 3 || p.x.size() > 5) return "X must have rank 3 to 5 (N, C and 1 to 3 spatial dims)";
+  if (p.y.size() != p.x.size() || p.y[0] != p.x[0] || p.y[1] != p.x[1]) return "output shape does not match X";
+  Dims kernel = v.attr_ints("kernel_shape", {});
+  Dims in(p.x.begin() + 2, p.x.end());
+  std::string why = read_window(v, in, kernel, p.w);
+  if (!why.empty()) return why;
+  p.pad_end = p.w.pad_end;
+  for (size_t d = 0; d < in.size(); ++d) {
+    int64_t out = p.y[d + 2];
+    if (out == 0 || in[d] == 0) continue;  // empty output: nothing is computed
+    if (conv_out_size(p.w, d, in[d]) == out) continue;
+    int64_t needed = (out - 1) * p.w.strides[d] + p.w.extent(d) - in[d] - p.w.pad_begin[d];
+    // ceil_mode rounds the window count up: at most stride - 1 positions of extra end padding.
+    if (v.attr_int("ceil_mode", 0) == 0 || needed <= p.w.pad_end[d] || needed >= p.w.pad_end[d] + p.w.strides[d])
+      return "output dim " + std::to_string(d + 2) + " (" + std::to_string(out) + ") does not match the pooling window";
+    p.pad_end[d] = needed;
+  }
+  return "";
+}
+
+std::string supports_pool(const NodeView& v) {
+  if (v.num_outputs() > 1 && v.output_dtype(1) != KILN_DTYPE_UNDEFINED)
+    return "the Indices output of MaxPool is not supported";
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
+  if (!why.empty()) return why;
+  PoolPlan p;
+  return plan_pool(v, p);
+}
+
+class PoolKernel : public Kernel {
+ public:
+  explicit PoolKernel(const NodeView& v) {
+    PoolPlan p;
+    std::string why = plan_pool(v, p);
+    if (!why.empty()) fail(v, why);
+    if (numel(p.y) == 0) return;  // oneDNN rejects empty tensors
+    size_t n = p.x.size() - 2;
+    Dims pad_l = p.w.pad_begin, pad_r = p.pad_end, src = p.x;
+    dnnl::algorithm alg = dnnl::algorithm::pooling_max;
+    if (v.op_type() == "AveragePool") {
+      bool include_pad = v.attr_int("count_include_pad", 0) != 0;
+      alg = include_pad ? dnnl::algorithm::pooling_avg_include_padding : dnnl::algorithm::pooling_avg_exclude_padding;
+      bool past_pads = false;
+      for (size_t d = 0; d < n; ++d) past_pads = past_pads || p.pad_end[d] > p.w.pad_end[d];
+      if (include_pad && past_pads) {
+        // Pad explicitly; then only the ceil_mode padding remains, and it is excluded.
+        pad_x_ = p.x;
+        padded_ = p.x;
+        for (size_t d = 0; d < n; ++d) {
+          padded_[d + 2] += p.w.pad_begin[d] + p.w.pad_end[d];
+          pad_r[d] = p.pad_end[d] - p.w.pad_end[d];
+          pad_l[d] = 0;
+        }
+        Dims strides(padded_.size(), 1);
+        for (size_t d = padded_.size() - 1; d-- > 0;) strides[d] = strides[d + 1] * padded_[d + 1];
+        pad_strides_ = strides;
+        for (size_t d = 0; d < n; ++d) pad_offset_ += p.w.pad_begin[d] * strides[d + 2];
+        src = padded_;
+        alg = dnnl::algorithm::pooling_avg_exclude_padding;
+      }
+    }
+    auto src_md = plain_desc(src, KILN_DTYPE_F32), dst_md = plain_desc(p.y, KILN_DTYPE_F32);
+    auto dims = [](const Dims& d) { return dnnl::memory::dims(d.begin(), d.end()); };
+    dnnl::pooling_v2_forward::primitive_desc pd(
+        dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_md, dims(p.w.strides),
+                                       dims(p.w.kernel), dims(p.w.dnnl_dilations()), dims(pad_l), dims(pad_r)),
+        engine());
+    call_.set_primitive(dnnl::pooling_v2_forward(pd));
+    call_.bind(DNNL_ARG_SRC, src_md);
+    call_.bind(DNNL_ARG_DST, dst_md);
+    ready_ = true;
+  }
+
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    if (!ready_) return;
+    if (padded_.empty()) {
+      call_.run({in[0].data, out[0].data});
+      return;
+    }
+    size_t bytes = static_cast<size_t>(numel(padded_)) * sizeof(float);
+    auto* buf = static_cast<float*>(scratch(0, bytes));
+    std::memset(buf, 0, bytes);
+    const auto* x = static_cast<const float*>(in[0].data);
+    float* dst = buf + pad_offset_;
+    for_each_broadcast<1>(pad_x_, {pad_strides_},
+                          [&](int64_t i, const std::array<int64_t, 1>& o) { dst[o[0]] = x[i]; });
+    call_.run({buf, out[0].data});
+  }
+
+ private:
+  bool ready_ = false;
+  Dims pad_x_, padded_, pad_strides_;  // explicit-padding path only
+  int64_t pad_offset_ = 0;
+  DnnlCall call_;
+};
+
+// ---- GlobalAveragePool, GlobalMaxPool ----
+
+std::string supports_global_pool(const NodeView& v) {
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
+  if (!why.empty()) return why;
+  Dims x = v.input_shape(0), y = v.output_shape(0);
+  if (x.size() < 2) return "X must have rank >= 2";
+  Dims kept(x.size(), 1);
+  kept[0] = x[0];
+  kept[1] = x[1];
+  if (numel(y) != numel(kept)) return "output shape must be [N, C, 1, ...]";
+  return "";
+}
+
+class GlobalPoolKernel : public Kernel {
+ public:
+  explicit GlobalPoolKernel(const NodeView& v) {
+    Dims x = v.input_shape(0);
+    Dims kept(x.size(), 1);
+    kept[0] = x[0];
+    kept[1] = x[1];
+    in_numel_ = numel(x);
+    out_numel_ = numel(kept);
+    max_ = v.op_type() == "GlobalMaxPool";
+    if (in_numel_ == 0 || in_numel_ == out_numel_) return;  // no primitive: see run()
+    auto src = plain_desc(x, KILN_DTYPE_F32), dst = plain_desc(kept, KILN_DTYPE_F32);
+    auto alg = max_ ? dnnl::algorithm::reduction_max : dnnl::algorithm::reduction_mean;
+    dnnl::reduction::primitive_desc pd(dnnl::reduction::desc(alg, src, dst, 0.f, 0.f), engine());
+    call_.set_primitive(dnnl::reduction(pd));
+    call_.bind(DNNL_ARG_SRC, src);
+    call_.bind(DNNL_ARG_DST, dst);
+    ready_ = true;
+  }
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    auto* y = static_cast<float*>(out[0].data);
+    if (ready_) call_.run({in[0].data, y});
+    else if (in_numel_ == 0)  // empty spatial dims: the mean is NaN, the max the lowest float
+      std::fill(y, y + out_numel_, max_ ? std::numeric_limits<float>::lowest() : std::numeric_limits<float>::quiet_NaN());
+    else std::memcpy(y, in[0].data, static_cast<size_t>(in_numel_) * sizeof(float));
+  }
+
+ private:
+  int64_t in_numel_ = 0, out_numel_ = 0;
+  bool max_ = false, ready_ = false;
+  DnnlCall call_;
+};
+
+}  // namespace
+
+void register_pool_kernels(KernelTable& table) {
+  auto pool = [](const NodeView& v) -> std::unique_ptr<Kernel> { return std::make_unique<PoolKernel>(v); };
+  table.add("MaxPool", supports_pool, pool);
+  table.add("AveragePool", supports_pool, pool);
+  auto global = [](const NodeView& v) -> std::unique_ptr<Kernel> { return std::make_unique<GlobalPoolKernel>(v); };
+  table.add("GlobalAveragePool", supports_global_pool, global);
+  table.add("GlobalMaxPool", supports_global_pool, global);
+}
+
+}  // namespace kiln::cpu
