@@ -6,6 +6,9 @@
 #include <limits>
 #include <numeric>
 
+#include "kiln/runtime/backend.h"
+#include "test_backends.h"
+
 namespace kiln {
 namespace {
 
@@ -411,6 +414,63 @@ TEST(InferReshape, ResolvesOneWildcard) {
   error_of([] { infer_reshape({3, 5}, 12); });
   error_of([] { infer_reshape({-1, 0}, 0); });
   error_of([] { infer_reshape({int64_t{1} << 40, int64_t{1} << 40, -1}, 4); });
+}
+
+// The test plugin's device is not host accessible: every read or write goes through
+// copy_to_host / copy_from_host, and a host pointer handed to it fails.
+class DeviceTensor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Backend* backend = test_registry().find("test");
+    ASSERT_NE(backend, nullptr) << test_registry().why_missing("test");
+    device_ = Device{backend, 0};
+    ASSERT_FALSE(device_.host_accessible());
+  }
+  Device device_;
+};
+
+TEST_F(DeviceTensor, CopiesThroughTheHost) {
+  Tensor host = iota({2, 3});
+  Tensor d = host.to(device_);
+  EXPECT_EQ(d.device(), device_);
+  EXPECT_EQ(d.device().to_string(), "test:0");
+  EXPECT_TRUE(d.is_contiguous());
+  EXPECT_TRUE(contains(error_of([&] { d.data<float>(); }), "not host accessible"));
+  EXPECT_EQ(d.to_vector<float>(), host.to_vector<float>());
+  EXPECT_EQ(d.to(device_).storage(), d.storage());  // already there
+  Tensor back = d.to(Device::host());
+  EXPECT_TRUE(back.device().is_host());
+  EXPECT_EQ(back.to_vector<float>(), host.to_vector<float>());
+  EXPECT_EQ(d.to_string(), "Tensor[f32, [2,3], test:0] {0, 1, 2, 3, 4, 5}");
+}
+
+TEST_F(DeviceTensor, ViewsRearrangeOnTheDevice) {
+  Tensor d = iota({3, 4}).to(device_);
+  Tensor t = d.transpose(0, 1).slice(0, 1, 4, 2);  // rows 1 and 3 of the transpose
+  EXPECT_EQ(t.storage(), d.storage());
+  Tensor c = t.contiguous();
+  EXPECT_EQ(c.device(), device_);
+  EXPECT_NE(c.storage(), d.storage());
+  std::vector<float> expected;
+  for (int i = 1; i < 4; i += 2) {
+    for (int j = 0; j < 3; ++j) expected.push_back(static_cast<float>(j * 4 + i));
+  }
+  EXPECT_EQ(c.to_vector<float>(), expected);
+  EXPECT_EQ(t.to_vector<float>(), expected);
+  EXPECT_EQ(t.to(Device::host()).to_vector<float>(), expected);
+  EXPECT_EQ(t.clone().to_vector<float>(), expected);
+  EXPECT_EQ(d.slice(0, 2, 3).slice(1, 3, 4).item<float>(), 11.0f);
+  EXPECT_EQ(d.reshape({2, 6}).storage(), d.storage());
+  Tensor e = Tensor::from_vector<int64_t>({2, 1}, {5, 6}).to(device_).expand({2, 3});
+  EXPECT_EQ(e.contiguous().to_vector<int64_t>(), (std::vector<int64_t>{5, 5, 5, 6, 6, 6}));
+}
+
+TEST_F(DeviceTensor, ZerosAndEmptyTensors) {
+  EXPECT_EQ(Tensor::zeros({2, 2}, DType::kI32, device_).to_vector<int32_t>(), std::vector<int32_t>(4, 0));
+  Tensor z = Tensor::empty({0, 3}, DType::kF32, device_);
+  EXPECT_TRUE(z.to_vector<float>().empty());
+  EXPECT_EQ(z.to(Device::host()).shape(), (Dims{0, 3}));
+  EXPECT_EQ(z.to_string(), "Tensor[f32, [0,3], test:0] {}");
 }
 
 }  // namespace
