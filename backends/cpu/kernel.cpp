@@ -74,7 +74,8 @@ const kiln_tensor* NodeView::input_value(size_t i) const {
 std::vector<int64_t> NodeView::input_ints(size_t i) const {
   const kiln_tensor* t = input_value(i);
   if (!t) fail(*this, "the value of input " + std::to_string(i) + " must be known before running");
-  int64_t n = numel(shape_of(*t));
+  int64_t n = 1;  // counted in place: a temporary Dims here trips GCC 12's -Wfree-nonheap-object at -O3
+  for (int32_t d = 0; d < t->rank; ++d) n *= t->shape[d];
   std::vector<int64_t> out(static_cast<size_t>(n));
   for (int64_t k = 0; k < n; ++k) {
     if (t->dtype == KILN_DTYPE_I64) out[k] = static_cast<const int64_t*>(t->data)[k];
