@@ -1,11 +1,14 @@
 // MaxPool, AveragePool (1-D to 3-D; pads, auto_pad, ceil_mode, dilations, count_include_pad)
-// on oneDNN's pooling primitive, and GlobalAveragePool / GlobalMaxPool on its reduction.
+// on oneDNN's pooling primitive (MaxPool with its Indices output in plain C++), and
+// GlobalAveragePool / GlobalMaxPool on oneDNN's reduction.
 //
 // The output shape comes from the runtime; the end pads are derived from it, so ceil_mode is
 // simply extra end padding. AveragePool with count_include_pad divides by the window clipped
 // to the explicit pads (PyTorch's rule): when ceil_mode adds padding past them, the input is
 // first copied into an explicitly zero-padded buffer and pooled excluding the extra padding.
 
+#include <array>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -46,11 +49,16 @@ std::string plan_pool(const NodeView& v, PoolPlan& p) {
   return "";
 }
 
+bool wants_indices(const NodeView& v) {
+  return v.op_type() == "MaxPool" && v.num_outputs() > 1 && v.output_dtype(1) != KILN_DTYPE_UNDEFINED;
+}
+
 std::string supports_pool(const NodeView& v) {
-  if (v.num_outputs() > 1 && v.output_dtype(1) != KILN_DTYPE_UNDEFINED)
-    return "the Indices output of MaxPool is not supported";
-  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
-  if (!why.empty()) return why;
+  bool indices = wants_indices(v);
+  if (indices && v.output_dtype(1) != KILN_DTYPE_I64) return "the Indices output must be i64";
+  if (indices && v.output_shape(1) != v.output_shape(0)) return "the Indices output must have Y's shape";
+  if (v.input_dtype(0) != KILN_DTYPE_F32 || v.output_dtype(0) != KILN_DTYPE_F32)
+    return std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported (f32)";
   PoolPlan p;
   return plan_pool(v, p);
 }
@@ -122,6 +130,91 @@ class PoolKernel : public Kernel {
   DnnlCall call_;
 };
 
+// MaxPool with its Indices output, in plain C++ (oneDNN's workspace is not ONNX's format).
+// An index is the flat offset into X, the spatial dims taken row-major (storage_order 0) or
+// column-major (1). The first maximum wins; a NaN wins over numbers.
+class MaxPoolIndicesKernel : public Kernel {
+ public:
+  explicit MaxPoolIndicesKernel(const NodeView& v) : column_major_(v.attr_int("storage_order", 0) != 0) {
+    PoolPlan p;
+    std::string why = plan_pool(v, p);
+    if (!why.empty()) fail(v, why);
+    x_ = p.x;
+    y_ = p.y;
+    w_ = p.w;
+  }
+
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    constexpr size_t kMax = 3;
+    size_t n = x_.size() - 2;
+    std::array<int64_t, kMax> in_dims{}, out_dims{}, read_stride{}, index_stride{};
+    int64_t in_plane = 1, out_plane = 1, window = 1;
+    for (size_t d = 0; d < n; ++d) {
+      in_dims[d] = x_[d + 2];
+      out_dims[d] = y_[d + 2];
+      out_plane *= out_dims[d];
+      window *= w_.kernel[d];
+    }
+    for (size_t d = n; d-- > 0;) {  // row-major strides for reading
+      read_stride[d] = in_plane;
+      in_plane *= in_dims[d];
+    }
+    int64_t s = 1;
+    for (size_t k = 0; k < n; ++k) {  // storage order of the reported index
+      size_t d = column_major_ ? k : n - 1 - k;
+      index_stride[d] = s;
+      s *= in_dims[d];
+    }
+    int64_t planes = x_[0] * x_[1];
+    const auto* x = static_cast<const float*>(in[0].data);
+    auto* y = static_cast<float*>(out[0].data);
+    auto* idx = static_cast<int64_t*>(out[1].data);
+#pragma omp parallel for if (planes * out_plane > 4096)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      const float* xp = x + plane * in_plane;
+      for (int64_t o = 0; o < out_plane; ++o) {
+        std::array<int64_t, kMax> start{}, kc{};
+        for (size_t d = n, r = static_cast<size_t>(o); d-- > 0;) {
+          start[d] = static_cast<int64_t>(r % static_cast<size_t>(out_dims[d])) * w_.strides[d] - w_.pad_begin[d];
+          r /= static_cast<size_t>(out_dims[d]);
+        }
+        float best = std::numeric_limits<float>::lowest();
+        int64_t best_index = 0;
+        bool found = false;
+        for (int64_t k = 0; k < window; ++k) {
+          bool inside = true;
+          int64_t read = 0, index = 0;
+          for (size_t d = 0; d < n; ++d) {
+            int64_t pos = start[d] + kc[d] * w_.dilations[d];
+            inside = inside && pos >= 0 && pos < in_dims[d];
+            read += pos * read_stride[d];
+            index += pos * index_stride[d];
+          }
+          if (inside) {
+            float val = xp[read];
+            if (!found || val > best || (std::isnan(val) && !std::isnan(best))) {
+              best = val;
+              best_index = index;
+              found = true;
+            }
+          }
+          for (size_t d = n; d-- > 0;) {  // next kernel position
+            if (++kc[d] < w_.kernel[d]) break;
+            kc[d] = 0;
+          }
+        }
+        y[plane * out_plane + o] = best;
+        idx[plane * out_plane + o] = plane * in_plane + best_index;
+      }
+    }
+  }
+
+ private:
+  bool column_major_;
+  Dims x_, y_;
+  Window w_;
+};
+
 // ---- GlobalAveragePool, GlobalMaxPool ----
 
 std::string supports_global_pool(const NodeView& v) {
@@ -172,7 +265,10 @@ class GlobalPoolKernel : public Kernel {
 }  // namespace
 
 void register_pool_kernels(KernelTable& table) {
-  auto pool = [](const NodeView& v) -> std::unique_ptr<Kernel> { return std::make_unique<PoolKernel>(v); };
+  auto pool = [](const NodeView& v) -> std::unique_ptr<Kernel> {
+    if (wants_indices(v)) return std::make_unique<MaxPoolIndicesKernel>(v);
+    return std::make_unique<PoolKernel>(v);
+  };
   table.add("MaxPool", supports_pool, pool);
   table.add("AveragePool", supports_pool, pool);
   auto global = [](const NodeView& v) -> std::unique_ptr<Kernel> { return std::make_unique<GlobalPoolKernel>(v); };
