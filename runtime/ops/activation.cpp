@@ -17,9 +17,7 @@ void infer_numeric_unary(InferContext& c) {
   c.set_output(0, c.input_dtype(0), c.input_shape(0));
 }
 
-OpDef float_unary(const char* name, int since) {
-  return OpDef(name).opsets(since).infer(infer_float_unary);
-}
+OpDef float_unary(const char* name, int since) { return OpDef(name).opsets(since).infer(infer_float_unary); }
 
 void infer_gelu(InferContext& c) {
   std::string approximate = c.attr_string("approximate");
@@ -74,10 +72,8 @@ void register_activation_ops(OpRegistry& registry) {
   registry.add(OpDef("Neg").opsets(6).infer(infer_numeric_unary));
   // ONNX adds Gelu only at opset 20. PyTorch exports it (as a decomposition) at older opsets,
   // and kiln's own traces and fusions emit it, so kiln accepts it at every opset it supports.
-  registry.add(OpDef("Gelu")
-                   .opsets(1)
-                   .attr("approximate", AttrType::kString, string_attr("none"))
-                   .infer(infer_gelu));
+  registry.add(
+      OpDef("Gelu").opsets(1).attr("approximate", AttrType::kString, string_attr("none")).infer(infer_gelu));
   // min/max are attributes before opset 11 and optional scalar inputs from 11 on.
   registry.add(OpDef("Clip")
                    .opsets(6)

@@ -14,10 +14,11 @@ InferFn binary_infer(IntOp op) {
     require_numeric(c, 0);
     Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
     DType dtype = c.input_dtype(0);
-    bool folded = is_integral(dtype) && try_fold_elementwise(c, 2, dtype, [op](const std::vector<int64_t>& v) {
-                    int64_t r = 0;
-                    return op(v[0], v[1], &r) ? std::optional<int64_t>() : std::optional<int64_t>(r);
-                  });
+    bool folded =
+        is_integral(dtype) && try_fold_elementwise(c, 2, dtype, [op](const std::vector<int64_t>& v) {
+          int64_t r = 0;
+          return op(v[0], v[1], &r) ? std::optional<int64_t>() : std::optional<int64_t>(r);
+        });
     if (!folded) c.set_output(0, dtype, shape);
   };
 }

@@ -14,7 +14,8 @@ std::optional<size_t> spatial_count(const InferContext& c) {
   require_rank(c, 0, x, 3);
   require_rank(c, 1, w, 3);
   if (x.has_rank() && w.has_rank() && x.rank() != w.rank())
-    c.fail("input X has shape {} but weight W has shape {}; their ranks must match", x.to_string(), w.to_string());
+    c.fail("input X has shape {} but weight W has shape {}; their ranks must match", x.to_string(),
+           w.to_string());
   if (x.has_rank()) return x.rank() - 2;
   if (w.has_rank()) return w.rank() - 2;
   if (c.has_attr("kernel_shape")) return c.attr_ints("kernel_shape").size();
@@ -40,7 +41,8 @@ void check_bias(const InferContext& c, const Dim& channels) {
   const Shape& b = c.input_shape(2);
   require_rank(c, 2, b, 1, 1);
   if (b.has_rank() && !merge_dim(b[0], channels))
-    c.fail("bias B has shape {}, expected [{}] (one value per output channel)", b.to_string(), channels.to_string());
+    c.fail("bias B has shape {}, expected [{}] (one value per output channel)", b.to_string(),
+           channels.to_string());
 }
 
 int64_t read_group(const InferContext& c) {
@@ -86,7 +88,8 @@ void infer_conv_transpose(InferContext& c) {
     c.fail("input X {} has {} channels, but weight W {} expects {}", x.to_string(), in_channels.to_string(),
            w.to_string(), w_in.to_string());
   if (w_in.is_static() && w_in.value() % group != 0)
-    c.fail("weight W {} has {} input channels, not divisible by group {}", w.to_string(), w_in.value(), group);
+    c.fail("weight W {} has {} input channels, not divisible by group {}", w.to_string(), w_in.value(),
+           group);
   Dim m = dim_scale(dim_at(w, 1), group);
   check_bias(c, m);
   Window win = read_window(c, *n, weight_kernel(w));
@@ -108,7 +111,8 @@ void infer_conv_transpose(InferContext& c) {
       out.emplace_back(d);
     }
   } else {
-    for (size_t i = 0; i < *n; ++i) out.push_back(transposed_output(c, win, i, dim_at(x, i + 2), output_padding[i]));
+    for (size_t i = 0; i < *n; ++i)
+      out.push_back(transposed_output(c, win, i, dim_at(x, i + 2), output_padding[i]));
   }
   c.set_output(0, dtype, Shape(std::move(out)));
 }

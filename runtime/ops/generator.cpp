@@ -10,7 +10,7 @@ namespace kiln::ops {
 namespace {
 
 void infer_constant(InferContext& c) {
-  static const char* const kForms[] = {"value",     "value_float",  "value_floats", "value_int",
+  static const char* const kForms[] = {"value",      "value_float",  "value_floats", "value_int",
                                        "value_ints", "value_string", "value_strings"};
   std::vector<std::string> given;
   for (const char* name : kForms)
@@ -18,7 +18,8 @@ void infer_constant(InferContext& c) {
   if (given.size() != 1)
     c.fail("needs exactly one of value, value_float(s), value_int(s), value_string(s); got {}",
            given.empty() ? std::string("none") : fmt::format("{}", fmt::join(given, ", ")));
-  for (const char* name : {"value_float", "value_floats", "value_int", "value_ints", "value_string", "value_strings"})
+  for (const char* name :
+       {"value_float", "value_floats", "value_int", "value_ints", "value_string", "value_strings"})
     forbid_attr_before(c, name, 12);
   const std::string& form = given[0];
   if (form == "value") {
@@ -51,16 +52,20 @@ void infer_constant_of_shape(InferContext& c) {
   }
   std::optional<int64_t> length = shape_input_length(c, 0);
   std::optional<std::vector<int64_t>> dims = c.input_ints(0);
-  if (!dims) return c.set_output(0, dtype, length ? unknown_dims(static_cast<size_t>(*length)) : Shape::unknown_rank());
+  if (!dims)
+    return c.set_output(0, dtype,
+                        length ? unknown_dims(static_cast<size_t>(*length)) : Shape::unknown_rank());
   for (int64_t d : *dims)
     if (d < 0) c.fail("shape [{}] has a negative dim", fmt::join(*dims, ","));
   // Small integer fills take part in shape arithmetic (ConstantOfShape -> Mul -> Where -> Expand).
   if ((dtype == DType::kI64 || dtype == DType::kI32 || dtype == DType::kBool) &&
       checked_numel(*dims) <= kMaxFoldElements) {
-    int64_t v = fill ? (dtype == DType::kI64 ? fill->item<int64_t>()
-                                               : dtype == DType::kI32 ? fill->item<int32_t>() : fill->item<bool>())
+    int64_t v = fill ? (dtype == DType::kI64   ? fill->item<int64_t>()
+                        : dtype == DType::kI32 ? fill->item<int32_t>()
+                                               : fill->item<bool>())
                      : 0;
-    return set_int_output(c, 0, IntValue{dtype, *dims, std::vector<int64_t>(static_cast<size_t>(checked_numel(*dims)), v)});
+    return set_int_output(
+        c, 0, IntValue{dtype, *dims, std::vector<int64_t>(static_cast<size_t>(checked_numel(*dims)), v)});
   }
   c.set_output(0, dtype, Shape::of(*dims));
 }

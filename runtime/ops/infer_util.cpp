@@ -64,7 +64,8 @@ Shape broadcast_shapes(const InferContext& c, const std::vector<Shape>& shapes) 
   return Shape(std::move(out));
 }
 
-void check_unidirectional(const InferContext& c, const Shape& from, const Shape& to, const std::string& what) {
+void check_unidirectional(const InferContext& c, const Shape& from, const Shape& to,
+                          const std::string& what) {
   if (!from.has_rank() || !to.has_rank()) return;
   if (from.rank() > to.rank())
     c.fail("{} has shape {}, which does not broadcast to {}", what, from.to_string(), to.to_string());
@@ -121,12 +122,13 @@ void require_rank(const InferContext& c, size_t input, const Shape& shape, size_
   if (!shape.has_rank()) return;
   if (shape.rank() < min_rank || shape.rank() > max_rank) {
     if (min_rank == max_rank)
-      c.fail("input {} has rank {} (shape {}), expected rank {}", input, shape.rank(), shape.to_string(), min_rank);
+      c.fail("input {} has rank {} (shape {}), expected rank {}", input, shape.rank(), shape.to_string(),
+             min_rank);
     if (max_rank == std::numeric_limits<size_t>::max())
       c.fail("input {} has rank {} (shape {}), expected rank >= {}", input, shape.rank(), shape.to_string(),
              min_rank);
-    c.fail("input {} has rank {} (shape {}), expected rank {}..{}", input, shape.rank(), shape.to_string(), min_rank,
-           max_rank);
+    c.fail("input {} has rank {} (shape {}), expected rank {}..{}", input, shape.rank(), shape.to_string(),
+           min_rank, max_rank);
   }
 }
 
@@ -148,7 +150,8 @@ std::vector<int64_t> normalize_axes(const InferContext& c, const std::vector<int
 void require_same_dtype(const InferContext& c, size_t a, size_t b) {
   DType x = c.input_dtype(a), y = c.input_dtype(b);
   if (x != DType::kUndefined && y != DType::kUndefined && x != y)
-    c.fail("input {} is {} but input {} is {}; they must have the same dtype", a, to_string(x), b, to_string(y));
+    c.fail("input {} is {} but input {} is {}; they must have the same dtype", a, to_string(x), b,
+           to_string(y));
 }
 
 void require_floating(const InferContext& c, size_t i) {
@@ -176,31 +179,51 @@ void require_bool(const InferContext& c, size_t i) {
 std::optional<DType> dtype_from_onnx(int64_t code) {
   // TensorProto.DataType codes.
   switch (code) {
-    case 1: return DType::kF32;
-    case 2: return DType::kU8;
-    case 3: return DType::kI8;
-    case 6: return DType::kI32;
-    case 7: return DType::kI64;
-    case 9: return DType::kBool;
-    case 10: return DType::kF16;
-    case 11: return DType::kF64;
-    case 16: return DType::kBF16;
-    default: return std::nullopt;
+    case 1:
+      return DType::kF32;
+    case 2:
+      return DType::kU8;
+    case 3:
+      return DType::kI8;
+    case 6:
+      return DType::kI32;
+    case 7:
+      return DType::kI64;
+    case 9:
+      return DType::kBool;
+    case 10:
+      return DType::kF16;
+    case 11:
+      return DType::kF64;
+    case 16:
+      return DType::kBF16;
+    default:
+      return std::nullopt;
   }
 }
 
 int64_t onnx_code(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return 1;
-    case DType::kU8: return 2;
-    case DType::kI8: return 3;
-    case DType::kI32: return 6;
-    case DType::kI64: return 7;
-    case DType::kBool: return 9;
-    case DType::kF16: return 10;
-    case DType::kF64: return 11;
-    case DType::kBF16: return 16;
-    case DType::kUndefined: return 0;
+    case DType::kF32:
+      return 1;
+    case DType::kU8:
+      return 2;
+    case DType::kI8:
+      return 3;
+    case DType::kI32:
+      return 6;
+    case DType::kI64:
+      return 7;
+    case DType::kBool:
+      return 9;
+    case DType::kF16:
+      return 10;
+    case DType::kF64:
+      return 11;
+    case DType::kBF16:
+      return 16;
+    case DType::kUndefined:
+      return 0;
   }
   return 0;
 }
@@ -216,7 +239,8 @@ std::optional<int64_t> shape_input_length(const InferContext& c, size_t i) {
   return s[0].value();
 }
 
-std::optional<std::vector<int64_t>> read_axes(const InferContext& c, int axes_input_opset, size_t axes_input) {
+std::optional<std::vector<int64_t>> read_axes(const InferContext& c, int axes_input_opset,
+                                              size_t axes_input) {
   if (c.opset() < axes_input_opset) {
     limit_inputs(c, axes_input);
     return c.has_attr("axes") ? c.attr_ints("axes") : std::vector<int64_t>{};
@@ -231,8 +255,8 @@ std::optional<std::vector<int64_t>> read_axes(const InferContext& c, int axes_in
 // ---------------------------------------------------------------------------------------------
 // Conv and pool geometry
 
-Window read_window(const InferContext& c, size_t n, const std::optional<std::vector<int64_t>>& kernel_from_weight,
-                   bool has_dilations) {
+Window read_window(const InferContext& c, size_t n,
+                   const std::optional<std::vector<int64_t>>& kernel_from_weight, bool has_dilations) {
   Window w;
   if (c.has_attr("kernel_shape")) {
     w.kernel = c.attr_ints("kernel_shape");
@@ -263,7 +287,8 @@ Window read_window(const InferContext& c, size_t n, const std::optional<std::vec
   }
   for (size_t i = 0; i < 2 * n; ++i)
     if (w.pads[i] < 0) c.fail("pads[{}] is {}, expected >= 0", i, w.pads[i]);
-  if (w.auto_pad != "NOTSET" && w.auto_pad != "SAME_UPPER" && w.auto_pad != "SAME_LOWER" && w.auto_pad != "VALID")
+  if (w.auto_pad != "NOTSET" && w.auto_pad != "SAME_UPPER" && w.auto_pad != "SAME_LOWER" &&
+      w.auto_pad != "VALID")
     c.fail("auto_pad is '{}', expected NOTSET, SAME_UPPER, SAME_LOWER or VALID", w.auto_pad);
   if (w.auto_pad != "NOTSET") {
     if (std::any_of(w.pads.begin(), w.pads.end(), [](int64_t p) { return p != 0; }))
@@ -295,14 +320,16 @@ Dim window_output(const InferContext& c, const Window& w, size_t i, const Dim& i
   return out;
 }
 
-Dim transposed_output(const InferContext& c, const Window& w, size_t i, const Dim& in, int64_t output_padding) {
+Dim transposed_output(const InferContext& c, const Window& w, size_t i, const Dim& in,
+                      int64_t output_padding) {
   int64_t k = w.kernel[i], s = w.strides[i], d = w.dilations[i];
   int64_t pb = w.pads[i], pe = w.pads[i + w.kernel.size()];
   if (w.auto_pad == "SAME_UPPER" || w.auto_pad == "SAME_LOWER") return dim_scale(in, s);
   if (!in.is_static() || k < 0) return Dim();
   if (w.auto_pad == "VALID") pb = pe = 0;
   int64_t out = s * (in.value() - 1) + output_padding + d * (k - 1) + 1 - pb - pe;
-  if (out < 0) c.fail("spatial dim {} of the output would be {} (input {}, pads {}+{})", i, out, in.value(), pb, pe);
+  if (out < 0)
+    c.fail("spatial dim {} of the output would be {} (input {}, pads {}+{})", i, out, in.value(), pb, pe);
   return out;
 }
 
@@ -333,10 +360,17 @@ std::optional<IntValue> small_int_value(const InferContext& c, size_t i) {
   if (!t || !t->defined() || t->numel() > kMaxFoldElements || !t->device().is_host()) return std::nullopt;
   IntValue v{t->dtype(), t->shape(), {}};
   switch (t->dtype()) {
-    case DType::kI64: v.data = widen<int64_t>(*t); break;
-    case DType::kI32: v.data = widen<int32_t>(*t); break;
-    case DType::kBool: v.data = widen<bool>(*t); break;
-    default: return std::nullopt;
+    case DType::kI64:
+      v.data = widen<int64_t>(*t);
+      break;
+    case DType::kI32:
+      v.data = widen<int32_t>(*t);
+      break;
+    case DType::kBool:
+      v.data = widen<bool>(*t);
+      break;
+    default:
+      return std::nullopt;
   }
   return v;
 }
@@ -344,10 +378,17 @@ std::optional<IntValue> small_int_value(const InferContext& c, size_t i) {
 Tensor to_tensor(const IntValue& value) {
   Tensor t = Tensor::empty(value.shape, value.dtype);
   switch (value.dtype) {
-    case DType::kI64: narrow<int64_t>(value.data, t); break;
-    case DType::kI32: narrow<int32_t>(value.data, t); break;
-    case DType::kBool: narrow<bool>(value.data, t); break;
-    default: raise(ErrorCode::kInternal, "folding produced dtype {}", to_string(value.dtype));
+    case DType::kI64:
+      narrow<int64_t>(value.data, t);
+      break;
+    case DType::kI32:
+      narrow<int32_t>(value.data, t);
+      break;
+    case DType::kBool:
+      narrow<bool>(value.data, t);
+      break;
+    default:
+      raise(ErrorCode::kInternal, "folding produced dtype {}", to_string(value.dtype));
   }
   return t;
 }
@@ -356,15 +397,18 @@ void set_int_output(InferContext& c, size_t i, IntValue value) { c.set_output_va
 
 Shape shape_from_values(const std::vector<int64_t>& values) { return Shape::of(values); }
 
-std::optional<IntValue> fold_broadcast(const std::vector<IntValue>& inputs, DType out_dtype, const FoldFn& fn) {
+std::optional<IntValue> fold_broadcast(const std::vector<IntValue>& inputs, DType out_dtype,
+                                       const FoldFn& fn) {
   size_t rank = 0;
   for (const IntValue& v : inputs) rank = std::max(rank, v.shape.size());
   Dims out(rank, 1);
   for (const IntValue& v : inputs)
     for (size_t i = 0; i < v.shape.size(); ++i) {
       int64_t& o = out[rank - v.shape.size() + i];
-      if (o == 1) o = v.shape[i];
-      else if (v.shape[i] != 1 && v.shape[i] != o) return std::nullopt;
+      if (o == 1)
+        o = v.shape[i];
+      else if (v.shape[i] != 1 && v.shape[i] != o)
+        return std::nullopt;
     }
   int64_t numel = checked_numel(out);
   if (numel > kMaxFoldElements) return std::nullopt;

@@ -98,12 +98,13 @@ struct Window {
 /// Reads kernel_shape (or kernel_from_weight when the attribute is absent), strides,
 /// dilations, pads and auto_pad for n spatial dims, with ONNX defaults; fails on wrong lengths,
 /// non-positive kernel/stride/dilation, negative pads or an unknown auto_pad.
-Window read_window(const InferContext& c, size_t n, const std::optional<std::vector<int64_t>>& kernel_from_weight,
-                   bool has_dilations = true);
+Window read_window(const InferContext& c, size_t n,
+                   const std::optional<std::vector<int64_t>>& kernel_from_weight, bool has_dilations = true);
 /// Output size of a conv/pool window along spatial axis i.
 Dim window_output(const InferContext& c, const Window& w, size_t i, const Dim& in);
 /// Output size of ConvTranspose along spatial axis i (no output_shape attribute).
-Dim transposed_output(const InferContext& c, const Window& w, size_t i, const Dim& in, int64_t output_padding);
+Dim transposed_output(const InferContext& c, const Window& w, size_t i, const Dim& in,
+                      int64_t output_padding);
 
 // --- Small integer values (folding of shape arithmetic).
 /// A small host integer tensor (i64, i32 or bool) with its elements widened to int64.
@@ -124,7 +125,8 @@ Shape shape_from_values(const std::vector<int64_t>& values);
 /// std::nullopt when the output has more than kMaxFoldElements elements or fn gives up
 /// (overflow, division by zero). The shapes must already be known to broadcast.
 using FoldFn = std::function<std::optional<int64_t>(const std::vector<int64_t>&)>;
-std::optional<IntValue> fold_broadcast(const std::vector<IntValue>& inputs, DType out_dtype, const FoldFn& fn);
+std::optional<IntValue> fold_broadcast(const std::vector<IntValue>& inputs, DType out_dtype,
+                                       const FoldFn& fn);
 /// Folds an elementwise node whose inputs are all small known integers into output 0.
 /// Returns false (and sets nothing) when any input is unknown or the fold gives up.
 bool try_fold_elementwise(InferContext& c, size_t num_inputs, DType out_dtype, const FoldFn& fn);

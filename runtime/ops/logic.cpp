@@ -39,7 +39,9 @@ InferFn compare_infer(Compare op, bool allow_bool) {
     if (!allow_bool) require_numeric(c, 0);
     Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
     DType in = c.input_dtype(0);
-    auto fold = [op](const std::vector<int64_t>& v) { return std::optional<int64_t>(op(v[0], v[1]) ? 1 : 0); };
+    auto fold = [op](const std::vector<int64_t>& v) {
+      return std::optional<int64_t>(op(v[0], v[1]) ? 1 : 0);
+    };
     if ((is_integral(in) || in == DType::kBool) && try_fold_elementwise(c, 2, DType::kBool, fold)) return;
     c.set_output(0, DType::kBool, shape);
   };

@@ -85,12 +85,14 @@ void infer_concat(InferContext& c) {
       if (d == axis) continue;
       std::optional<Dim> m = merge_dim(out[d], s[d]);
       if (!m)
-        c.fail("input {} has shape {}, which differs from {} at dim {} (only axis {} may differ)", i, s.to_string(),
-               merged->to_string(), d, axis);
+        c.fail("input {} has shape {}, which differs from {} at dim {} (only axis {} may differ)", i,
+               s.to_string(), merged->to_string(), d, axis);
       out[d] = *m;
     }
-    if (s[axis].is_static()) total += s[axis].value();
-    else total_known = false;
+    if (s[axis].is_static())
+      total += s[axis].value();
+    else
+      total_known = false;
   }
   out[axis] = total_known ? Dim(total) : Dim();
   if (std::optional<IntValue> v = fold_concat(c, axis, dtype)) return set_int_output(c, 0, std::move(*v));
@@ -131,7 +133,8 @@ void infer_split(InferContext& c) {
   const Dim& dim = x[axis];
   std::vector<Dim> sizes(n);
   if (split) {
-    if (split->size() != n) c.fail("split [{}] has {} entries for {} outputs", fmt::join(*split, ","), split->size(), n);
+    if (split->size() != n)
+      c.fail("split [{}] has {} entries for {} outputs", fmt::join(*split, ","), split->size(), n);
     int64_t sum = 0;
     for (size_t i = 0; i < n; ++i) {
       if ((*split)[i] < 0) c.fail("split [{}] has a negative size", fmt::join(*split, ","));
@@ -139,8 +142,8 @@ void infer_split(InferContext& c) {
       sum += (*split)[i];
     }
     if (dim.is_static() && sum != dim.value())
-      c.fail("split [{}] sums to {}, but axis {} of {} has size {}", fmt::join(*split, ","), sum, axis, x.to_string(),
-             dim.value());
+      c.fail("split [{}] sums to {}, but axis {} of {} has size {}", fmt::join(*split, ","), sum, axis,
+             x.to_string(), dim.value());
   } else if (!split_unknown && dim.is_static()) {
     auto parts = static_cast<int64_t>(n);
     if (has_num_outputs) {
@@ -150,7 +153,8 @@ void infer_split(InferContext& c) {
         sizes[i] = std::clamp<int64_t>(dim.value() - chunk * static_cast<int64_t>(i), 0, chunk);
     } else {
       if (dim.value() % parts != 0)
-        c.fail("axis {} of {} has size {}, not divisible into {} equal outputs", axis, x.to_string(), dim.value(), n);
+        c.fail("axis {} of {} has size {}, not divisible into {} equal outputs", axis, x.to_string(),
+               dim.value(), n);
       std::fill(sizes.begin(), sizes.end(), Dim(dim.value() / parts));
     }
   }
@@ -214,7 +218,8 @@ void infer_slice(InferContext& c) {
   } else {
     for (const char* name : {"starts", "ends", "axes"})
       forbid_attr_since(c, name, 10, "starts, ends, axes and steps are inputs 1..4");
-    if (!c.has_input(1) || !c.has_input(2)) c.fail("inputs 'starts' and 'ends' are required from opset 10 on");
+    if (!c.has_input(1) || !c.has_input(2))
+      c.fail("inputs 'starts' and 'ends' are required from opset 10 on");
     std::vector<std::vector<int64_t>*> targets{&p.starts, &p.ends, &p.axes, &p.steps};
     bool known = true;
     for (size_t i = 1; i <= 4; ++i) {
@@ -222,15 +227,18 @@ void infer_slice(InferContext& c) {
       require_index(c, i, true);
       shape_input_length(c, i);
       std::optional<std::vector<int64_t>> v = c.input_ints(i);
-      if (v) *targets[i - 1] = std::move(*v);
-      else known = false;
+      if (v)
+        *targets[i - 1] = std::move(*v);
+      else
+        known = false;
     }
     if (!known) {
       if (!x.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
       // Only the sliced axes change; without their values every dim may.
       std::vector<Dim> out = x.dims();
       if (std::optional<std::vector<int64_t>> axes = c.has_input(3) ? c.input_ints(3) : std::nullopt) {
-        for (int64_t a : normalize_axes(c, *axes, static_cast<int64_t>(x.rank()))) out[static_cast<size_t>(a)] = Dim();
+        for (int64_t a : normalize_axes(c, *axes, static_cast<int64_t>(x.rank())))
+          out[static_cast<size_t>(a)] = Dim();
       } else {
         out = unknown_dims(x.rank()).dims();
       }
@@ -283,7 +291,8 @@ void infer_gather(InferContext& c) {
   if (idx && size.is_static())
     for (int64_t& i : *idx) {
       if (i < -size.value() || i >= size.value())
-        c.fail("index {} is out of range for axis {} of size {} (data {})", i, axis, size.value(), data.to_string());
+        c.fail("index {} is out of range for axis {} of size {} (data {})", i, axis, size.value(),
+               data.to_string());
       if (i < 0) i += size.value();
     }
   std::vector<Dim> out(data.dims().begin(), data.dims().begin() + static_cast<ptrdiff_t>(axis));
@@ -315,7 +324,8 @@ void infer_expand(InferContext& c) {
   std::optional<int64_t> length = shape_input_length(c, 1);
   std::optional<std::vector<int64_t>> target = c.input_ints(1);
   if (!target) {
-    if (x.has_rank() && length) return c.set_output(0, dtype, unknown_dims(std::max<size_t>(x.rank(), *length)));
+    if (x.has_rank() && length)
+      return c.set_output(0, dtype, unknown_dims(std::max<size_t>(x.rank(), *length)));
     return c.set_output(0, dtype, Shape::unknown_rank());
   }
   for (int64_t d : *target)
@@ -393,15 +403,15 @@ void infer_pad(InferContext& c) {
   if (axes) targets = normalize_axes(c, *axes, static_cast<int64_t>(x.rank()));
   size_t n = targets.size();
   if (pads->size() != 2 * n)
-    c.fail("pads [{}] has {} entries, expected {} (begin and end for {} axes)", fmt::join(*pads, ","), pads->size(),
-           2 * n, n);
+    c.fail("pads [{}] has {} entries, expected {} (begin and end for {} axes)", fmt::join(*pads, ","),
+           pads->size(), 2 * n, n);
   std::vector<Dim> out = x.dims();
   for (size_t i = 0; i < n; ++i) {
     auto a = static_cast<size_t>(targets[i]);
-    Dim d = dim_add(x[a], (*pads)[i] + (*pads)[i + n]);
-    if (d.is_static() && d.value() < 0)
+    int64_t delta = (*pads)[i] + (*pads)[i + n];
+    if (x[a].is_static() && x[a].value() + delta < 0)
       c.fail("pads [{}] remove more than axis {} of {} holds", fmt::join(*pads, ","), a, x.to_string());
-    out[a] = d;
+    out[a] = dim_add(x[a], delta);
   }
   c.set_output(0, dtype, Shape(std::move(out)));
 }
@@ -422,7 +432,7 @@ void register_movement_ops(OpRegistry& registry) {
                    .inputs(1, 2)
                    .outputs(1, kVariadic)
                    .attr("axis", AttrType::kInt, int_attr(0))
-                   .optional_attr("split", AttrType::kInts)      // before opset 13
+                   .optional_attr("split", AttrType::kInts)       // before opset 13
                    .optional_attr("num_outputs", AttrType::kInt)  // since opset 18
                    .shape_inputs({1})
                    .infer(infer_split));
@@ -435,7 +445,8 @@ void register_movement_ops(OpRegistry& registry) {
                    .optional_attr("axes", AttrType::kInts)
                    .shape_inputs({1, 2, 3, 4})
                    .infer(infer_slice));
-  registry.add(OpDef("Gather").opsets(1).inputs(2, 2).attr("axis", AttrType::kInt, int_attr(0)).infer(infer_gather));
+  registry.add(
+      OpDef("Gather").opsets(1).inputs(2, 2).attr("axis", AttrType::kInt, int_attr(0)).infer(infer_gather));
   registry.add(OpDef("Expand").opsets(8).inputs(2, 2).shape_inputs({1}).infer(infer_expand));
   // Tile-1 took (tiles, axis) inputs; kiln starts at 6 (repeats).
   registry.add(OpDef("Tile").opsets(6).inputs(2, 2).shape_inputs({1}).infer(infer_tile));

@@ -13,9 +13,9 @@ void infer_batch_norm(InferContext& c) {
   require_rank(c, 0, x, 2);
   bool training = c.attr_int("training_mode") != 0;
   if (c.opset() >= 14) {
-    if (c.num_outputs() > 3) c.fail("has {} outputs, expected at most 3 at opset {}", c.num_outputs(), c.opset());
-    if (c.num_outputs() > 1 && !training)
-      c.fail("outputs running_mean and running_var need training_mode=1");
+    if (c.num_outputs() > 3)
+      c.fail("has {} outputs, expected at most 3 at opset {}", c.num_outputs(), c.opset());
+    if (c.num_outputs() > 1 && !training) c.fail("outputs running_mean and running_var need training_mode=1");
   }
   Dim channels = x.has_rank() ? x[1] : Dim();
   bool per_channel = c.opset() >= 9 || c.attr_int("spatial") != 0;
@@ -38,7 +38,8 @@ void infer_layer_norm(InferContext& c) {
   if (c.has_input(2)) require_same_dtype(c, 0, 2);
   const Shape& x = c.input_shape(0);
   std::optional<DType> stash = dtype_from_onnx(c.attr_int("stash_type"));
-  if (!stash || !is_floating(*stash)) c.fail("stash_type {} is not a floating-point type", c.attr_int("stash_type"));
+  if (!stash || !is_floating(*stash))
+    c.fail("stash_type {} is not a floating-point type", c.attr_int("stash_type"));
   c.set_output(0, c.input_dtype(0), x);
   if (!x.has_rank()) {
     c.set_output(1, *stash, Shape::unknown_rank());

@@ -15,8 +15,9 @@ void register_activation_ops(OpRegistry& registry);  // Relu ... Clip, Pow
 void register_binary_ops(OpRegistry& registry);      // Add, Sub, Mul, Div
 void register_reduce_ops(OpRegistry& registry);      // ReduceSum, ReduceMean, ReduceMax
 void register_shape_ops(OpRegistry& registry);       // Reshape, Flatten, Squeeze, Unsqueeze, Shape, Identity
-void register_movement_ops(OpRegistry& registry);    // Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad
-void register_generator_ops(OpRegistry& registry);   // Constant, ConstantOfShape, Range
-void register_logic_ops(OpRegistry& registry);       // Cast, Where, Equal, Less, Greater
+void register_movement_ops(
+    OpRegistry& registry);  // Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad
+void register_generator_ops(OpRegistry& registry);  // Constant, ConstantOfShape, Range
+void register_logic_ops(OpRegistry& registry);      // Cast, Where, Equal, Less, Greater
 
 }  // namespace kiln::ops

@@ -60,7 +60,7 @@ OpDef pool_common(const char* name) {
 void register_pool_ops(OpRegistry& registry) {
   registry.add(pool_common("MaxPool")
                    .outputs(1, 2)
-                   .optional_attr("dilations", AttrType::kInts)            // since opset 10
+                   .optional_attr("dilations", AttrType::kInts)         // since opset 10
                    .attr("storage_order", AttrType::kInt, int_attr(0))  // since opset 8
                    .infer(infer_max_pool));
   registry.add(pool_common("AveragePool")

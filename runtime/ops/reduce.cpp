@@ -35,8 +35,10 @@ InferFn reduce_infer(int axes_input_opset) {
     for (int64_t a : normalize_axes(c, *axes, rank)) reduced[static_cast<size_t>(a)] = true;
     std::vector<Dim> out;
     for (size_t i = 0; i < x.rank(); ++i) {
-      if (!reduced[i]) out.push_back(x[i]);
-      else if (keepdims) out.emplace_back(int64_t{1});
+      if (!reduced[i])
+        out.push_back(x[i]);
+      else if (keepdims)
+        out.emplace_back(int64_t{1});
     }
     c.set_output(0, dtype, Shape(std::move(out)));
   };

@@ -28,12 +28,31 @@ struct Factors {
 std::optional<Factors> factors(const std::vector<Dim>& dims) {
   Factors f;
   for (const Dim& d : dims) {
-    if (d.is_static()) f.product *= d.value();
-    else if (d.is_symbolic()) f.symbols.push_back(d.symbol());
-    else return std::nullopt;
+    if (d.is_static())
+      f.product *= d.value();
+    else if (d.is_symbolic())
+      f.symbols.push_back(d.symbol());
+    else
+      return std::nullopt;
   }
   std::sort(f.symbols.begin(), f.symbols.end());
   return f;
+}
+
+// The symbols of `all` that are not in `used` (both sorted); std::nullopt when used has one
+// that all lacks.
+std::optional<std::vector<std::string>> remaining_symbols(const std::vector<std::string>& all,
+                                                          const std::vector<std::string>& used) {
+  std::vector<std::string> left;
+  size_t j = 0;
+  for (const std::string& s : all) {
+    if (j < used.size() && used[j] == s)
+      ++j;
+    else
+      left.push_back(s);
+  }
+  if (j != used.size()) return std::nullopt;
+  return left;
 }
 
 void infer_reshape(InferContext& c) {
@@ -42,8 +61,9 @@ void infer_reshape(InferContext& c) {
   const Shape& x = c.input_shape(0);
   std::optional<int64_t> length = shape_input_length(c, 1);
   std::optional<std::vector<int64_t>> target = c.input_ints(1);
-  if (!target) return c.set_output(0, c.input_dtype(0), length ? unknown_dims(static_cast<size_t>(*length))
-                                                               : Shape::unknown_rank());
+  if (!target)
+    return c.set_output(0, c.input_dtype(0),
+                        length ? unknown_dims(static_cast<size_t>(*length)) : Shape::unknown_rank());
   bool allowzero = c.attr_int("allowzero") != 0;
   std::string shown = fmt::format("[{}]", fmt::join(*target, ","));
   std::vector<Dim> out;
@@ -57,7 +77,8 @@ void infer_reshape(InferContext& c) {
       out.emplace_back();
     } else if (v == 0 && !allowzero) {
       if (x.has_rank() && i >= x.rank())
-        c.fail("shape {} copies dim {} (a 0), but the input {} has rank {}", shown, i, x.to_string(), x.rank());
+        c.fail("shape {} copies dim {} (a 0), but the input {} has rank {}", shown, i, x.to_string(),
+               x.rank());
       out.push_back(x.has_rank() ? x[i] : Dim());
     } else {
       out.emplace_back(v);
@@ -71,11 +92,21 @@ void infer_reshape(InferContext& c) {
     std::vector<Dim> rest = out;
     rest.erase(rest.begin() + static_cast<ptrdiff_t>(*infer_at));
     std::optional<Factors> known = factors(rest);
-    // -1 is solvable when both sides have the same symbols (N x 12 into N x -1).
-    if (in && known && in->symbols == known->symbols) {
-      if (known->product == 0 || in->product % known->product != 0)
-        c.fail("cannot reshape {} to {}: the element counts do not divide", x.to_string(), shown);
-      out[*infer_at] = Dim(in->product / known->product);
+    // -1 is solvable when the other target dims use a subset of the input's symbols: it gets
+    // the rest (N x 3 x 4 into -1 x 12 gives N; N x 12 into N x -1 gives 12).
+    std::optional<std::vector<std::string>> left =
+        in && known ? remaining_symbols(in->symbols, known->symbols) : std::nullopt;
+    if (left && left->size() <= 1) {
+      if (known->product == 0 || in->product % known->product != 0) {
+        if (left->empty() || known->product == 0)
+          c.fail("cannot reshape {} to {}: the element counts do not divide", x.to_string(), shown);
+      } else {
+        int64_t factor = in->product / known->product;
+        if (left->empty())
+          out[*infer_at] = Dim(factor);
+        else if (factor == 1)
+          out[*infer_at] = Dim((*left)[0]);
+      }
     }
   }
   Shape result(std::move(out));
@@ -135,7 +166,8 @@ void infer_unsqueeze(InferContext& c) {
   DType dtype = c.input_dtype(0);
   if (!axes) {
     std::optional<int64_t> count = shape_input_length(c, 1);
-    if (x.has_rank() && count) return c.set_output(0, dtype, unknown_dims(x.rank() + static_cast<size_t>(*count)));
+    if (x.has_rank() && count)
+      return c.set_output(0, dtype, unknown_dims(x.rank() + static_cast<size_t>(*count)));
     return c.set_output(0, dtype, Shape::unknown_rank());
   }
   if (!x.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
@@ -144,8 +176,10 @@ void infer_unsqueeze(InferContext& c) {
   std::vector<Dim> out;
   size_t next = 0;
   for (int64_t i = 0; i < out_rank; ++i) {
-    if (std::find(norm.begin(), norm.end(), i) != norm.end()) out.emplace_back(int64_t{1});
-    else out.push_back(x[next++]);
+    if (std::find(norm.begin(), norm.end(), i) != norm.end())
+      out.emplace_back(int64_t{1});
+    else
+      out.push_back(x[next++]);
   }
   set_reshaped(c, Shape(std::move(out)));
 }
