@@ -1,6 +1,7 @@
 // Shape kernels: Reshape, Flatten, Squeeze, Unsqueeze and Identity copy the bytes (the
 // runtime already inferred the output shape); Shape writes the input's dims as i64.
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
