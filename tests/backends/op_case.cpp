@@ -6,6 +6,9 @@
 
 #include "kiln/runtime/executor.h"
 #include "kiln/runtime/graph.h"
+#include "kiln/runtime/op_registry.h"
+#include "kiln/runtime/placement.h"
+#include "node_desc.h"  // runtime-private: runs a folded node's kernel directly
 #include "test_backends.h"
 
 namespace kiln::test {
@@ -61,6 +64,11 @@ std::vector<OpCaseParam> with_backends(std::vector<OpCase> cases) {
   return params;
 }
 
+void PrintTo(const OpCaseParam& param, std::ostream* os) {
+  *os << param.op_case->name << " (" << param.op_case->op_type << ", opset " << param.op_case->opset << ") on";
+  for (const std::string& b : param.backends) *os << " " << b;
+}
+
 std::string param_name(const ::testing::TestParamInfo<OpCaseParam>& info) {
   std::string name = info.param.op_case->name;
   for (const std::string& b : info.param.backends) name += "_" + b;
@@ -114,20 +122,63 @@ void expect_matches(const Tensor& out, const Ref& want, const OpCase& c, size_t 
   EXPECT_EQ(mismatches, 0) << "elements out of tolerance (rtol " << c.rtol << ", atol " << c.atol << ")";
 }
 
-/// Ops the test backend claims go to "test" when it leads the list; the rest fall back to cpu.
-void expect_placement(const Executor& ex, const OpCase& c, const std::vector<std::string>& backends) {
-  const PlacementReport& report = ex.placement();
-  const NodePlacement* placed = nullptr;
-  for (const NodePlacement& p : report.nodes) {
-    if (p.node != nullptr && p.node->name() == c.name) placed = &p;
-  }
-  ASSERT_NE(placed, nullptr) << "node '" << c.name << "' is missing from the placement report:\n"
-                             << report.to_string();
-  if (placed->folded) return;  // computed once at plan time; the values were still checked
-  ASSERT_NE(placed->backend, nullptr);
+/// The expected backend: ops the test backend claims go to "test" when it leads the list;
+/// the rest fall back to cpu.
+void expect_backend(const Backend* backend, bool fell_back, const OpCase& c, const std::vector<std::string>& backends,
+                    const std::string& report) {
+  ASSERT_NE(backend, nullptr) << report;
   const bool on_test = backends.front() == "test" && test_backend_claims(c);
-  EXPECT_EQ(placed->backend->name(), on_test ? "test" : "cpu") << report.to_string();
-  EXPECT_EQ(placed->fell_back, backends.front() != placed->backend->name()) << report.to_string();
+  EXPECT_EQ(backend->name(), on_test ? "test" : "cpu") << report;
+  EXPECT_EQ(fell_back, backends.front() != backend->name()) << report;
+  ::testing::Test::RecordProperty("placed_on", backend->name());
+}
+
+/// The executor computes some nodes once at plan time from their inference rule (Constant,
+/// Shape, i64 shape arithmetic), so no kernel runs for them. To test the backends' kernels
+/// too, such a node also runs here directly on the backend that placement picks, the way the
+/// executor runs a node it folds through a kernel. Returns the host outputs.
+std::vector<Tensor> run_kernel_directly(const Graph& graph, const Node& node, const OpCase& c,
+                                        const std::vector<std::string>& backends) {
+  const OpDef& def = OpRegistry::builtin().lookup(node, graph.opset());
+  std::vector<ValueType> in_types;
+  std::vector<const Tensor*> known;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const CaseInput& in = c.inputs[i];
+    in_types.push_back(in.value.defined() ? ValueType{in.value.dtype(), Shape::of(in.value.shape())} : ValueType{});
+    // As in the executor: constants and shape inputs are known, run-time inputs are not.
+    known.push_back(in.value.defined() && (in.initializer || def.is_shape_input(i)) ? &in.value : nullptr);
+  }
+  const InferContext inferred = infer_node(node, def, graph.opset(), in_types, known);
+  NodeDesc desc(node, def, graph.opset(), in_types, inferred.outputs(), known);
+  const NodePlacement placed = place_node(node, desc.get(), PlacementOptions{backends, false}, test_registry());
+  expect_backend(placed.backend, placed.fell_back, c, backends, "(direct kernel run)");
+  const Device device{placed.backend, 0};
+  std::vector<Tensor> ins, outs;
+  std::vector<kiln_tensor> abi_in, abi_out;
+  ins.reserve(c.inputs.size());
+  for (const CaseInput& in : c.inputs) {
+    if (!in.value.defined()) {
+      abi_in.push_back(kiln_tensor{nullptr, KILN_DTYPE_UNDEFINED, 0, nullptr});
+      continue;
+    }
+    ins.push_back(in.value.to(device));
+    abi_in.push_back(abi_tensor(ins.back()));
+  }
+  for (const ValueType& t : inferred.outputs()) {
+    outs.push_back(Tensor::empty(t.shape.concrete(), t.dtype, device));
+    abi_out.push_back(abi_tensor(outs.back()));
+  }
+  kiln_kernel* kernel = placed.backend->prepare(0, desc.get());
+  try {
+    placed.backend->run(kernel, abi_in.data(), abi_in.size(), abi_out.data(), abi_out.size());
+    placed.backend->sync(0);
+  } catch (...) {
+    placed.backend->release_kernel(kernel);
+    throw;
+  }
+  placed.backend->release_kernel(kernel);
+  for (Tensor& t : outs) t = t.to(Device::host());
+  return outs;
 }
 
 }  // namespace
@@ -159,7 +210,7 @@ TEST_P(OpCaseTest, Run) {
     }
   }
   for (size_t i = 0; i < c.num_outputs; ++i) spec.outputs.push_back("out" + std::to_string(i));
-  graph.add_node(spec);
+  const Node* node = graph.add_node(spec);
   for (const std::string& out : spec.outputs) graph.add_output(out);
 
   const Refs want = c.reference(ref_inputs);
@@ -168,12 +219,27 @@ TEST_P(OpCaseTest, Run) {
   Executor ex(graph, ExecutorOptions{backends, /*strict=*/false, 0}, test_registry());
   // Twice: the second run reuses the prepared kernels and the memory plan.
   for (int round = 0; round < 2; ++round) {
-    SCOPED_TRACE("run " + std::to_string(round + 1));
+    SCOPED_TRACE("executor run " + std::to_string(round + 1));
     const std::vector<Tensor> outs = ex.run(feeds);
     ASSERT_EQ(outs.size(), c.num_outputs);
     for (size_t i = 0; i < outs.size(); ++i) expect_matches(outs[i], want[i], c, i);
   }
-  expect_placement(ex, c, backends);
+
+  const PlacementReport& report = ex.placement();
+  const NodePlacement* placed = nullptr;
+  for (const NodePlacement& p : report.nodes) {
+    if (p.node != nullptr && p.node->name() == c.name) placed = &p;
+  }
+  ASSERT_NE(placed, nullptr) << "node '" << c.name << "' is missing from the placement report:\n"
+                             << report.to_string();
+  if (!placed->folded) {
+    expect_backend(placed->backend, placed->fell_back, c, backends, report.to_string());
+    return;
+  }
+  SCOPED_TRACE("folded at plan time; direct kernel run");
+  const std::vector<Tensor> outs = run_kernel_directly(graph, *node, c, backends);
+  ASSERT_EQ(outs.size(), c.num_outputs);
+  for (size_t i = 0; i < outs.size(); ++i) expect_matches(outs[i], want[i], c, i);
 }
 
 }  // namespace kiln::test

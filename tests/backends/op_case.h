@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,8 @@ struct OpCaseParam {
 
 /// Every case of a family crossed with every backend list. The cases live for the whole run.
 std::vector<OpCaseParam> with_backends(std::vector<OpCase> cases);
+/// GoogleTest prints parameters with this: "Conv2dGroups (Conv, opset 17) on test cpu".
+void PrintTo(const OpCaseParam& param, std::ostream* os);
 /// "<case>_<backend>_<backend>", e.g. "Conv2dGroups_test_cpu".
 std::string param_name(const ::testing::TestParamInfo<OpCaseParam>& info);
 
