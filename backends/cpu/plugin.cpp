@@ -49,6 +49,8 @@ struct CpuBackend {
   // Kernels by NodeView::cache_key(): equal nodes share one prepared kernel (and its primitive).
   std::unordered_map<std::string, std::shared_ptr<Kernel>> cache;
   std::string device_name;
+  // Each init gets its own table: two registries in one process share the library but not state.
+  kiln_backend_i abi{};
 };
 
 // What a kiln_kernel* points to.
@@ -177,11 +179,10 @@ extern "C" KILN_EXPORT const kiln_backend_i* kiln_backend_init(const kiln_host_i
     backend->device_name = "cpu0: " + std::to_string(omp_get_max_threads()) + " threads, oneDNN " +
                            std::to_string(dnnl_version()->major) + "." + std::to_string(dnnl_version()->minor) +
                            "." + std::to_string(dnnl_version()->patch);
-    static kiln_backend_i table;
-    table = kiln_backend_i{KILN_BACKEND_ABI_VERSION, "cpu", backend, device_count, device_info, set_option,
-                           alloc, free_memory, copy_to_host, copy_from_host, supports, prepare, run,
-                           release_kernel, sync, shutdown};
-    return &table;
+    backend->abi = kiln_backend_i{KILN_BACKEND_ABI_VERSION, "cpu", backend, device_count, device_info, set_option,
+                                  alloc, free_memory, copy_to_host, copy_from_host, supports, prepare, run,
+                                  release_kernel, sync, shutdown};
+    return &backend->abi;
   } catch (const std::exception& e) {
     message = std::string("cpu backend failed to start: ") + e.what();
     if (error) *error = message.c_str();

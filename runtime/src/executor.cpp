@@ -500,7 +500,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   return impl_->execute(checked);
 }
 
-std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs) {
+std::map<std::string, Tensor> Executor::run_named(const std::map<std::string, Tensor>& inputs) {
   std::vector<Tensor> ordered;
   for (const Value* v : impl_->graph.inputs()) {
     auto it = inputs.find(v->name());

@@ -28,8 +28,9 @@ struct MemoryStats {
 
 class Executor {
  public:
-  /// Copies and validates the graph. Throws kiln::Error on an invalid graph, an unknown
-  /// backend name, or (strict) a listed backend that is unavailable.
+  /// Copies and validates the graph. Throws kiln::Error on an invalid graph, when no listed
+  /// backend is available, or (strict) when the first listed backend is unavailable. Other
+  /// unavailable backends are listed in the placement report with their reasons.
   explicit Executor(const Graph& graph, ExecutorOptions options = {},
                     BackendRegistry& registry = BackendRegistry::global());
   ~Executor();
@@ -40,7 +41,8 @@ class Executor {
   /// tensors. Throws Error(kInvalidArgument) on a missing input or a dtype/rank/dim that
   /// contradicts the graph's declaration, naming the input.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
+  /// Like run(), with inputs and outputs by name. Throws on a missing or unknown name.
+  std::map<std::string, Tensor> run_named(const std::map<std::string, Tensor>& inputs);
 
   const Graph& graph() const;
   /// The placement of the current plan. Throws Error(kInvalidArgument) before the first run
