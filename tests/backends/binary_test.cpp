@@ -49,6 +49,11 @@ std::vector<OpCase> cases() {
   add_arith(all, "Empty", gen, {0, 3}, {3});
   add_arith(all, "EmptyBroadcast", gen, {2, 0, 3}, {1, 1, 3});
   add_arith(all, "Rank6", gen, {2, 1, 3, 1, 2, 2}, {1, 2, 1, 2, 1, 2});
+  add_arith(all, "PerChannel", gen, {4, 16, 5, 5}, {1, 16, 1, 1});
+  add_arith(all, "MiddleBroadcast", gen, {3, 17, 6}, {3, 1, 6});
+  // IEEE results, not errors, for floats.
+  all.push_back(binary_case("DivF32ByZero", "Div", f32({3}, {1.0f, -1.0f, 0.0f}), f32({3}, {0.0f, 0.0f, 0.0f}), div,
+                            DType::kF32));
   all.push_back(binary_case("AddI64", "Add", i64({2, 3}, {1, -2, 3, 40, 5, -6}), i64({3}, {10, 20, -30}), add, DType::kI64));
   all.push_back(binary_case("SubI64Rank0", "Sub", i64({4}, {5, 0, -5, 100}), i64_scalar(7), sub, DType::kI64));
   all.push_back(binary_case("MulI64", "Mul", i64({2, 2}, {3, -4, 5, 0}), i64({2, 1}, {-2, 6}), mul, DType::kI64));
@@ -62,6 +67,9 @@ std::vector<OpCase> cases() {
 
   all.push_back(where_case("WhereBroadcast", boolean({1, 3}, {1, 0, 1}), gen.uniform({2, 3}), f32_scalar(-9.0f)));
   all.push_back(where_case("WhereAllBroadcast", boolean({2, 1, 1}, {0, 1}), gen.uniform({3, 1}), gen.uniform({1, 4})));
+  all.push_back(where_case("WhereRank6", boolean({1, 2, 1, 1, 1, 2}, {1, 0, 0, 1}), gen.uniform({2, 1, 3, 1, 2, 1}),
+                           gen.uniform({1, 1, 1, 2, 1, 1})));
+  all.push_back(where_case("WhereScalarCondition", boolean({}, {0}), gen.uniform({2, 2}), gen.uniform({2, 2})));
   all.push_back(where_case("WhereI64", boolean({2, 2}, {1, 0, 0, 1}), i64({2, 2}, {1, 2, 3, 4}), i64({2}, {-1, -2})));
 
   auto eq = [](double a, double b) { return a == b ? 1.0 : 0.0; };

@@ -67,6 +67,11 @@ std::vector<OpCase> cases() {
       conv_case("Conv2dSameLower", gen, {1, 2, 6, 7}, {3, 2, 3, 4}, true, params({2, 2}, {}, {}, 1, "SAME_LOWER")),
       conv_case("Conv2dValid", gen, {1, 2, 7, 6}, {3, 2, 3, 3}, false, params({2, 2}, {}, {}, 1, "VALID")),
       conv_case("Conv2dPointwise", gen, {2, 8, 3, 3}, {5, 8, 1, 1}, true, {}),
+      // Channel counts that take oneDNN's blocked-layout paths, and an empty batch.
+      conv_case("Conv2dManyChannels", gen, {2, 32, 9, 9}, {48, 32, 3, 3}, true, params({}, {1, 1, 1, 1}, {})),
+      conv_case("Conv2dDepthwiseManyChannels", gen, {1, 32, 8, 8}, {32, 1, 3, 3}, true,
+                params({2, 2}, {1, 1, 1, 1}, {}, 32)),
+      conv_case("Conv2dEmptyBatch", gen, {0, 3, 5, 5}, {4, 3, 3, 3}, true, {}),
       // 1-D.
       conv_case("Conv1dBasic", gen, {2, 3, 10}, {4, 3, 3}, true, {}),
       conv_case("Conv1dPadsStridesDilations", gen, {1, 2, 11}, {3, 2, 3}, true, params({2}, {2, 1}, {2})),
@@ -83,6 +88,8 @@ std::vector<OpCase> cases() {
                           transpose_params({2, 2}, {}, {}, 2)),
       conv_transpose_case("ConvTranspose2dDilations", gen, {1, 2, 4, 4}, {2, 2, 3, 3}, true,
                           transpose_params({1, 1}, {1, 1, 1, 1}, {}, 1, {2, 2})),
+      conv_transpose_case("ConvTranspose2dManyChannels", gen, {1, 32, 5, 5}, {32, 16, 4, 4}, true,
+                          transpose_params({2, 2}, {1, 1, 1, 1}, {})),
       conv_transpose_case("ConvTranspose1d", gen, {2, 3, 5}, {3, 2, 4}, true, transpose_params({3}, {1, 2}, {2})),
   };
 }

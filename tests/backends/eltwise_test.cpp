@@ -57,6 +57,8 @@ std::vector<OpCase> cases() {
       unary_case("Exp", "Exp", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return std::exp(x); }),
       unary_case("Log", "Log", gen.uniform({3, 4}, 0.05, 5.0), [](double x) { return std::log(x); }),
       unary_case("Sqrt", "Sqrt", gen.uniform({3, 4}, 0.0, 4.0), [](double x) { return std::sqrt(x); }),
+      unary_case("SqrtNegativeIsNan", "Sqrt", f32({3}, {-1.0f, 0.0f, 4.0f}), [](double x) { return std::sqrt(x); }),
+      unary_case("LogZeroIsMinusInf", "Log", f32({3}, {0.0f, 1.0f, -1.0f}), [](double x) { return std::log(x); }),
       unary_case("Abs", "Abs", gen.uniform({2, 3, 4}), [](double x) { return std::fabs(x); }),
       unary_case("AbsRank0", "Abs", f32_scalar(-2.25f), [](double x) { return std::fabs(x); }),
       unary_case("Neg", "Neg", gen.uniform({5}), [](double x) { return -x; }),
@@ -85,6 +87,7 @@ std::vector<OpCase> cases() {
       pow_case("PowCubeNegativeBase", gen.uniform({2, 5}, -2.0, 2.0), f32_scalar(3.0f), true),
       pow_case("PowSqrtExponent", gen.uniform({4}, 0.0, 4.0), f32({1}, {0.5f}), true),
       pow_case("PowTensorExponent", gen.uniform({2, 3}, 0.5, 2.0), gen.uniform({3}, -1.0, 2.0), false),
+      pow_case("PowI64Exponent", gen.uniform({2, 3}, -2.0, 2.0), i64({3}, {0, 2, 3}), false),
       pow_case("PowBroadcastBase", gen.uniform({3, 1}, 0.5, 2.0), gen.uniform({2, 1, 4}, -2.0, 2.0), false),
   };
 }

@@ -91,6 +91,7 @@ std::vector<OpCase> cases() {
       cast_case("CastI64ToI32", i64({3}, {-4, 0, 123456}), kOnnxInt32, DType::kI32),
       cast_case("CastI32ToI64", i32({3}, {-4, 0, 123456}), kOnnxInt64, DType::kI64),
       cast_case("CastEmpty", gen.uniform({0, 2}), kOnnxInt64, DType::kI64),
+      cast_case("CastRank6", gen.uniform({2, 1, 2, 1, 2, 2}, -3.0, 3.0), kOnnxInt64, DType::kI64),
       cast_case("CastRank0", f32_scalar(-3.5f), kOnnxInt64, DType::kI64),
       identity_case("IdentityF32", gen.uniform({2, 3})),
       identity_case("IdentityRank6", gen.uniform({1, 2, 1, 2, 1, 2})),

@@ -40,7 +40,7 @@ OpCase gemm_case(const std::string& name, Gen& gen, const Dims& a, const Dims& b
 
 std::vector<OpCase> cases() {
   Gen gen(1);
-  const Dims c_row{5}, c_col{3, 1}, c_full{3, 5}, c_scalar{}, c_one{1};
+  const Dims c_row{5}, c_col{3, 1}, c_full{3, 5}, c_scalar{}, c_one{1}, c_three{3}, c_seventeen{17};
   return {
       matmul_case("MatMul2d", gen, {3, 4}, {4, 5}),
       matmul_case("MatMulBatched", gen, {2, 3, 4}, {2, 4, 5}),
@@ -52,6 +52,8 @@ std::vector<OpCase> cases() {
       matmul_case("MatMulEmptyRows", gen, {0, 4}, {4, 3}),
       matmul_case("MatMulEmptyInner", gen, {2, 0}, {0, 3}),
       matmul_case("MatMulRank6", gen, {2, 1, 2, 1, 3, 4}, {1, 2, 1, 2, 4, 2}),
+      matmul_case("MatMulOddSizes", gen, {67, 33}, {33, 70}),
+      matmul_case("MatMulBatchedOddSizes", gen, {3, 17, 40}, {40, 19}),
       gemm_case("GemmBiasRow", gen, {3, 4}, {4, 5}, &c_row, {}),
       gemm_case("GemmTransA", gen, {4, 3}, {4, 5}, &c_full, {true, false, 1.0f, 1.0f}),
       gemm_case("GemmTransB", gen, {3, 4}, {5, 4}, &c_col, {false, true, 1.0f, 1.0f}),
@@ -59,6 +61,8 @@ std::vector<OpCase> cases() {
       gemm_case("GemmAlphaBeta", gen, {3, 4}, {4, 5}, &c_full, {false, false, 0.5f, -2.0f}),
       gemm_case("GemmScalarC", gen, {3, 4}, {4, 5}, &c_scalar, {false, false, 1.0f, 0.25f}),
       gemm_case("GemmOneElementC", gen, {3, 4}, {5, 4}, &c_one, {false, true, 2.0f, 1.0f}),
+      gemm_case("GemmEmptyRows", gen, {0, 4}, {4, 3}, &c_three, {}),
+      gemm_case("GemmOddSizes", gen, {33, 65}, {17, 65}, &c_seventeen, {false, true, 1.0f, 1.0f}),
       gemm_case("GemmNoC", gen, {3, 4}, {4, 5}, nullptr, {false, false, 1.5f, 1.0f}),
   };
 }

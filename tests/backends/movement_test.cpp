@@ -208,6 +208,7 @@ std::vector<OpCase> cases() {
       slice_case("SliceClampedEnds", gen.uniform({3, 6}), {{-100, 1}, {100, 1000}, {}, {}}),
       slice_case("SliceNegativeAxisSteps", gen.uniform({2, 3, 8}), {{1}, {-1}, {-1}, {2}}),
       slice_case("SliceStepsAxesOmitted", gen.uniform({6, 5}), {{0, 1}, {6, 5}, {}, {3, 2}}),
+      slice_case("SliceMixedSteps", gen.uniform({5, 6, 4}), {{4, 1, -1}, {0, 6, -5}, {0, 1, 2}, {-2, 3, -1}}),
       slice_case("SliceInputsAtRunTime", gen.uniform({4, 5}), {{1, -3}, {3, -1}, {0, 1}, {1, 1}, true}),
       slice_case("SliceToEmpty", gen.uniform({4, 3}), {{3}, {1}, {0}, {}}),
       slice_case("SliceI64", vec({10, 20, 30, 40}), {{1}, {3}, {}, {}}),

@@ -86,6 +86,9 @@ std::vector<OpCase> cases() {
       batch_norm_case("BatchNorm4dEpsilon", gen, {1, 4, 3, 3}, 15, 1e-2f),
       batch_norm_case("BatchNorm2dInput", gen, {5, 3}, 15, 1e-5f),
       batch_norm_case("BatchNorm3dOpset9", gen, {2, 2, 6}, 9, 1e-3f),
+      batch_norm_case("BatchNormManyChannels", gen, {2, 32, 5, 5}, 15, 1e-5f),
+      batch_norm_case("BatchNormEmptyBatch", gen, {0, 3, 2, 2}, 15, 1e-5f),
+      layer_norm_case("LayerNormWide", gen, {3, 5, 96}, -1, true),
       layer_norm_case("LayerNormLastAxis", gen, {2, 3, 8}, -1, true),
       layer_norm_case("LayerNormAxis1", gen, {2, 3, 4}, 1, true),
       layer_norm_case("LayerNormNoBias", gen, {4, 6}, -1, false),
@@ -98,6 +101,9 @@ std::vector<OpCase> cases() {
     all.push_back(softmax_case(op + "11DefaultAxisCoerced", log, gen.uniform({2, 3, 4}, -4.0, 4.0), 11, 1, false));
     all.push_back(softmax_case(op + "11Axis2", log, gen.uniform({2, 3, 4}), 11, 2, true));
     all.push_back(softmax_case(op + "11Axis0Coerced", log, gen.uniform({2, 3}), 11, 0, true));
+    all.push_back(softmax_case(op + "Wide", log, gen.uniform({3, 1000}, -5.0, 5.0), 13, -1, false));
+    all.push_back(softmax_case(op + "13Rank6", log, gen.uniform({2, 1, 3, 2, 2, 2}), 13, 2, true));
+    all.push_back(softmax_case(op + "EmptyRows", log, gen.uniform({0, 5}), 13, -1, false));
     all.push_back(softmax_case(op + "LargeValues", log, gen.uniform({2, 5}, 50.0, 90.0), 13, -1, false));
   }
   return all;

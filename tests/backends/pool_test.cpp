@@ -23,6 +23,21 @@ PoolParams avg_pool(Dims kernel, Dims strides, Dims pads, bool count_include_pad
   return {std::move(kernel), std::move(strides), std::move(pads), ceil_mode, count_include_pad, false};
 }
 
+// auto_pad SAME_*: the node gets the attribute, the reference the pads it stands for.
+OpCase same_pad_case(const std::string& name, const Tensor& x, PoolParams p, const char* auto_pad) {
+  ConvParams conv_like;
+  conv_like.strides = p.strides;
+  conv_like.auto_pad = auto_pad;
+  Dims begin, end;
+  resolve_pads(Dims(x.shape().begin() + 2, x.shape().end()), p.kernel, conv_like, &begin, &end);
+  PoolParams node_params = p;
+  p.pads = begin;
+  p.pads.insert(p.pads.end(), end.begin(), end.end());
+  OpCase oc = pool_case(name, x, node_params);
+  oc.attr("auto_pad", auto_pad);
+  return oc.expect([p](const Refs& in) { return Refs{pool(in[0], p)}; });
+}
+
 OpCase global_average_case(const std::string& name, const Tensor& x) {
   return OpCase(name, "GlobalAveragePool").input(x).expect([](const Refs& in) {
     Dims axes;
@@ -49,6 +64,14 @@ std::vector<OpCase> cases() {
       pool_case("AveragePool2dCeilMode", gen.uniform({1, 1, 6, 7}), avg_pool({3, 3}, {2, 2}, {}, false, true)),
       pool_case("AveragePool1dPadsIncluded", gen.uniform({2, 2, 8}), avg_pool({3}, {1}, {1, 1}, true)),
       pool_case("AveragePool1dAsymmetricExcluded", gen.uniform({1, 3, 7}), avg_pool({3}, {2}, {2, 0}, false)),
+      same_pad_case("MaxPool2dSameUpper", gen.uniform({1, 2, 5, 6}, -2.0, -0.5), max_pool({3, 2}, {2, 2}), "SAME_UPPER"),
+      same_pad_case("AveragePool2dSameLower", gen.uniform({1, 2, 5, 6}), avg_pool({3, 2}, {2, 2}, {}, false),
+                    "SAME_LOWER"),
+      // Sizes that take oneDNN's blocked-layout paths, and an empty batch.
+      pool_case("MaxPool2dManyChannels", gen.uniform({2, 32, 9, 9}), max_pool({3, 3}, {2, 2}, {1, 1, 1, 1})),
+      pool_case("AveragePool2dManyChannels", gen.uniform({2, 32, 8, 8}), avg_pool({2, 2}, {2, 2}, {}, false)),
+      pool_case("MaxPool2dEmptyBatch", gen.uniform({0, 3, 4, 4}), max_pool({2, 2}, {2, 2})),
+      global_average_case("GlobalAveragePoolManyChannels", gen.uniform({2, 64, 7, 7})),
       global_average_case("GlobalAveragePool2d", gen.uniform({2, 3, 4, 5})),
       global_average_case("GlobalAveragePool1d", gen.uniform({1, 4, 7})),
   };

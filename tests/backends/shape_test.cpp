@@ -157,6 +157,7 @@ std::vector<OpCase> cases() {
       expand_case("ExpandShapeSmallerRank", gen.uniform({2, 1, 4}), {3, 1}, false),
       expand_case("ExpandRank0", f32_scalar(1.25f), {2, 2}, true),
       expand_case("ExpandToEmpty", gen.uniform({3, 1}), {3, 0}, true),
+      expand_case("ExpandToRank6", gen.uniform({3, 1, 2}), {2, 1, 2, 3, 4, 1}, true),
       expand_case("ExpandI64", gen.integers({1, 3}, -5, 5), {2, 3}, true),
       tile_case("Tile2d", gen.uniform({2, 3}), {2, 1}, true),
       tile_case("Tile3dInput", gen.uniform({1, 2, 2}), {1, 3, 2}, false),
