@@ -53,9 +53,18 @@ Tensor Gen::integers(const Dims& shape, int64_t lo, int64_t hi) {
   return i64(shape, values);
 }
 
-std::vector<OpCaseParam> with_backends(std::vector<OpCase> cases) {
-  // Parameters point at the cases, so they are kept for the whole run.
+namespace {
+
+// Every family's cases; parameters point into them, so they are kept for the whole run.
+std::vector<std::unique_ptr<std::vector<OpCase>>>& declared_cases() {
   static std::vector<std::unique_ptr<std::vector<OpCase>>> storage;
+  return storage;
+}
+
+}  // namespace
+
+std::vector<OpCaseParam> with_backends(std::vector<OpCase> cases) {
+  auto& storage = declared_cases();
   storage.push_back(std::make_unique<std::vector<OpCase>>(std::move(cases)));
   std::vector<OpCaseParam> params;
   for (const OpCase& c : *storage.back()) {
@@ -240,6 +249,22 @@ TEST_P(OpCaseTest, Run) {
   const std::vector<Tensor> outs = run_kernel_directly(graph, *node, c, backends);
   ASSERT_EQ(outs.size(), c.num_outputs);
   for (size_t i = 0; i < outs.size(); ++i) expect_matches(outs[i], want[i], c, i);
+}
+
+// The op list: each op must have at least one case (and so runs on every backend list).
+TEST(OpCaseCoverage, EveryOpHasCases) {
+  static const char* const kOps[] = {
+      "MatMul", "Gemm", "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
+      "BatchNormalization", "LayerNormalization", "Softmax", "LogSoftmax", "Relu", "LeakyRelu", "Sigmoid",
+      "Tanh", "Erf", "Gelu", "Exp", "Log", "Sqrt", "Abs", "Neg", "Clip", "Pow", "Add", "Sub", "Mul", "Div",
+      "ReduceSum", "ReduceMean", "ReduceMax", "Reshape", "Flatten", "Transpose", "Concat", "Split", "Slice",
+      "Gather", "Squeeze", "Unsqueeze", "Expand", "Tile", "Pad", "Range", "Shape", "Constant",
+      "ConstantOfShape", "Cast", "Identity", "Where", "Equal", "Less", "Greater"};
+  std::set<std::string> covered;
+  for (const auto& family : declared_cases()) {
+    for (const OpCase& c : *family) covered.insert(c.op_type);
+  }
+  for (const char* op : kOps) EXPECT_TRUE(covered.count(op)) << op << " has no op case";
 }
 
 }  // namespace kiln::test
