@@ -58,14 +58,13 @@ void infer_constant_of_shape(InferContext& c) {
   for (int64_t d : *dims)
     if (d < 0) c.fail("shape [{}] has a negative dim", fmt::join(*dims, ","));
   // Small integer fills take part in shape arithmetic (ConstantOfShape -> Mul -> Where -> Expand).
-  if ((dtype == DType::kI64 || dtype == DType::kI32 || dtype == DType::kBool) &&
-      checked_numel(*dims) <= kMaxFoldElements) {
+  std::optional<int64_t> count = foldable_numel(*dims);
+  if ((dtype == DType::kI64 || dtype == DType::kI32 || dtype == DType::kBool) && count) {
     int64_t v = fill ? (dtype == DType::kI64   ? fill->item<int64_t>()
                         : dtype == DType::kI32 ? fill->item<int32_t>()
                                                : fill->item<bool>())
                      : 0;
-    return set_int_output(
-        c, 0, IntValue{dtype, *dims, std::vector<int64_t>(static_cast<size_t>(checked_numel(*dims)), v)});
+    return set_int_output(c, 0, IntValue{dtype, *dims, std::vector<int64_t>(static_cast<size_t>(*count), v)});
   }
   c.set_output(0, dtype, Shape::of(*dims));
 }
@@ -76,7 +75,9 @@ int64_t range_length(const InferContext& c, DType dtype) {
     int64_t start = c.input_value(0)->item<int64_t>(), limit = c.input_value(1)->item<int64_t>(),
             delta = c.input_value(2)->item<int64_t>();
     if (delta == 0) c.fail("delta is 0");
-    int64_t diff = limit - start;
+    int64_t diff = 0;
+    if (__builtin_sub_overflow(limit, start, &diff))
+      c.fail("Range({}, {}, {}) overflows int64", start, limit, delta);
     if (delta > 0) return diff > 0 ? (diff + delta - 1) / delta : 0;
     return diff < 0 ? (-diff - delta - 1) / -delta : 0;
   }
@@ -84,7 +85,8 @@ int64_t range_length(const InferContext& c, DType dtype) {
          delta = c.input_value(2)->item<double>();
   if (delta == 0) c.fail("delta is 0");
   double n = std::ceil((limit - start) / delta);
-  if (!std::isfinite(n)) c.fail("Range({}, {}, {}) has no finite length", start, limit, delta);
+  if (!std::isfinite(n) || n > 9e18)
+    c.fail("Range({}, {}, {}) has no representable length", start, limit, delta);
   return n > 0 ? static_cast<int64_t>(n) : 0;
 }
 

@@ -375,6 +375,17 @@ std::optional<IntValue> small_int_value(const InferContext& c, size_t i) {
   return v;
 }
 
+std::optional<int64_t> foldable_numel(const Dims& dims) {
+  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return 0;
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || d > kMaxFoldElements) return std::nullopt;
+    n *= d;  // both factors <= kMaxFoldElements: no overflow
+    if (n > kMaxFoldElements) return std::nullopt;
+  }
+  return n;
+}
+
 Tensor to_tensor(const IntValue& value) {
   Tensor t = Tensor::empty(value.shape, value.dtype);
   switch (value.dtype) {
@@ -410,8 +421,9 @@ std::optional<IntValue> fold_broadcast(const std::vector<IntValue>& inputs, DTyp
       else if (v.shape[i] != 1 && v.shape[i] != o)
         return std::nullopt;
     }
-  int64_t numel = checked_numel(out);
-  if (numel > kMaxFoldElements) return std::nullopt;
+  std::optional<int64_t> count = foldable_numel(out);
+  if (!count) return std::nullopt;
+  int64_t numel = *count;
   // Broadcast strides per input: 0 along broadcast dims.
   std::vector<Dims> strides;
   for (const IntValue& v : inputs) {

@@ -115,6 +115,9 @@ struct IntValue {
 };
 /// Input i's value when it is a known i64/i32/bool tensor of at most kMaxFoldElements elements.
 std::optional<IntValue> small_int_value(const InferContext& c, size_t i);
+/// The element count of dims when it is at most kMaxFoldElements; std::nullopt otherwise
+/// (including counts that overflow int64).
+std::optional<int64_t> foldable_numel(const Dims& dims);
 /// Builds a host tensor from an IntValue (narrowing to its dtype).
 Tensor to_tensor(const IntValue& value);
 /// Sets output i to value's type and value.

@@ -44,7 +44,7 @@ std::optional<IntValue> fold_concat(const InferContext& c, size_t axis, DType dt
   IntValue out{dtype, parts[0].shape, {}};
   out.shape[axis] = 0;
   for (const IntValue& p : parts) out.shape[axis] += p.shape[axis];
-  if (checked_numel(out.shape) > kMaxFoldElements) return std::nullopt;
+  if (!foldable_numel(out.shape)) return std::nullopt;
   int64_t outer = 1, inner = 1;
   for (size_t i = 0; i < axis; ++i) outer *= out.shape[i];
   for (size_t i = axis + 1; i < out.shape.size(); ++i) inner *= out.shape[i];
@@ -191,7 +191,9 @@ void fold_slice(InferContext& c, const std::vector<int64_t>& starts, const std::
   std::optional<IntValue> v = small_int_value(c, 0);
   if (!v || !out.is_static()) return;
   IntValue result{v->dtype, out.concrete(), {}};
-  int64_t numel = checked_numel(result.shape);
+  std::optional<int64_t> count = foldable_numel(result.shape);
+  if (!count) return;
+  int64_t numel = *count;
   Dims in_strides = contiguous_strides(v->shape);
   for (int64_t k = 0; k < numel; ++k) {
     int64_t rem = k, offset = 0;
@@ -300,7 +302,7 @@ void infer_gather(InferContext& c) {
   out.insert(out.end(), data.dims().begin() + static_cast<ptrdiff_t>(axis) + 1, data.dims().end());
   Shape shape(std::move(out));
   std::optional<IntValue> v = small_int_value(c, 0);
-  if (v && idx && shape.is_static() && checked_numel(shape.concrete()) <= kMaxFoldElements) {
+  if (v && idx && shape.is_static() && foldable_numel(shape.concrete())) {
     int64_t outer = 1, inner = 1;
     for (size_t i = 0; i < axis; ++i) outer *= v->shape[i];
     for (size_t i = axis + 1; i < v->shape.size(); ++i) inner *= v->shape[i];
@@ -334,8 +336,8 @@ void infer_expand(InferContext& c) {
   if (std::optional<IntValue> v = small_int_value(c, 0); v && shape.is_static()) {
     // Broadcast against a zero-filled value of the target shape, keeping x's elements.
     IntValue target_value{v->dtype, shape.concrete(), {}};
-    if (checked_numel(target_value.shape) <= kMaxFoldElements) {
-      target_value.data.assign(static_cast<size_t>(checked_numel(target_value.shape)), 0);
+    if (std::optional<int64_t> count = foldable_numel(target_value.shape)) {
+      target_value.data.assign(static_cast<size_t>(*count), 0);
       auto first = [](const std::vector<int64_t>& a) { return std::optional<int64_t>(a[0]); };
       if (auto folded = fold_broadcast({*v, target_value}, v->dtype, first))
         return set_int_output(c, 0, std::move(*folded));

@@ -927,6 +927,12 @@ TEST(OpInference, ConstantOfShape) {
   EXPECT_EQ(run("ConstantOfShape", {ints({})}).shape(), (Shape{}));
   EXPECT_EQ(run("ConstantOfShape", {i64({3})}).shape(), (Shape{kUnknown, kUnknown, kUnknown}));
   EXPECT_SHAPE_ERROR("ConstantOfShape", run("ConstantOfShape", {ints({2, -1})}), "negative dim");
+  // Too large to fold (and its element count overflows): only the shape is inferred.
+  const int64_t kHuge = int64_t{1} << 40;
+  EXPECT_EQ(run("ConstantOfShape", {ints({kHuge, kHuge})},
+                attrs({{"value", Tensor::from_vector<int64_t>({1}, {1})}}))
+                .shape(),
+            (Shape{kHuge, kHuge}));
   EXPECT_SHAPE_ERROR(
       "ConstantOfShape",
       run("ConstantOfShape", {ints({2})}, attrs({{"value", Tensor::from_vector<float>({2}, {1, 2})}})),
@@ -943,6 +949,10 @@ TEST(OpInference, Range) {
   EXPECT_EQ(f.dtype(), DType::kF32);
   EXPECT_EQ(run("Range", {i64({}), int_scalar(4), int_scalar(1)}).shape(), (Shape{kUnknown}));
   EXPECT_SHAPE_ERROR("Range", run("Range", {int_scalar(0), int_scalar(4), int_scalar(0)}), "delta is 0");
+  const int64_t kMin = std::numeric_limits<int64_t>::min(), kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_SHAPE_ERROR("Range", run("Range", {int_scalar(kMin), int_scalar(kMax), int_scalar(1)}), "overflows");
+  EXPECT_SHAPE_ERROR("Range", run("Range", {float_scalar(0), float_scalar(1), float_scalar(1e-30f)}),
+                     "no representable length");
   EXPECT_SHAPE_ERROR("Range", run("Range", {int_scalar(0), float_scalar(4), int_scalar(1)}), "same dtype");
   EXPECT_SHAPE_ERROR("Range", run("Range", {ints({0, 1}), int_scalar(4), int_scalar(1)}),
                      "start must be a scalar");
