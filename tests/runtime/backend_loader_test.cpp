@@ -15,6 +15,7 @@
 #include "kiln/runtime/executor.h"
 #include "kiln/runtime/graph.h"
 #include "test_backends.h"
+#include "test_errors.h"
 
 namespace kiln {
 namespace {
@@ -70,22 +71,6 @@ class ScopedEnv {
   const char* name_;
   std::optional<std::string> old_;
 };
-
-// Runs f, expects kiln::Error with code, and returns its message.
-template <class F>
-std::string expect_error(F&& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << "message: " << e.what();
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected kiln::Error, got std::exception: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::Error(" << to_string(code) << "), nothing was thrown";
-  return "";
-}
 
 TEST(BackendLoader, CpuBackendLoadsWithOneHostDevice) {
   Backend* cpu = test_registry().find("cpu");
@@ -160,10 +145,10 @@ TEST(BackendLoader, RegistriesOverTheSamePluginsAreIndependent) {
 TEST(BackendLoader, BackendErrorsCarryCodeAndBackendName) {
   Backend* test = test_registry().find("test");
   ASSERT_NE(test, nullptr);
-  std::string msg = expect_error([&] { test->set_option("threads", "many"); }, ErrorCode::kInvalidArgument);
+  std::string msg = error_message([&] { test->set_option("threads", "many"); }, ErrorCode::kInvalidArgument);
   EXPECT_NE(msg.find("backend 'test'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("many"), std::string::npos) << msg;
-  msg = expect_error([&] { test->set_option("no_such_option", "1"); }, ErrorCode::kInvalidArgument);
+  msg = error_message([&] { test->set_option("no_such_option", "1"); }, ErrorCode::kInvalidArgument);
   EXPECT_NE(msg.find("no_such_option"), std::string::npos) << msg;
   test->set_option("threads", "2");
   test->set_option("threads", "0");
@@ -171,7 +156,7 @@ TEST(BackendLoader, BackendErrorsCarryCodeAndBackendName) {
   // The test device is not host memory: handing it a host pointer is refused, not crashed on.
   float host[4] = {1, 2, 3, 4};
   float back[4] = {};
-  msg = expect_error([&] { test->copy_to_host(0, back, host, sizeof host); }, ErrorCode::kInvalidArgument);
+  msg = error_message([&] { test->copy_to_host(0, back, host, sizeof host); }, ErrorCode::kInvalidArgument);
   EXPECT_NE(msg.find("not inside any test0 allocation"), std::string::npos) << msg;
 
   void* device = test->alloc(0, sizeof host);
@@ -180,7 +165,7 @@ TEST(BackendLoader, BackendErrorsCarryCodeAndBackendName) {
   test->free(0, device);
   EXPECT_EQ(std::vector<float>(back, back + 4), std::vector<float>(host, host + 4));
 
-  msg = expect_error([&] { test->alloc(0, size_t{1} << 62); }, ErrorCode::kOutOfMemory);
+  msg = error_message([&] { test->alloc(0, size_t{1} << 62); }, ErrorCode::kOutOfMemory);
   EXPECT_NE(msg.find("backend 'test'"), std::string::npos) << msg;
 }
 
@@ -249,7 +234,7 @@ TEST(BackendLoader, BrokenPluginsNextToGoodOnesAreSkipped) {
 
 TEST(BackendLoader, MissingPathIsNotFound) {
   const std::string missing = "/nonexistent/kiln-plugins-for-a-test";
-  std::string msg = expect_error([&] { BackendRegistry registry({missing}); }, ErrorCode::kNotFound);
+  std::string msg = error_message([&] { BackendRegistry registry({missing}); }, ErrorCode::kNotFound);
   EXPECT_NE(msg.find(missing), std::string::npos) << msg;
 }
 
@@ -259,7 +244,7 @@ TEST(BackendLoader, BackendPathVariableNamingNothingIsNotFound) {
   // default_paths() may reject the path itself, or hand it on for the registry to reject;
   // either way the error names the variable and the path.
   std::string msg =
-      expect_error([&] { BackendRegistry registry(BackendRegistry::default_paths()); }, ErrorCode::kNotFound);
+      error_message([&] { BackendRegistry registry(BackendRegistry::default_paths()); }, ErrorCode::kNotFound);
   EXPECT_NE(msg.find("KILN_BACKEND_PATH"), std::string::npos) << msg;
   EXPECT_NE(msg.find(missing), std::string::npos) << msg;
 }
@@ -289,7 +274,7 @@ TEST(BackendLoader, ParseBackendList) {
   EXPECT_EQ(parse_backend_list("cuda,cpu"), (std::vector<std::string>{"cuda", "cpu"}));
   EXPECT_EQ(parse_backend_list("cpu"), (std::vector<std::string>{"cpu"}));
   for (const char* bad : {"cpu,,test", ",cpu", "cpu,"}) {
-    std::string msg = expect_error([&] { parse_backend_list(bad); }, ErrorCode::kInvalidArgument);
+    std::string msg = error_message([&] { parse_backend_list(bad); }, ErrorCode::kInvalidArgument);
     EXPECT_NE(msg.find(bad), std::string::npos) << msg;
   }
 }

@@ -9,20 +9,10 @@
 
 #include "kiln/runtime/op_registry.h"
 #include "test_backends.h"
+#include "test_errors.h"
 
 namespace kiln {
 namespace {
-
-template <class F>
-void expect_error(F&& f, ErrorCode code, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 ExecutorOptions cpu_only(int threads = 0) { return ExecutorOptions{{"cpu"}, false, threads}; }
 

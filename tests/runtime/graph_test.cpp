@@ -5,21 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "kiln/runtime/op_registry.h"
+#include "test_errors.h"
 
 namespace kiln {
 namespace {
-
-// Expects `f` to throw kiln::Error with `code` and a message containing `needle`.
-template <class F>
-void expect_error(F&& f, ErrorCode code, const std::string& needle) {
-  try {
-    f();
-    FAIL() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 Tensor f32(const Dims& shape) { return Tensor::zeros(shape, DType::kF32); }
 

@@ -13,6 +13,7 @@
 #include "kiln/runtime/executor.h"
 #include "kiln/runtime/graph.h"
 #include "test_backends.h"
+#include "test_errors.h"
 
 namespace kiln {
 namespace {
@@ -94,19 +95,6 @@ const NodePlacement& placement_of(const PlacementReport& report, const std::stri
 std::string backend_of(const PlacementReport& report, const std::string& node) {
   const NodePlacement& p = placement_of(report, node);
   return p.backend ? p.backend->name() : "(none)";
-}
-
-// Runs f, expects kiln::Error with code, and returns its message.
-template <class F>
-std::string expect_error(F&& f, ErrorCode code) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << "message: " << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected kiln::Error(" << to_string(code) << "), nothing was thrown";
-  return "";
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -193,7 +181,7 @@ TEST_F(Placement, CpuOnlyNeedsNoCopiesOrFallbacks) {
 
 TEST_F(Placement, StrictTurnsFallbackIntoAnErrorNamingTheNode) {
   Graph g = mixed_graph();
-  std::string msg = expect_error(
+  std::string msg = error_message(
       [&] {
         Executor ex(g, ExecutorOptions{{"test", "cpu"}, true, 0}, test_registry());
         ex.run(inputs_for(x_values(2, 0.0f), 2));
@@ -262,7 +250,7 @@ TEST_F(Placement, BackendThatCouldNotStartIsReportedUnavailable) {
 
 TEST_F(Placement, StrictWithAnUnavailableBackendIsAnError) {
   Graph g = mixed_graph();
-  std::string msg = expect_error(
+  std::string msg = error_message(
       [&] {
         Executor ex(g, ExecutorOptions{{"failinit", "cpu"}, true, 0}, registry_with_broken());
       },
@@ -282,7 +270,7 @@ TEST_F(Placement, BackendThatIsNotInstalledIsReportedUnavailable) {
   EXPECT_EQ(u.rfind("cuda", 0), 0u) << u;
   EXPECT_TRUE(contains(u, test_registry().why_missing("cuda"))) << u;
 
-  std::string msg = expect_error(
+  std::string msg = error_message(
       [&] {
         Executor strict(g, ExecutorOptions{{"cuda", "cpu"}, true, 0}, test_registry());
       },
@@ -292,7 +280,7 @@ TEST_F(Placement, BackendThatIsNotInstalledIsReportedUnavailable) {
 
 TEST_F(Placement, OpWithNoKernelOnAnyListedBackendNamesOpNodeAndBackends) {
   Graph g = mixed_graph();
-  std::string msg = expect_error(
+  std::string msg = error_message(
       [&] {
         Executor ex(g, ExecutorOptions{{"test"}, false, 0}, test_registry());
         ex.run(inputs_for(x_values(2, 0.0f), 2));
@@ -308,7 +296,7 @@ TEST_F(Placement, UnknownOpIsOneClearError) {
   g.add_input("x", DType::kF32, Shape{2});
   g.add_node({"FrobnicateZ", {"x"}, {"y"}, {}, "frob_node"});
   g.add_output("y");
-  std::string msg = expect_error(
+  std::string msg = error_message(
       [&] {
         Executor ex(g, ExecutorOptions{{"test", "cpu"}, false, 0}, test_registry());
         ex.run(std::vector<Tensor>{Tensor::from_vector<float>({2}, {1, 2})});
@@ -322,7 +310,7 @@ TEST_F(Placement, UnknownOpIsOneClearError) {
 TEST_F(Placement, ReportListsEveryNode) {
   Graph g = mixed_graph();
   Executor ex(g, ExecutorOptions{{"test", "cpu"}, false, 0}, test_registry());
-  EXPECT_EQ(expect_error([&] { ex.placement(); }, ErrorCode::kInvalidArgument).empty(), false);
+  EXPECT_EQ(error_message([&] { ex.placement(); }, ErrorCode::kInvalidArgument).empty(), false);
   ex.plan(inputs_for(x_values(2, 0.0f), 2));
   std::string text = ex.placement().to_string();
   for (const char* node : {"add", "relu", "matmul", "softmax", "add_bias"})
