@@ -66,6 +66,17 @@ inline Executor make_executor(const Graph& g) {
   return Executor(g, ExecutorOptions{{"cpu"}, false, bench_threads()});
 }
 
+/// Runs a benchmark body; an exception (no cpu backend, a oneDNN error...) marks this
+/// benchmark failed with its message instead of ending the whole program.
+template <class F>
+void guarded(benchmark::State& state, F&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
 /// Marks the benchmark failed (and returns false) when the largest difference between kiln's
 /// and oneDNN's results exceeds tol relative to the largest magnitude: the two sides must
 /// compute the same thing for the timing comparison to mean anything.

@@ -134,13 +134,27 @@ void run_direct(benchmark::State& state, bool bias, Layout layout, bool fresh_ou
   set_time_per_op(state, 1);
 }
 
-void BM_Conv_kiln(benchmark::State& s) { run_kiln(s, false); }
-void BM_Conv_onednn(benchmark::State& s) { run_direct(s, false, Layout::kSameSteps); }
-void BM_Conv_onednn_fresh_output(benchmark::State& s) { run_direct(s, false, Layout::kSameSteps, true); }
-void BM_Conv_onednn_native(benchmark::State& s) { run_direct(s, false, Layout::kNative); }
-void BM_Conv_onednn_plain(benchmark::State& s) { run_direct(s, false, Layout::kPlain); }
-void BM_ConvBias_kiln(benchmark::State& s) { run_kiln(s, true); }
-void BM_ConvBias_onednn(benchmark::State& s) { run_direct(s, true, Layout::kSameSteps); }
+void BM_Conv_kiln(benchmark::State& s) {
+  guarded(s, [&] { run_kiln(s, false); });
+}
+void BM_Conv_onednn(benchmark::State& s) {
+  guarded(s, [&] { run_direct(s, false, Layout::kSameSteps); });
+}
+void BM_Conv_onednn_fresh_output(benchmark::State& s) {
+  guarded(s, [&] { run_direct(s, false, Layout::kSameSteps, true); });
+}
+void BM_Conv_onednn_native(benchmark::State& s) {
+  guarded(s, [&] { run_direct(s, false, Layout::kNative); });
+}
+void BM_Conv_onednn_plain(benchmark::State& s) {
+  guarded(s, [&] { run_direct(s, false, Layout::kPlain); });
+}
+void BM_ConvBias_kiln(benchmark::State& s) {
+  guarded(s, [&] { run_kiln(s, true); });
+}
+void BM_ConvBias_onednn(benchmark::State& s) {
+  guarded(s, [&] { run_direct(s, true, Layout::kSameSteps); });
+}
 
 }  // namespace
 

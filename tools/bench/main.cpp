@@ -4,6 +4,11 @@
 // Defaults (each may be overridden on the command line): 5 repetitions, aggregates only, and
 // random interleaving of the repetitions, so that load drifting on a shared machine hits the
 // kiln and the oneDNN runs alike.
+//
+// KILN_BENCH_THREADS=N sets the thread count of both sides. On a busy or virtualized machine
+// with few cores, multi-threaded timings measure OpenMP wake-ups more than kernels; with
+// KILN_BENCH_THREADS=1 all work runs on the benchmark thread and the summary adds CPU-time
+// ratios, which other processes barely disturb.
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>

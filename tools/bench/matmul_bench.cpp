@@ -27,7 +27,7 @@ struct DirectMatMul {
   }
 };
 
-void BM_MatMul_kiln(benchmark::State& state) {
+void run_kiln(benchmark::State& state) {
   Graph g;
   g.set_label("matmul_bench");
   Value* a = g.add_input("a", DType::kF32, {kN, kN});
@@ -43,7 +43,7 @@ void BM_MatMul_kiln(benchmark::State& state) {
   set_time_per_op(state, 1);
 }
 
-void BM_MatMul_onednn(benchmark::State& state) {
+void run_direct(benchmark::State& state) {
   apply_threads();
   DirectMatMul m;
   m.run();
@@ -53,7 +53,7 @@ void BM_MatMul_onednn(benchmark::State& state) {
 
 // The direct primitive plus a fresh 4 MiB output per run, freed after it, as kiln's executor
 // does for graph outputs: separates that cost from the rest of kiln's overhead.
-void BM_MatMul_onednn_fresh_output(benchmark::State& state) {
+void run_direct_fresh_output(benchmark::State& state) {
   apply_threads();
   DirectMatMul m;
   m.run();
@@ -66,6 +66,16 @@ void BM_MatMul_onednn_fresh_output(benchmark::State& state) {
     std::free(out);
   }
   set_time_per_op(state, 1);
+}
+
+void BM_MatMul_kiln(benchmark::State& s) {
+  guarded(s, [&] { run_kiln(s); });
+}
+void BM_MatMul_onednn(benchmark::State& s) {
+  guarded(s, [&] { run_direct(s); });
+}
+void BM_MatMul_onednn_fresh_output(benchmark::State& s) {
+  guarded(s, [&] { run_direct_fresh_output(s); });
 }
 
 }  // namespace

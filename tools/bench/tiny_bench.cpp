@@ -39,11 +39,15 @@ void run_chain(benchmark::State& state, const std::string& op) {
   set_time_per_op(state, n);
 }
 
-void BM_TinyAdd_kiln(benchmark::State& state) { run_chain(state, "Add"); }
-void BM_TinyRelu_kiln(benchmark::State& state) { run_chain(state, "Relu"); }
+void BM_TinyAdd_kiln(benchmark::State& state) {
+  guarded(state, [&] { run_chain(state, "Add"); });
+}
+void BM_TinyRelu_kiln(benchmark::State& state) {
+  guarded(state, [&] { run_chain(state, "Relu"); });
+}
 
 // n executions of dst = src0 + src1 on [4], each waited for, as kiln's CPU kernels do.
-void BM_TinyAdd_onednn(benchmark::State& state) {
+void direct_add(benchmark::State& state) {
   apply_threads();
   int64_t n = state.range(0);
   Dnnl& d = Dnnl::get();
@@ -61,6 +65,10 @@ void BM_TinyAdd_onednn(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   set_time_per_op(state, n);
+}
+
+void BM_TinyAdd_onednn(benchmark::State& state) {
+  guarded(state, [&] { direct_add(state); });
 }
 
 }  // namespace
