@@ -1,7 +1,8 @@
 // Conv and ConvTranspose, 1-D to 3-D: group (incl. depthwise), dilations, strides, pads,
 // auto_pad, optional bias; ConvTranspose also output_padding and output_shape. Both run on
-// oneDNN's (de)convolution primitive in the layouts it prefers; operands are reordered from
-// and to the plain ONNX layouts through per-thread scratch buffers.
+// oneDNN's (de)convolution primitive, on the plain ONNX layouts when oneDNN has optimized code
+// for them, else in its preferred layouts with operands reordered through per-thread scratch
+// buffers.
 
 #include <cstring>
 #include <string_view>
