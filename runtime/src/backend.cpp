@@ -80,12 +80,14 @@ const DeviceInfo& Backend::device_info(int device) const {
 }
 
 void Backend::set_option(const std::string& key, const std::string& value) {
-  check(table_->set_option(table_->self, key.c_str(), value.c_str()), fmt::format("option {}={}", key, value));
+  kiln_status s = table_->set_option(table_->self, key.c_str(), value.c_str());
+  if (s.code != KILN_OK) check(s, fmt::format("option {}={}", key, value));
 }
 
 void* Backend::alloc(int device, size_t bytes) {
   void* p = nullptr;
-  check(table_->alloc(table_->self, device, bytes, &p), fmt::format("allocating {} bytes", bytes));
+  kiln_status s = table_->alloc(table_->self, device, bytes, &p);
+  if (s.code != KILN_OK) check(s, fmt::format("allocating {} bytes", bytes));  // format only on failure
   return p;
 }
 

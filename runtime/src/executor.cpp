@@ -74,6 +74,7 @@ struct Plan {
   std::vector<Step> steps;
   std::vector<int> output_slots;  // per graph output
   std::map<DeviceKey, std::shared_ptr<Storage>> arenas;
+  std::vector<Backend*> backends_used;  // synced after each run
   PlacementReport report;
   MemoryStats stats;
 
@@ -382,6 +383,8 @@ struct Executor::Impl {
         step.outputs.push_back(id);
       }
       step.kernel = np.backend->prepare(0, desc.get());
+      if (std::find(p->backends_used.begin(), p->backends_used.end(), np.backend) == p->backends_used.end())
+        p->backends_used.push_back(np.backend);
       p->steps.push_back(std::move(step));
       p->report.nodes.push_back(np);
     }
@@ -418,7 +421,7 @@ struct Executor::Impl {
   std::vector<Tensor> execute(const std::vector<Tensor>& inputs) {
     Plan& p = *plan;
     std::vector<void*> data(p.slots.size(), nullptr);
-    std::map<int, Tensor> fresh;  // output slots allocated for this run
+    std::vector<Tensor> fresh(p.slots.size());  // output slots allocated for this run
     for (size_t i = 0; i < p.slots.size(); ++i) {
       Slot& s = p.slots[i];
       switch (s.kind) {
@@ -430,7 +433,7 @@ struct Executor::Impl {
         case Slot::kOutput: {
           Tensor t = Tensor::empty(s.shape, s.dtype, s.device);
           data[i] = t.raw_data();
-          fresh.emplace(static_cast<int>(i), std::move(t));
+          fresh[i] = std::move(t);
           break;
         }
       }
@@ -465,16 +468,13 @@ struct Executor::Impl {
         throw Error(e.code(), fmt::format("{}: {}: {}", graph.label(), k.node->describe(), e.what()));
       }
     }
-    std::set<Backend*> used;
-    for (const Step& step : p.steps)
-      if (const auto* k = std::get_if<KernelStep>(&step)) used.insert(k->backend);
-    for (Backend* b : used) b->sync(0);
+    for (Backend* b : p.backends_used) b->sync(0);
 
     std::vector<Tensor> results;
     for (int id : p.output_slots) {
       const Slot& s = p.slots[static_cast<size_t>(id)];
       Tensor t;
-      if (auto it = fresh.find(id); it != fresh.end()) t = it->second;
+      if (fresh[static_cast<size_t>(id)].defined()) t = fresh[static_cast<size_t>(id)];
       else if (s.kind == Slot::kConstant) t = s.constant.clone();
       else if (s.kind == Slot::kInput) t = inputs[s.input_index].clone();
       else raise(ErrorCode::kInternal, "{}: an output lives in the arena", graph.label());
