@@ -61,7 +61,8 @@ void infer_conv(InferContext& c) {
   const Shape& w = c.input_shape(1);
   int64_t group = read_group(c);
   Dim in_channels = dim_at(x, 1), m = dim_at(w, 0), w_channels = dim_at(w, 1);
-  if (in_channels.is_static() && w_channels.is_static() && in_channels.value() != w_channels.value() * group)
+  if (in_channels.is_static() && w_channels.is_static() &&
+      in_channels.value() != checked_mul(c, w_channels.value(), group))
     c.fail("input X {} has {} channels, but weight W {} expects {} ({} per group x group {})", x.to_string(),
            in_channels.value(), w.to_string(), w_channels.value() * group, w_channels.value(), group);
   if (m.is_static() && m.value() % group != 0)
@@ -90,7 +91,7 @@ void infer_conv_transpose(InferContext& c) {
   if (w_in.is_static() && w_in.value() % group != 0)
     c.fail("weight W {} has {} input channels, not divisible by group {}", w.to_string(), w_in.value(),
            group);
-  Dim m = dim_scale(dim_at(w, 1), group);
+  Dim m = dim_scale(c, dim_at(w, 1), group);
   check_bias(c, m);
   Window win = read_window(c, *n, weight_kernel(w));
   std::vector<int64_t> output_padding =

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 
 #include "infer_util.h"
 #include "op_families.h"
@@ -78,8 +79,11 @@ int64_t range_length(const InferContext& c, DType dtype) {
     int64_t diff = 0;
     if (__builtin_sub_overflow(limit, start, &diff))
       c.fail("Range({}, {}, {}) overflows int64", start, limit, delta);
-    if (delta > 0) return diff > 0 ? (diff + delta - 1) / delta : 0;
-    return diff < 0 ? (-diff - delta - 1) / -delta : 0;
+    // ceil(|diff| / |delta|) written so that no step can overflow.
+    if (delta > 0) return diff > 0 ? 1 + (diff - 1) / delta : 0;
+    if (diff >= 0) return 0;
+    if (delta == std::numeric_limits<int64_t>::min()) return 1;
+    return 1 + (-(diff + 1)) / -delta;
   }
   double start = c.input_value(0)->item<double>(), limit = c.input_value(1)->item<double>(),
          delta = c.input_value(2)->item<double>();

@@ -86,13 +86,25 @@ std::optional<Dim> merge_dim(const Dim& a, const Dim& b) {
   return b;
 }
 
-Dim dim_product(const Shape& shape, size_t begin, size_t end) {
+int64_t checked_add(const InferContext& c, int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_add_overflow(a, b, &r)) c.fail("size arithmetic overflows int64 ({} + {})", a, b);
+  return r;
+}
+
+int64_t checked_mul(const InferContext& c, int64_t a, int64_t b) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r)) c.fail("size arithmetic overflows int64 ({} * {})", a, b);
+  return r;
+}
+
+Dim dim_product(const InferContext& c, const Shape& shape, size_t begin, size_t end) {
   int64_t product = 1;
   std::optional<Dim> single;
   size_t non_static = 0;
   for (size_t i = begin; i < end; ++i) {
     if (shape[i].is_static()) {
-      product *= shape[i].value();
+      product = checked_mul(c, product, shape[i].value());
     } else {
       ++non_static;
       single = shape[i];
@@ -104,15 +116,15 @@ Dim dim_product(const Shape& shape, size_t begin, size_t end) {
   return Dim();
 }
 
-Dim dim_scale(const Dim& a, int64_t factor) {
-  if (a.is_static()) return a.value() * factor;
+Dim dim_scale(const InferContext& c, const Dim& a, int64_t factor) {
+  if (a.is_static()) return checked_mul(c, a.value(), factor);
   if (factor == 1) return a;
   if (factor == 0) return int64_t{0};
   return Dim();
 }
 
-Dim dim_add(const Dim& a, int64_t delta) {
-  if (a.is_static()) return a.value() + delta;
+Dim dim_add(const InferContext& c, const Dim& a, int64_t delta) {
+  if (a.is_static()) return checked_add(c, a.value(), delta);
   return delta == 0 ? a : Dim();
 }
 
@@ -303,20 +315,21 @@ Dim window_output(const InferContext& c, const Window& w, size_t i, const Dim& i
   bool same = w.auto_pad == "SAME_UPPER" || w.auto_pad == "SAME_LOWER";
   if (same && s == 1) return in;
   if (k < 0) return Dim();  // kernel size unknown
-  int64_t k_eff = d * (k - 1) + 1;
+  int64_t k_eff = checked_add(c, checked_mul(c, d, k - 1), 1);
   bool valid = w.auto_pad == "VALID";
   if (!same && k_eff == 1 && s == 1 && (valid || (pb == 0 && pe == 0))) return in;
   if (!in.is_static()) return Dim();
   int64_t x = in.value();
-  if (same) return (x + s - 1) / s;
+  if (same) return x / s + (x % s != 0 ? 1 : 0);
   if (valid) pb = pe = 0;
-  int64_t span = x + pb + pe - k_eff;
+  int64_t padded = checked_add(c, checked_add(c, x, pb), pe);
+  int64_t span = padded - k_eff;
   if (span < 0)
     c.fail("spatial dim {} is {} (padded {}), smaller than the window {} (kernel {}, dilation {})", i, x,
-           x + pb + pe, k_eff, k, d);
-  int64_t out = (w.ceil_mode ? (span + s - 1) / s : span / s) + 1;
+           padded, k_eff, k, d);
+  int64_t out = span / s + (w.ceil_mode && span % s != 0 ? 1 : 0) + 1;
   // With ceil_mode, a window that would start in the end padding is dropped.
-  if (w.ceil_mode && (out - 1) * s >= x + pb) --out;
+  if (w.ceil_mode && checked_mul(c, out - 1, s) >= checked_add(c, x, pb)) --out;
   return out;
 }
 
@@ -324,10 +337,12 @@ Dim transposed_output(const InferContext& c, const Window& w, size_t i, const Di
                       int64_t output_padding) {
   int64_t k = w.kernel[i], s = w.strides[i], d = w.dilations[i];
   int64_t pb = w.pads[i], pe = w.pads[i + w.kernel.size()];
-  if (w.auto_pad == "SAME_UPPER" || w.auto_pad == "SAME_LOWER") return dim_scale(in, s);
+  if (w.auto_pad == "SAME_UPPER" || w.auto_pad == "SAME_LOWER") return dim_scale(c, in, s);
   if (!in.is_static() || k < 0) return Dim();
   if (w.auto_pad == "VALID") pb = pe = 0;
-  int64_t out = s * (in.value() - 1) + output_padding + d * (k - 1) + 1 - pb - pe;
+  int64_t out = checked_add(c, checked_mul(c, s, in.value() - 1), output_padding);
+  out = checked_add(c, out, checked_add(c, checked_mul(c, d, k - 1), 1));
+  out = checked_add(c, out, -checked_add(c, pb, pe));
   if (out < 0)
     c.fail("spatial dim {} of the output would be {} (input {}, pads {}+{})", i, out, in.value(), pb, pe);
   return out;
@@ -376,11 +391,12 @@ std::optional<IntValue> small_int_value(const InferContext& c, size_t i) {
 }
 
 std::optional<int64_t> foldable_numel(const Dims& dims) {
-  if (std::find(dims.begin(), dims.end(), 0) != dims.end()) return 0;
+  // Every dim is bounded too: a 0 elsewhere must not let a huge dim through (its strides
+  // would overflow).
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0 || d > kMaxFoldElements) return std::nullopt;
-    n *= d;  // both factors <= kMaxFoldElements: no overflow
+    n *= d;  // n <= kMaxFoldElements before: no overflow
     if (n > kMaxFoldElements) return std::nullopt;
   }
   return n;

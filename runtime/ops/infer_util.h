@@ -47,13 +47,16 @@ Shape broadcast_shapes(const InferContext& c, const std::vector<Shape>& shapes);
 void check_unidirectional(const InferContext& c, const Shape& from, const Shape& to, const std::string& what);
 /// Merges two dims that must be equal (Concat's other axes); fails when both are static and differ.
 std::optional<Dim> merge_dim(const Dim& a, const Dim& b);
+/// a + b and a * b; fail naming the node when the result overflows int64 (corrupt sizes).
+int64_t checked_add(const InferContext& c, int64_t a, int64_t b);
+int64_t checked_mul(const InferContext& c, int64_t a, int64_t b);
 /// Product of dims [begin, end): static when all are static, the dim itself for a single
 /// non-static dim, unknown otherwise.
-Dim dim_product(const Shape& shape, size_t begin, size_t end);
+Dim dim_product(const InferContext& c, const Shape& shape, size_t begin, size_t end);
 /// a * factor for a static factor; symbolic dims survive a factor of 1.
-Dim dim_scale(const Dim& a, int64_t factor);
+Dim dim_scale(const InferContext& c, const Dim& a, int64_t factor);
 /// a + delta for a static delta; symbolic dims survive a delta of 0.
-Dim dim_add(const Dim& a, int64_t delta);
+Dim dim_add(const InferContext& c, const Dim& a, int64_t delta);
 /// A shape of the given rank whose dims are all unknown.
 Shape unknown_dims(size_t rank);
 /// Fails unless the shape has a rank within [min_rank, max_rank]; no-op for unknown rank.

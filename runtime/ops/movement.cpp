@@ -90,7 +90,7 @@ void infer_concat(InferContext& c) {
       out[d] = *m;
     }
     if (s[axis].is_static())
-      total += s[axis].value();
+      total = checked_add(c, total, s[axis].value());
     else
       total_known = false;
   }
@@ -139,7 +139,7 @@ void infer_split(InferContext& c) {
     for (size_t i = 0; i < n; ++i) {
       if ((*split)[i] < 0) c.fail("split [{}] has a negative size", fmt::join(*split, ","));
       sizes[i] = (*split)[i];
-      sum += (*split)[i];
+      sum = checked_add(c, sum, (*split)[i]);
     }
     if (dim.is_static() && sum != dim.value())
       c.fail("split [{}] sums to {}, but axis {} of {} has size {}", fmt::join(*split, ","), sum, axis,
@@ -148,7 +148,7 @@ void infer_split(InferContext& c) {
     auto parts = static_cast<int64_t>(n);
     if (has_num_outputs) {
       // Chunks of ceil(dim / n); the last one gets what remains.
-      int64_t chunk = (dim.value() + parts - 1) / parts;
+      int64_t chunk = dim.value() / parts + (dim.value() % parts != 0 ? 1 : 0);
       for (size_t i = 0; i < n; ++i)
         sizes[i] = std::clamp<int64_t>(dim.value() - chunk * static_cast<int64_t>(i), 0, chunk);
     } else {
@@ -179,11 +179,13 @@ std::pair<int64_t, int64_t> slice_range(int64_t dim, int64_t start, int64_t end,
   if (step > 0) {
     start = std::clamp<int64_t>(start, 0, dim);
     end = std::clamp<int64_t>(end, 0, dim);
-    return {start, std::max<int64_t>(0, (end - start + step - 1) / step)};
+    return {start, end > start ? 1 + (end - start - 1) / step : 0};
   }
   start = std::clamp<int64_t>(start, 0, dim - 1);
   end = std::clamp<int64_t>(end, -1, dim - 1);
-  return {start, std::max<int64_t>(0, (start - end - step - 1) / -step)};
+  // -step without overflow for step == INT64_MIN (any step beyond -dim takes one element).
+  int64_t stride = step < -dim ? dim + 1 : -step;
+  return {start, start > end ? 1 + (start - end - 1) / stride : 0};
 }
 
 void fold_slice(InferContext& c, const std::vector<int64_t>& starts, const std::vector<int64_t>& steps,
@@ -361,7 +363,7 @@ void infer_tile(InferContext& c) {
   std::vector<Dim> out;
   for (size_t i = 0; i < x.rank(); ++i) {
     if ((*repeats)[i] < 0) c.fail("repeats[{}] is {}, expected >= 0", i, (*repeats)[i]);
-    out.push_back(dim_scale(x[i], (*repeats)[i]));
+    out.push_back(dim_scale(c, x[i], (*repeats)[i]));
   }
   c.set_output(0, dtype, Shape(std::move(out)));
 }
@@ -410,10 +412,10 @@ void infer_pad(InferContext& c) {
   std::vector<Dim> out = x.dims();
   for (size_t i = 0; i < n; ++i) {
     auto a = static_cast<size_t>(targets[i]);
-    int64_t delta = (*pads)[i] + (*pads)[i + n];
-    if (x[a].is_static() && x[a].value() + delta < 0)
+    int64_t delta = checked_add(c, (*pads)[i], (*pads)[i + n]);
+    if (x[a].is_static() && checked_add(c, x[a].value(), delta) < 0)
       c.fail("pads [{}] remove more than axis {} of {} holds", fmt::join(*pads, ","), a, x.to_string());
-    out[a] = dim_add(x[a], delta);
+    out[a] = dim_add(c, x[a], delta);
   }
   c.set_output(0, dtype, Shape(std::move(out)));
 }

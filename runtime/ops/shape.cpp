@@ -13,7 +13,7 @@ namespace {
 // Sets output 0 to `shape`, carrying input 0's small integer value along when it is static.
 void set_reshaped(InferContext& c, const Shape& shape) {
   std::optional<IntValue> v = small_int_value(c, 0);
-  if (v && shape.is_static()) {
+  if (v && shape.is_static() && foldable_numel(shape.concrete())) {
     v->shape = shape.concrete();
     return set_int_output(c, 0, std::move(*v));
   }
@@ -25,11 +25,11 @@ struct Factors {
   int64_t product = 1;
   std::vector<std::string> symbols;
 };
-std::optional<Factors> factors(const std::vector<Dim>& dims) {
+std::optional<Factors> factors(const InferContext& c, const std::vector<Dim>& dims) {
   Factors f;
   for (const Dim& d : dims) {
     if (d.is_static())
-      f.product *= d.value();
+      f.product = checked_mul(c, f.product, d.value());
     else if (d.is_symbolic())
       f.symbols.push_back(d.symbol());
     else
@@ -87,11 +87,11 @@ void infer_reshape(InferContext& c) {
   if (allowzero && infer_at && std::count(target->begin(), target->end(), 0) > 0)
     c.fail("shape {} has both 0 and -1, which allowzero=1 forbids", shown);
   if (!x.has_rank()) return c.set_output(0, c.input_dtype(0), Shape(std::move(out)));
-  std::optional<Factors> in = factors(x.dims());
+  std::optional<Factors> in = factors(c, x.dims());
   if (infer_at) {
     std::vector<Dim> rest = out;
     rest.erase(rest.begin() + static_cast<ptrdiff_t>(*infer_at));
-    std::optional<Factors> known = factors(rest);
+    std::optional<Factors> known = factors(c, rest);
     // -1 is solvable when the other target dims use a subset of the input's symbols: it gets
     // the rest (N x 3 x 4 into -1 x 12 gives N; N x 12 into N x -1 gives 12).
     std::optional<std::vector<std::string>> left =
@@ -110,7 +110,7 @@ void infer_reshape(InferContext& c) {
     }
   }
   Shape result(std::move(out));
-  std::optional<Factors> res = factors(result.dims());
+  std::optional<Factors> res = factors(c, result.dims());
   if (in && res && in->symbols == res->symbols && in->product != res->product)
     c.fail("cannot reshape {} ({} elements) to {} ({} elements)", x.to_string(), in->product,
            result.to_string(), res->product);
@@ -124,7 +124,7 @@ void infer_flatten(InferContext& c) {
   int64_t axis = c.attr_int("axis");
   if (axis < -rank || axis > rank) c.fail("axis {} is out of range [{}, {}]", axis, -rank, rank);
   auto a = static_cast<size_t>(axis < 0 ? axis + rank : axis);
-  set_reshaped(c, Shape{dim_product(x, 0, a), dim_product(x, a, x.rank())});
+  set_reshaped(c, Shape{dim_product(c, x, 0, a), dim_product(c, x, a, x.rank())});
 }
 
 void infer_squeeze(InferContext& c) {

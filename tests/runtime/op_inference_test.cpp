@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -1040,6 +1042,150 @@ TEST(OpInference, ShapeErrorsNameTheGraphAndNode) {
   g.add_output("c");
   expect_error([&] { validate(g); }, ErrorCode::kInvalidArgument,
                {"model.onnx: node 'MatMul_3' (MatMul): inner dims differ: [2,3] x [4,5]"});
+}
+
+// --- Robustness: random nodes (odd shapes, dtypes, attribute values, huge sizes) never crash
+// inference, and every rejection is a kiln::Error. Run under ASan/UBSan to catch more.
+
+class RandomNodes {
+ public:
+  explicit RandomNodes(uint64_t seed) : rng_(seed) {}
+
+  int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
+
+  int64_t any_int() {
+    switch (pick(0, 11)) {
+      case 0:
+        return int64_t{1} << 40;
+      case 1:
+        return -(int64_t{1} << 40);
+      case 2:
+        return std::numeric_limits<int64_t>::max();
+      case 3:
+        return std::numeric_limits<int64_t>::min();
+      default:
+        return pick(-3, 5);
+    }
+  }
+
+  Shape shape() {
+    if (pick(0, 9) == 0) return Shape::unknown_rank();
+    std::vector<Dim> dims;
+    for (int64_t i = pick(0, 4); i > 0; --i) {
+      switch (pick(0, 5)) {
+        case 0:
+          dims.emplace_back("N");
+          break;
+        case 1:
+          dims.emplace_back();
+          break;
+        default:
+          dims.emplace_back(pick(0, 5));
+      }
+    }
+    return Shape(std::move(dims));
+  }
+
+  DType dtype() {
+    static const DType kTypes[] = {DType::kF32, DType::kI64, DType::kI32, DType::kBool, DType::kF64};
+    return kTypes[pick(0, 4)];
+  }
+
+  Tensor small_tensor() {
+    Dims shape = pick(0, 2) == 0 ? Dims{} : Dims{pick(0, 4)};
+    auto n = static_cast<size_t>(checked_numel(shape));
+    if (pick(0, 3) == 0) return Tensor::from_vector<float>(shape, std::vector<float>(n, 0.5f));
+    std::vector<int64_t> v;
+    for (size_t i = 0; i < n; ++i) v.push_back(any_int());
+    return Tensor::from_vector<int64_t>(shape, v);
+  }
+
+  Attribute attribute(AttrType type) {
+    static const char* const kStrings[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "none",
+                                           "tanh",   "constant",   "reflect",    "edge",  "bogus"};
+    std::vector<int64_t> ints;
+    for (int64_t i = pick(0, 6); i > 0; --i) ints.push_back(any_int());
+    switch (type) {
+      case AttrType::kInt:
+        return pick(0, 2) == 0 ? any_int() : pick(-1, 11);
+      case AttrType::kFloat:
+        return static_cast<float>(pick(-2, 2));
+      case AttrType::kString:
+        return std::string(kStrings[pick(0, 9)]);
+      case AttrType::kTensor:
+        return small_tensor();
+      case AttrType::kInts:
+        return ints;
+      case AttrType::kFloats:
+        return std::vector<float>(static_cast<size_t>(pick(0, 3)), 1.0f);
+      case AttrType::kStrings:
+        return std::vector<std::string>{"a"};
+      case AttrType::kTensors:
+        return std::vector<Tensor>{};
+    }
+    return int64_t{0};
+  }
+
+  // One random node for def inside a fresh graph.
+  Graph graph(const OpDef& def) {
+    Graph g;
+    g.set_opset("", static_cast<int>(pick(std::max(def.since(), 1), def.until())));
+    NodeSpec spec{def.name(), {}, {}, {}, "fuzz"};
+    int64_t n_in = pick(def.min_inputs(), std::min<int64_t>(def.max_inputs(), def.min_inputs() + 4));
+    for (int64_t i = 0; i < n_in; ++i) {
+      if (i >= def.min_inputs() && pick(0, 4) == 0) {
+        spec.inputs.emplace_back();
+        continue;
+      }
+      std::string name = "in" + std::to_string(i);
+      if (pick(0, 1) == 0)
+        g.add_initializer(name, small_tensor());
+      else
+        g.add_input(name, dtype(), shape());
+      spec.inputs.push_back(name);
+    }
+    int64_t n_out = pick(def.min_outputs(), std::min<int64_t>(def.max_outputs(), def.min_outputs() + 3));
+    for (int64_t i = 0; i < n_out; ++i) spec.outputs.push_back("out" + std::to_string(i));
+    for (const AttrSpec& a : def.attr_specs())
+      if (a.required || pick(0, 1) == 0) spec.attrs.set(a.name, attribute(a.type));
+    if (pick(0, 20) == 0) spec.attrs.set("bogus", int64_t{1});
+    g.add_node(std::move(spec));
+    for (int64_t i = 0; i < n_out; ++i) g.add_output("out" + std::to_string(i));
+    return g;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+TEST(OpInference, RandomNodesFailOnlyWithKilnErrors) {
+  // KILN_OP_FUZZ_SEED picks another seed, for longer local runs.
+  const char* seed = std::getenv("KILN_OP_FUZZ_SEED");
+  RandomNodes random(seed ? std::strtoull(seed, nullptr, 10) : 20240611);
+  size_t accepted = 0, rejected = 0;
+  for (const OpDef* def : OpRegistry::builtin().all()) {
+    for (int trial = 0; trial < 400; ++trial) {
+      Graph g = random.graph(*def);
+      try {
+        validate(g);
+        ++accepted;
+        // An accepted node has typed outputs with sane dims.
+        for (const Value* v : g.outputs()) {
+          EXPECT_NE(v->dtype(), DType::kUndefined) << def->name();
+          if (!v->shape().has_rank()) continue;
+          for (const Dim& d : v->shape().dims()) {
+            EXPECT_TRUE(!d.is_static() || d.value() >= 0) << def->name();
+          }
+        }
+      } catch (const Error& e) {
+        ++rejected;
+        EXPECT_NE(std::string(e.what()).find("node 'fuzz' (" + def->name() + ")"), std::string::npos)
+            << def->name() << ": " << e.what();
+      }
+    }
+  }
+  EXPECT_GT(accepted, 0u);
+  EXPECT_GT(rejected, 0u);
 }
 
 }  // namespace
