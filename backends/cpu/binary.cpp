@@ -1,5 +1,5 @@
 // Add, Sub, Mul, Div with numpy broadcasting in both directions. f32 runs on oneDNN's binary
-// primitive; i64 and i32 (shape arithmetic) run in plain C++.
+// primitive (tiny outputs in plain C++); i64 and i32 (shape arithmetic) run in plain C++.
 
 #include <type_traits>
 
@@ -90,36 +90,42 @@ class FloatBinaryKernel : public Kernel {
   DnnlCall call_;
 };
 
-// Integer arithmetic wraps (computed unsigned) instead of overflowing into undefined behavior.
+// Plain C++: integers, and f32 outputs too small to be worth a oneDNN call (which opens an
+// OpenMP region). Integer arithmetic wraps (computed unsigned) instead of overflowing into
+// undefined behavior; integer division by zero is an error.
 template <class T>
-class IntBinaryKernel : public Kernel {
+class PlainBinaryKernel : public Kernel {
  public:
-  IntBinaryKernel(const NodeView& v, BinOp op)
+  PlainBinaryKernel(const NodeView& v, BinOp op)
       : op_(op), a_shape_(v.input_shape(0)), b_shape_(v.input_shape(1)), out_shape_(v.output_shape(0)),
         label_(node_label(v)) {}
 
   void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
-    using U = std::make_unsigned_t<T>;
     const auto* a = static_cast<const T*>(in[0].data);
     const auto* b = static_cast<const T*>(in[1].data);
     auto* y = static_cast<T*>(out[0].data);
-    switch (op_) {
-      case BinOp::kAdd:
-        broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [](T x, T z) { return T(U(x) + U(z)); });
-        break;
-      case BinOp::kSub:
-        broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [](T x, T z) { return T(U(x) - U(z)); });
-        break;
-      case BinOp::kMul:
-        broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [](T x, T z) { return T(U(x) * U(z)); });
-        break;
-      case BinOp::kDiv:
-        broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [this](T x, T z) {
-          if (z == 0) throw KernelError(KILN_ERR_INVALID_ARGUMENT, label_ + ": integer division by zero");
-          if (z == -1) return T(U(0) - U(x));  // avoids the trap of MIN / -1
-          return T(x / z);                     // C++ truncates toward zero, as ONNX wants
-        });
-        break;
+    auto apply = [&](auto f) { broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, f); };
+    if constexpr (std::is_floating_point_v<T>) {
+      switch (op_) {
+        case BinOp::kAdd: apply([](T x, T z) { return x + z; }); break;
+        case BinOp::kSub: apply([](T x, T z) { return x - z; }); break;
+        case BinOp::kMul: apply([](T x, T z) { return x * z; }); break;
+        case BinOp::kDiv: apply([](T x, T z) { return x / z; }); break;
+      }
+    } else {
+      using U = std::make_unsigned_t<T>;
+      switch (op_) {
+        case BinOp::kAdd: apply([](T x, T z) { return T(U(x) + U(z)); }); break;
+        case BinOp::kSub: apply([](T x, T z) { return T(U(x) - U(z)); }); break;
+        case BinOp::kMul: apply([](T x, T z) { return T(U(x) * U(z)); }); break;
+        case BinOp::kDiv:
+          apply([this](T x, T z) {
+            if (z == 0) throw KernelError(KILN_ERR_INVALID_ARGUMENT, label_ + ": integer division by zero");
+            if (z == -1) return T(U(0) - U(x));  // avoids the trap of MIN / -1
+            return T(x / z);                     // C++ truncates toward zero, as ONNX wants
+          });
+          break;
+      }
     }
   }
 
@@ -129,12 +135,17 @@ class IntBinaryKernel : public Kernel {
   std::string label_;
 };
 
+// Below this many output elements, f32 runs in plain C++.
+constexpr int64_t kSmallFloat = 1024;
+
 std::unique_ptr<Kernel> prepare_binary(const NodeView& v) {
   BinOp op = bin_op(v.op_type());
   switch (v.input_dtype(0)) {
-    case KILN_DTYPE_F32: return std::make_unique<FloatBinaryKernel>(v, op);
-    case KILN_DTYPE_I64: return std::make_unique<IntBinaryKernel<int64_t>>(v, op);
-    case KILN_DTYPE_I32: return std::make_unique<IntBinaryKernel<int32_t>>(v, op);
+    case KILN_DTYPE_F32:
+      if (numel(v.output_shape(0)) < kSmallFloat) return std::make_unique<PlainBinaryKernel<float>>(v, op);
+      return std::make_unique<FloatBinaryKernel>(v, op);
+    case KILN_DTYPE_I64: return std::make_unique<PlainBinaryKernel<int64_t>>(v, op);
+    case KILN_DTYPE_I32: return std::make_unique<PlainBinaryKernel<int32_t>>(v, op);
     default: fail(v, std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported");
   }
 }
