@@ -208,7 +208,7 @@ TEST(OpRegistry, DefinesEveryOpOfTheFoundationOnce) {
     EXPECT_LE(def->since(), it == kIntroduced.end() ? 7 : it->second) << op;
     EXPECT_EQ(def->until(), kLatestOpset) << op;
   }
-  EXPECT_EQ(r.all().size(), std::size(kOps));
+  EXPECT_GE(r.all().size(), std::size(kOps));  // later issues add ops
 }
 
 TEST(OpRegistry, SchemaDefaultsHaveTheDeclaredTypes) {
