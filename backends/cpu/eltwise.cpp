@@ -1,7 +1,7 @@
-// Elementwise activations and math: oneDNN eltwise for f32 (Sigmoid, Tanh, Gelu, Sqrt, Abs,
-// Neg, Clip, Pow by a known scalar); plain C++ where oneDNN lacks the function or hides NaNs
-// (Erf, Relu, LeakyRelu, Exp, Log), for integer dtypes, Clip with run-time bounds and Pow with
-// a tensor exponent.
+// Elementwise activations and math. f32 Sigmoid, Tanh, Gelu, Sqrt, Abs, Neg, Clip and Pow by a
+// known scalar run on oneDNN's eltwise unless the tensor is tiny. Plain C++ runs the functions
+// oneDNN lacks or where it hides NaNs (Erf, Relu, LeakyRelu, Exp, Log), integer dtypes, Clip
+// with run-time bounds and Pow with a tensor exponent.
 
 #include <cmath>
 #include <limits>
@@ -15,6 +15,9 @@ namespace kiln::cpu {
 namespace {
 
 using Alg = dnnl::algorithm;
+
+// Below this many elements, f32 runs in plain C++ rather than through oneDNN.
+constexpr int64_t kSmallFloat = 1024;
 
 bool is_int(int32_t dtype) { return dtype == KILN_DTYPE_I64 || dtype == KILN_DTYPE_I32; }
 
@@ -107,23 +110,36 @@ std::unique_ptr<Kernel> prepare_simple(const NodeView& v) {
   }
   if (op == "Exp") return make_map<float>(v, [](float x) { return std::exp(x); });
   if (op == "Log") return make_map<float>(v, [](float x) { return std::log(x); });
+  // oneDNN for the rest; outputs too small to be worth its OpenMP region use the same
+  // function in plain C++.
+  using Plain = float (*)(float);
   struct Spec {
     const char* op;
     Alg alg;
-    float alpha, beta;
+    float alpha;
+    Plain plain;
   };
   static const Spec kSpecs[] = {
-      {"Sigmoid", Alg::eltwise_logistic, 0.f, 0.f}, {"Tanh", Alg::eltwise_tanh, 0.f, 0.f},
-      {"Sqrt", Alg::eltwise_sqrt, 0.f, 0.f},        {"Abs", Alg::eltwise_abs, 0.f, 0.f},
-      {"Neg", Alg::eltwise_linear, -1.f, 0.f},
+      {"Sigmoid", Alg::eltwise_logistic, 0.f, [](float x) { return 1.f / (1.f + std::exp(-x)); }},
+      {"Tanh", Alg::eltwise_tanh, 0.f, [](float x) { return std::tanh(x); }},
+      {"Sqrt", Alg::eltwise_sqrt, 0.f, [](float x) { return std::sqrt(x); }},
+      {"Abs", Alg::eltwise_abs, 0.f, [](float x) { return std::fabs(x); }},
+      {"Neg", Alg::eltwise_linear, -1.f, [](float x) { return -x; }},
+      {"Gelu", Alg::eltwise_gelu_erf, 0.f, [](float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678f)); }},
+      {"GeluTanh", Alg::eltwise_gelu_tanh, 0.f,
+       [](float x) { return 0.5f * x * (1.f + std::tanh(0.79788456f * (x + 0.044715f * x * x * x))); }},
   };
-  for (const Spec& s : kSpecs)
-    if (op == s.op) return std::make_unique<DnnlEltwiseKernel>(v, s.alg, s.alpha, s.beta);
+  std::string name(op);
   if (op == "Gelu") {
     std::string approx = v.attr_string("approximate", "none");
-    if (approx == "none") return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_gelu_erf, 0.f, 0.f);
-    if (approx == "tanh") return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_gelu_tanh, 0.f, 0.f);
-    fail(v, "attribute 'approximate' must be \"none\" or \"tanh\", not \"" + approx + "\"");
+    if (approx == "tanh") name = "GeluTanh";
+    else if (approx != "none") fail(v, "attribute 'approximate' must be \"none\" or \"tanh\", not \"" + approx + "\"");
+  }
+  bool small = numel(v.output_shape(0)) < kSmallFloat;
+  for (const Spec& s : kSpecs) {
+    if (name != s.op) continue;
+    if (small) return make_map<float>(v, s.plain);
+    return std::make_unique<DnnlEltwiseKernel>(v, s.alg, s.alpha, 0.f);
   }
   fail(v, "no kernel for this op");
 }
@@ -181,7 +197,8 @@ std::unique_ptr<Kernel> prepare_clip_typed(const NodeView& v) {
     }
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (known && lo <= hi) return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_clip, lo, hi);
+    if (known && lo <= hi && numel(v.output_shape(0)) >= kSmallFloat)
+      return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_clip, lo, hi);
   }
   // Bounds not known now are read from the inputs at run time.
   return std::make_unique<RuntimeClipKernel<T>>(v, lo, hi);
@@ -245,6 +262,7 @@ std::unique_ptr<Kernel> prepare_pow(const NodeView& v) {
   if (b == KILN_DTYPE_I32) return std::make_unique<PowKernel<int32_t>>(v);
   // A known scalar exponent on a base the output already has the shape of: oneDNN pow.
   if (v.input_value(1) && numel(v.input_shape(1)) == 1 && v.input_shape(1).size() <= v.output_shape(0).size() &&
+      numel(v.output_shape(0)) >= kSmallFloat &&
       numel(v.input_shape(0)) == numel(v.output_shape(0))) {
     float e = static_cast<float>(v.input_scalar(1));
     if (e == 2.f) return std::make_unique<DnnlEltwiseKernel>(v, Alg::eltwise_square, 0.f, 0.f);
