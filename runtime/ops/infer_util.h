@@ -14,8 +14,6 @@
 
 namespace kiln::ops {
 
-/// Upper bound for variadic inputs/outputs (Concat, Split).
-inline constexpr int kVariadic = std::numeric_limits<int>::max();
 /// Integer values with at most this many elements are folded during inference; matches the
 /// ABI's small-constant bound.
 inline constexpr int64_t kMaxFoldElements = KILN_SMALL_CONSTANT;

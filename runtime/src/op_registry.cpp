@@ -158,15 +158,18 @@ const OpRegistry& OpRegistry::builtin() {
 void check_node(const Node& node, const OpDef& def) {
   auto n_in = static_cast<int>(node.inputs().size());
   auto n_out = static_cast<int>(node.outputs().size());
+  auto range = [](int min, int max) {
+    return max == kVariadic ? fmt::format("at least {}", min) : fmt::format("{}..{}", min, max);
+  };
   if (n_in < def.min_inputs() || n_in > def.max_inputs())
-    raise(ErrorCode::kInvalidArgument, "{}: has {} inputs, expected {}..{}", node.describe(), n_in, def.min_inputs(),
-          def.max_inputs());
+    raise(ErrorCode::kInvalidArgument, "{}: has {} inputs, expected {}", node.describe(), n_in,
+          range(def.min_inputs(), def.max_inputs()));
   for (int i = 0; i < std::min(n_in, def.min_inputs()); ++i)
     if (!node.input(static_cast<size_t>(i)))
       raise(ErrorCode::kInvalidArgument, "{}: required input {} is missing", node.describe(), i);
   if (n_out < def.min_outputs() || n_out > def.max_outputs())
-    raise(ErrorCode::kInvalidArgument, "{}: has {} outputs, expected {}..{}", node.describe(), n_out,
-          def.min_outputs(), def.max_outputs());
+    raise(ErrorCode::kInvalidArgument, "{}: has {} outputs, expected {}", node.describe(), n_out,
+          range(def.min_outputs(), def.max_outputs()));
   for (const auto& [name, value] : node.attrs().all()) {
     const AttrSpec* spec = def.find_attr(name);
     if (!spec) raise(ErrorCode::kInvalidArgument, "{}: unknown attribute '{}'", node.describe(), name);
@@ -183,7 +186,14 @@ InferContext infer_node(const Node& node, const OpDef& def, int opset, std::vect
                         std::vector<const Tensor*> input_values) {
   InferContext c(node, def, opset, std::move(input_types), std::move(input_values));
   if (!def.infer_fn()) raise(ErrorCode::kInternal, "{}: op has no inference rule", node.describe());
-  def.infer_fn()(c);
+  try {
+    def.infer_fn()(c);
+  } catch (const Error& e) {
+    // Errors from shared code (tensor access, shape arithmetic) do not know the node: add it.
+    std::string prefix = node.describe();
+    if (std::string_view(e.what()).starts_with(prefix)) throw;
+    throw Error(e.code(), prefix + ": " + e.what());
+  }
   for (size_t i = 0; i < c.num_outputs(); ++i)
     if (c.outputs()[i].dtype == DType::kUndefined && !node.output(i)->uses().empty())
       raise(ErrorCode::kInternal, "{}: inference left output {} without a type", node.describe(), i);

@@ -3,6 +3,7 @@
 // dtype inference, gradient). Backends only add kernels for ops defined here.
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +16,8 @@
 namespace kiln {
 
 inline constexpr int kLatestOpset = 18;
+/// Upper arity bound of variadic inputs/outputs (Concat's inputs, Split's outputs).
+inline constexpr int kVariadic = std::numeric_limits<int>::max();
 
 /// A value's static type as inference sees it.
 struct ValueType {
