@@ -179,20 +179,29 @@ std::string supports_clip(const NodeView& v) {
   return "";
 }
 
+// A bound converted to T, saturating instead of overflowing (a float bound on an integer tensor).
+template <class T>
+T saturate(double x) {
+  if (std::isnan(x)) return std::is_floating_point_v<T> ? static_cast<T>(x) : T(0);
+  if (x <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (x >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(x);
+}
+
 template <class T>
 std::unique_ptr<Kernel> prepare_clip_typed(const NodeView& v) {
   T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
   bool known = true;
   if (v.opset() < 11) {
-    lo = static_cast<T>(v.attr_float("min", std::numeric_limits<float>::lowest()));
-    hi = static_cast<T>(v.attr_float("max", std::numeric_limits<float>::max()));
+    if (v.attr("min")) lo = saturate<T>(v.attr_float("min", 0.f));
+    if (v.attr("max")) hi = saturate<T>(v.attr_float("max", 0.f));
   } else {
     if (v.has_input(1)) {
-      if (v.input_value(1)) lo = static_cast<T>(v.input_scalar(1));
+      if (v.input_value(1)) lo = saturate<T>(v.input_scalar(1));
       else known = false;
     }
     if (v.has_input(2)) {
-      if (v.input_value(2)) hi = static_cast<T>(v.input_scalar(2));
+      if (v.input_value(2)) hi = saturate<T>(v.input_scalar(2));
       else known = false;
     }
   }
@@ -240,7 +249,7 @@ class PowKernel : public Kernel {
     auto go = [&](auto* e) {
       broadcast_apply(x, base_shape_, e, exp_shape_, y, out_shape_, [](T a, auto b) {
         if constexpr (std::is_same_v<T, float>) return static_cast<float>(std::pow(a, static_cast<float>(b)));
-        else return static_cast<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+        else return saturate<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
       });
     };
     switch (exp_dtype_) {
