@@ -13,6 +13,7 @@
 
 #include "kiln/runtime/graph.h"
 #include "kiln/runtime/op_registry.h"
+#include "test_errors.h"
 
 namespace kiln {
 namespace {
@@ -114,22 +115,6 @@ std::optional<std::vector<int64_t>> folded(const std::string& op, std::vector<Ar
     return std::vector<int64_t>(v.begin(), v.end());
   }
   return std::nullopt;
-}
-
-// Expects `f` to throw kiln::Error with `code` and a message containing each needle.
-template <class F>
-void expect_error(F&& f, ErrorCode code, std::initializer_list<std::string> needles) {
-  try {
-    f();
-    std::string all;
-    for (const std::string& needle : needles) all += " '" + needle + "'";
-    ADD_FAILURE() << "expected an error containing" << all;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), code) << e.what();
-    for (const std::string& needle : needles)
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-          << "missing '" << needle << "' in: " << e.what();
-  }
 }
 
 // A shape error on node <op>_7: kInvalidArgument naming the node and containing needle.
