@@ -196,7 +196,7 @@ SupportsFn dtypes_in(std::vector<int32_t> dtypes) {
     for (size_t i = 0; i < v.num_inputs(); ++i)
       if (v.has_input(i) && !ok(v.input_dtype(i))) return std::string("input dtype ") + dtype_name(v.input_dtype(i)) + " not supported";
     for (size_t i = 0; i < v.num_outputs(); ++i)
-      if (!ok(v.output_dtype(i))) return std::string("output dtype ") + dtype_name(v.output_dtype(i)) + " not supported";
+      if (v.output_dtype(i) != KILN_DTYPE_UNDEFINED && !ok(v.output_dtype(i))) return std::string("output dtype ") + dtype_name(v.output_dtype(i)) + " not supported";
     return "";
   };
 }
