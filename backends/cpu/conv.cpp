@@ -1,11 +1,9 @@
 // Conv and ConvTranspose, 1-D to 3-D: group (incl. depthwise), dilations, strides, pads,
 // auto_pad, optional bias; ConvTranspose also output_padding and output_shape. Both run on
-// oneDNN's (de)convolution primitive, on the plain ONNX layouts when oneDNN has optimized code
-// for them, else in its preferred layouts with operands reordered through per-thread scratch
-// buffers.
+// oneDNN's (de)convolution primitive in the layouts oneDNN prefers, with operands reordered
+// through per-thread scratch buffers when those differ from the plain ONNX layouts.
 
 #include <cstring>
-#include <string_view>
 
 #include "compute_window.h"
 #include "dnnl_exec.h"
@@ -152,18 +150,17 @@ class ConvKernel : public Kernel {
     auto strides = dims(p.win.strides), dil = dims(p.win.dnnl_dilations());
     auto pad_l = dims(p.win.pad_begin), pad_r = dims(p.dnnl_pad_end);
     const auto fwd = dnnl::prop_kind::forward_inference;
-    // Plain layouts avoid three reorders per run; when oneDNN has only its reference code for
-    // them, its preferred (blocked) layouts plus the reorders are much faster.
-    auto w_plain = plain_desc(w_dims, KILN_DTYPE_F32);
-    auto is_ref = [](const dnnl::primitive_desc_base& pd) { return std::string_view(pd.impl_info_str()).starts_with("ref"); };
+    // oneDNN's preferred (blocked) layouts plus reorders beat its plain-layout code: measured on
+    // the 3x3, 64-channel, 56x56 benchmark, 1.3x (1 thread) to 1.4x (2 threads) faster on a
+    // quiet machine. Reordering constant weights once at prepare time needs them in prepare
+    // (not passed yet for large constants).
     if (p.transposed) {
       using Deconv = dnnl::deconvolution_forward;
       auto make = [&](const dnnl::memory::desc& x, const dnnl::memory::desc& w, const dnnl::memory::desc& y) {
         return Deconv::primitive_desc(
             Deconv::desc(fwd, dnnl::algorithm::deconvolution_direct, x, w, b_md, y, strides, dil, pad_l, pad_r), engine());
       };
-      Deconv::primitive_desc pd = make(x_md, w_plain, y_md);
-      if (is_ref(pd)) pd = make(any(p.x), any(w_dims), any(p.y));
+      Deconv::primitive_desc pd = make(any(p.x), any(w_dims), any(p.y));
       finish_setup(pd, Deconv(pd), x_md, w_md, b_md, y_md);
     } else {
       using Conv = dnnl::convolution_forward;
@@ -171,8 +168,7 @@ class ConvKernel : public Kernel {
         return Conv::primitive_desc(
             Conv::desc(fwd, dnnl::algorithm::convolution_direct, x, w, b_md, y, strides, dil, pad_l, pad_r), engine());
       };
-      Conv::primitive_desc pd = make(x_md, w_plain, y_md);
-      if (is_ref(pd)) pd = make(any(p.x), any(w_dims), any(p.y));
+      Conv::primitive_desc pd = make(any(p.x), any(w_dims), any(p.y));
       finish_setup(pd, Conv(pd), x_md, w_md, b_md, y_md);
     }
   }
