@@ -16,8 +16,15 @@ inline BackendRegistry& test_registry() {
   return registry;
 }
 
-/// The preference lists op tests run under: the cpu backend alone, and the test backend
-/// first with the cpu backend for what it does not claim.
-inline std::vector<std::vector<std::string>> backend_lists() { return {{"cpu"}, {"test", "cpu"}}; }
+/// The preference lists op tests run under, one per loaded backend: cpu alone, and every other
+/// backend (the test backend; CUDA where a device is present) first with cpu for the rest.
+inline std::vector<std::vector<std::string>> backend_lists() {
+  std::vector<std::vector<std::string>> lists;
+  for (const auto& backend : test_registry().backends()) {
+    if (backend->name() == "cpu") lists.insert(lists.begin(), {"cpu"});
+    else lists.push_back({backend->name(), "cpu"});
+  }
+  return lists;
+}
 
 }  // namespace kiln
