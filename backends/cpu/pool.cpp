@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "compute_broadcast.h"
+#include "compute_reduce.h"
 #include "compute_window.h"
 #include "dnnl_exec.h"
 #include "kernel_families.h"
@@ -229,39 +230,6 @@ std::string supports_global_pool(const NodeView& v) {
   return "";
 }
 
-class GlobalPoolKernel : public Kernel {
- public:
-  explicit GlobalPoolKernel(const NodeView& v) {
-    Dims x = v.input_shape(0);
-    Dims kept(x.size(), 1);
-    kept[0] = x[0];
-    kept[1] = x[1];
-    in_numel_ = numel(x);
-    out_numel_ = numel(kept);
-    max_ = v.op_type() == "GlobalMaxPool";
-    if (in_numel_ == 0 || in_numel_ == out_numel_) return;  // no primitive: see run()
-    auto src = plain_desc(x, KILN_DTYPE_F32), dst = plain_desc(kept, KILN_DTYPE_F32);
-    auto alg = max_ ? dnnl::algorithm::reduction_max : dnnl::algorithm::reduction_mean;
-    dnnl::reduction::primitive_desc pd(dnnl::reduction::desc(alg, src, dst, 0.f, 0.f), engine());
-    call_.set_primitive(dnnl::reduction(pd));
-    call_.bind(DNNL_ARG_SRC, src);
-    call_.bind(DNNL_ARG_DST, dst);
-    ready_ = true;
-  }
-  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
-    auto* y = static_cast<float*>(out[0].data);
-    if (ready_) call_.run({in[0].data, y});
-    else if (in_numel_ == 0)  // empty spatial dims: the mean is NaN, the max the lowest float
-      std::fill(y, y + out_numel_, max_ ? std::numeric_limits<float>::lowest() : std::numeric_limits<float>::quiet_NaN());
-    else std::memcpy(y, in[0].data, static_cast<size_t>(in_numel_) * sizeof(float));
-  }
-
- private:
-  int64_t in_numel_ = 0, out_numel_ = 0;
-  bool max_ = false, ready_ = false;
-  DnnlCall call_;
-};
-
 }  // namespace
 
 void register_pool_kernels(KernelTable& table) {
@@ -271,7 +239,13 @@ void register_pool_kernels(KernelTable& table) {
   };
   table.add("MaxPool", supports_pool, pool);
   table.add("AveragePool", supports_pool, pool);
-  auto global = [](const NodeView& v) -> std::unique_ptr<Kernel> { return std::make_unique<GlobalPoolKernel>(v); };
+  // Global pooling is a reduction over the spatial dims.
+  auto global = [](const NodeView& v) -> std::unique_ptr<Kernel> {
+    Dims x = v.input_shape(0), kept(x.size(), 1);
+    kept[0] = x[0];
+    kept[1] = x[1];
+    return make_float_reduce(x, kept, v.op_type() == "GlobalMaxPool" ? Red::kMax : Red::kMean);
+  };
   table.add("GlobalAveragePool", supports_global_pool, global);
   table.add("GlobalMaxPool", supports_global_pool, global);
 }

@@ -6,13 +6,12 @@
 #include <limits>
 
 #include "compute_broadcast.h"
+#include "compute_reduce.h"
 #include "dnnl_exec.h"
 #include "kernel_families.h"
 
 namespace kiln::cpu {
 namespace {
-
-enum class Red { kSum, kMean, kMax };
 
 Red red_of(std::string_view op) {
   if (op == "ReduceSum") return Red::kSum;
@@ -77,13 +76,13 @@ T empty_result(Red r) {
 
 class FloatReduceKernel : public Kernel {
  public:
-  FloatReduceKernel(const ReducePlan& p, Red r)
-      : red_(r), in_numel_(numel(p.in)), out_numel_(numel(p.kept)) {
+  FloatReduceKernel(const Dims& in, const Dims& kept, Red r, bool identity)
+      : red_(r), in_numel_(numel(in)), out_numel_(numel(kept)) {
     // Empty input, nothing reduced or nothing left: no primitive (oneDNN rejects these).
-    if (p.identity || in_numel_ == 0 || in_numel_ == out_numel_) return;
+    if (identity || in_numel_ == 0 || in_numel_ == out_numel_) return;
     static const dnnl::algorithm kAlg[] = {dnnl::algorithm::reduction_sum, dnnl::algorithm::reduction_mean,
                                            dnnl::algorithm::reduction_max};
-    auto src = plain_desc(p.in, KILN_DTYPE_F32), dst = plain_desc(p.kept, KILN_DTYPE_F32);
+    auto src = plain_desc(in, KILN_DTYPE_F32), dst = plain_desc(kept, KILN_DTYPE_F32);
     dnnl::reduction::primitive_desc pd(
         dnnl::reduction::desc(kAlg[static_cast<int>(r)], src, dst, 0.f, 0.f), engine());
     call_.set_primitive(dnnl::reduction(pd));
@@ -145,11 +144,15 @@ std::unique_ptr<Kernel> prepare_reduce(const NodeView& v) {
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_I64: return std::make_unique<IntReduceKernel<int64_t>>(p, r);
     case KILN_DTYPE_I32: return std::make_unique<IntReduceKernel<int32_t>>(p, r);
-    default: return std::make_unique<FloatReduceKernel>(p, r);
+    default: return make_float_reduce(p.in, p.kept, r, p.identity);
   }
 }
 
 }  // namespace
+
+std::unique_ptr<Kernel> make_float_reduce(const Dims& in, const Dims& kept, Red r, bool identity) {
+  return std::make_unique<FloatReduceKernel>(in, kept, r, identity);
+}
 
 void register_reduce_kernels(KernelTable& table) {
   for (const char* op : {"ReduceSum", "ReduceMean", "ReduceMax"}) table.add(op, supports_reduce, prepare_reduce);

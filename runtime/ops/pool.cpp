@@ -1,4 +1,4 @@
-// MaxPool, AveragePool and GlobalAveragePool.
+// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool.
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -34,7 +34,7 @@ void infer_average_pool(InferContext& c) {
   c.set_output(0, c.input_dtype(0), pooled_shape(c, false));
 }
 
-void infer_global_average_pool(InferContext& c) {
+void infer_global_pool(InferContext& c) {
   require_floating(c, 0);
   const Shape& x = c.input_shape(0);
   require_rank(c, 0, x, 3);
@@ -66,7 +66,8 @@ void register_pool_ops(OpRegistry& registry) {
   registry.add(pool_common("AveragePool")
                    .attr("count_include_pad", AttrType::kInt, int_attr(0))  // since opset 7
                    .infer(infer_average_pool));
-  registry.add(OpDef("GlobalAveragePool").opsets(1).infer(infer_global_average_pool));
+  registry.add(OpDef("GlobalAveragePool").opsets(1).infer(infer_global_pool));
+  registry.add(OpDef("GlobalMaxPool").opsets(1).infer(infer_global_pool));
 }
 
 }  // namespace kiln::ops

@@ -256,7 +256,7 @@ TEST_P(OpCaseTest, Run) {
 // The op list: each op must have at least one case (and so runs on every backend list).
 TEST(OpCaseCoverage, EveryOpHasCases) {
   static const char* const kOps[] = {
-      "MatMul", "Gemm", "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool",
+      "MatMul", "Gemm", "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
       "BatchNormalization", "LayerNormalization", "Softmax", "LogSoftmax", "Relu", "LeakyRelu", "Sigmoid",
       "Tanh", "Erf", "Gelu", "Exp", "Log", "Sqrt", "Abs", "Neg", "Clip", "Pow", "Add", "Sub", "Mul", "Div",
       "ReduceSum", "ReduceMean", "ReduceMax", "Reshape", "Flatten", "Transpose", "Concat", "Split", "Slice",

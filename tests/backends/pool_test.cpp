@@ -1,4 +1,7 @@
-// MaxPool, AveragePool and GlobalAveragePool cases.
+// MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool cases.
+
+#include <algorithm>
+#include <limits>
 
 #include "op_case.h"
 
@@ -47,6 +50,15 @@ OpCase global_average_case(const std::string& name, const Tensor& x) {
   });
 }
 
+OpCase global_max_case(const std::string& name, const Tensor& x) {
+  return OpCase(name, "GlobalMaxPool").input(x).expect([](const Refs& in) {
+    Dims axes;
+    for (int64_t a = 2; a < in[0].rank(); ++a) axes.push_back(a);
+    return Refs{reduce(in[0], axes, true, -std::numeric_limits<double>::infinity(),
+                       [](double acc, double v) { return std::max(acc, v); }, [](double m, int64_t) { return m; })};
+  });
+}
+
 std::vector<OpCase> cases() {
   Gen gen(3);
   return {
@@ -74,6 +86,8 @@ std::vector<OpCase> cases() {
       global_average_case("GlobalAveragePoolManyChannels", gen.uniform({2, 64, 7, 7})),
       global_average_case("GlobalAveragePool2d", gen.uniform({2, 3, 4, 5})),
       global_average_case("GlobalAveragePool1d", gen.uniform({1, 4, 7})),
+      global_max_case("GlobalMaxPool2d", gen.uniform({2, 3, 4, 5})),
+      global_max_case("GlobalMaxPoolManyChannels", gen.uniform({2, 64, 7, 7}, -3.0, -1.0)),
   };
 }
 

@@ -134,6 +134,7 @@ TEST(OpRegistry, DefinesEveryOpOfTheFoundationOnce) {
                               "MaxPool",
                               "AveragePool",
                               "GlobalAveragePool",
+                              "GlobalMaxPool",
                               "BatchNormalization",
                               "LayerNormalization",
                               "Softmax",
@@ -461,6 +462,7 @@ TEST(OpInference, AveragePool) {
 }
 
 TEST(OpInference, GlobalAveragePool) {
+  EXPECT_EQ(run("GlobalMaxPool", {f32({"N", "C", "H", "W"})}).shape(), (Shape{"N", "C", 1, 1}));
   EXPECT_EQ(run("GlobalAveragePool", {f32({"N", "C", "H", "W"})}).shape(), (Shape{"N", "C", 1, 1}));
   EXPECT_EQ(run("GlobalAveragePool", {f32({2, 3, 5})}).shape(), (Shape{2, 3, 1}));
   EXPECT_SHAPE_ERROR("GlobalAveragePool", run("GlobalAveragePool", {f32({2, 3})}), "rank >= 3");
