@@ -231,6 +231,11 @@ struct Executor::Impl {
       abi_in.push_back(abi_tensor(ins.back()));
     }
     for (const Value* out : node.outputs()) {
+      if (!out) {  // omitted optional output
+        outs.emplace_back();
+        abi_out.push_back(kiln_tensor{nullptr, KILN_DTYPE_UNDEFINED, 0, nullptr});
+        continue;
+      }
       const ValueType& t = types.at(out);
       outs.push_back(Tensor::empty(t.shape.concrete(), t.dtype, device));
       abi_out.push_back(abi_tensor(outs.back()));
@@ -244,7 +249,8 @@ struct Executor::Impl {
       throw;
     }
     placement.backend->release_kernel(kernel);
-    for (Tensor& t : outs) t = t.to(Device::host());
+    for (Tensor& t : outs)
+      if (t.defined()) t = t.to(Device::host());
     return outs;
   }
 
@@ -282,7 +288,8 @@ struct Executor::Impl {
         if (in) ensure_known(in);
       NodePlacement placement;
       std::vector<Tensor> outs = evaluate(*producer, types, known, placement);
-      for (size_t i = 0; i < outs.size(); ++i) known.emplace(producer->output(i), std::move(outs[i]));
+      for (size_t i = 0; i < outs.size(); ++i)
+        if (producer->output(i)) known.emplace(producer->output(i), std::move(outs[i]));
       placement.folded = true;
       folded_placement[producer] = placement;
       folded.insert(producer);
@@ -300,6 +307,7 @@ struct Executor::Impl {
         InferContext c = infer_node(*node, def, opset_of(*node), types_of(node->inputs(), types),
                                     known_inputs(*node, known));
         for (size_t i = 0; i < node->outputs().size(); ++i) {
+          if (!node->output(i)) continue;
           const ValueType& t = c.outputs()[i];
           if (!t.shape.is_static())
             raise(ErrorCode::kInternal, "{}: output '{}' has no static shape ({}) for these inputs",
@@ -356,7 +364,7 @@ struct Executor::Impl {
 
     for (const Node* node : order) {
       bool all_known = std::all_of(node->outputs().begin(), node->outputs().end(),
-                                   [&](const Value* v) { return known.count(v) > 0; });
+                                   [&](const Value* v) { return !v || known.count(v) > 0; });
       if (all_known) {
         NodePlacement np = folded.count(node) ? folded_placement[node] : NodePlacement{node, nullptr, false, true, ""};
         np.folded = true;
@@ -374,6 +382,10 @@ struct Executor::Impl {
       for (int s : step.inputs)
         if (s >= 0) mark_read(s);
       for (const Value* out : node->outputs()) {
+        if (!out) {
+          step.outputs.push_back(-1);
+          continue;
+        }
         const ValueType& t = types.at(out);
         Slot s{out->is_graph_output() ? Slot::kOutput : Slot::kArena, device, t.dtype, t.shape.concrete()};
         s.lifetime.first_step = s.lifetime.last_step = p->steps.size();

@@ -57,10 +57,13 @@ Node* Graph::add_node(NodeSpec spec) {
   node->domain_ = std::move(spec.domain);
   node->name_ = spec.name.empty() ? fresh_name(node->op_type_) : std::move(spec.name);
   node->attrs_ = std::move(spec.attrs);
-  if (spec.outputs.empty())
+  if (std::all_of(spec.outputs.begin(), spec.outputs.end(), [](const std::string& o) { return o.empty(); }))
     raise(ErrorCode::kInvalidArgument, "{}: {} has no outputs", label_, node->describe());
   for (const std::string& name : spec.outputs) {
-    if (name.empty()) raise(ErrorCode::kInvalidArgument, "{}: {} has an empty output name", label_, node->describe());
+    if (name.empty()) {  // an omitted optional output, as ONNX writes it
+      node->outputs_.push_back(nullptr);
+      continue;
+    }
     Value* v = value_named(name);
     if (is_defined(*v))
       raise(ErrorCode::kInvalidArgument, "{}: {}: output '{}' is already defined (the graph must be SSA)", label_,
@@ -119,9 +122,8 @@ void Graph::remove_node(Node* node) {
     auto& uses = in->uses_;
     uses.erase(std::remove_if(uses.begin(), uses.end(), [&](const Use& u) { return u.node == node; }), uses.end());
   }
-  for (Value* out : node->outputs_) {
-    out->producer_ = nullptr;
-  }
+  for (Value* out : node->outputs_)
+    if (out) out->producer_ = nullptr;
   nodes_.erase(std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& n) { return n.get() == node; }));
 }
 
@@ -132,7 +134,7 @@ size_t Graph::remove_dead_nodes() {
     for (size_t i = nodes_.size(); i-- > 0;) {
       Node* n = nodes_[i].get();
       bool live = std::any_of(n->outputs_.begin(), n->outputs_.end(),
-                              [](const Value* v) { return !v->uses().empty() || v->is_graph_output(); });
+                              [](const Value* v) { return v && (!v->uses().empty() || v->is_graph_output()); });
       if (!live) {
         remove_node(n);
         ++removed;
@@ -181,7 +183,7 @@ std::vector<Node*> Graph::topological_order() const {
     Node* n = nodes_[i].get();
     order.push_back(n);
     for (const Value* out : n->outputs_)
-      for (const Use& use : out->uses_) {
+      for (const Use& use : out ? out->uses_ : std::vector<Use>{}) {
         size_t j = index.at(use.node);
         if (--pending[j] == 0) ready.insert(j);
       }
@@ -211,7 +213,7 @@ Graph Graph::clone() const {
   for (const auto& n : nodes_) {
     NodeSpec spec{n->op_type_, {}, {}, n->attrs_, n->name_, n->domain_};
     for (const Value* v : n->inputs_) spec.inputs.push_back(v ? v->name() : "");
-    for (const Value* v : n->outputs_) spec.outputs.push_back(v->name());
+    for (const Value* v : n->outputs_) spec.outputs.push_back(v ? v->name() : "");
     g.add_node(std::move(spec));
   }
   for (const Value* out : outputs_) g.add_output(out->name());

@@ -195,7 +195,7 @@ InferContext infer_node(const Node& node, const OpDef& def, int opset, std::vect
     throw Error(e.code(), prefix + ": " + e.what());
   }
   for (size_t i = 0; i < c.num_outputs(); ++i)
-    if (c.outputs()[i].dtype == DType::kUndefined && !node.output(i)->uses().empty())
+    if (c.outputs()[i].dtype == DType::kUndefined && node.output(i) && !node.output(i)->uses().empty())
       raise(ErrorCode::kInternal, "{}: inference left output {} without a type", node.describe(), i);
   return c;
 }
@@ -228,6 +228,7 @@ void validate(Graph& graph, const OpRegistry& registry) {
       }
       InferContext c = infer_node(*node, def, graph.opset(node->domain()), std::move(types), std::move(values));
       for (size_t i = 0; i < node->outputs().size(); ++i) {
+        if (!node->output(i)) continue;
         node->output(i)->set_type(c.outputs()[i].dtype, c.outputs()[i].shape);
         if (c.output_values()[i]) known.emplace(node->output(i), *c.output_values()[i]);
       }

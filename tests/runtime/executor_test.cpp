@@ -208,6 +208,30 @@ TEST(Executor, PlacementBeforeAnyPlanIsAnError) {
   EXPECT_EQ(ex.placement().nodes.size(), 1u);
 }
 
+TEST(Executor, OmittedOptionalOutputsAreNotComputed) {
+  // LayerNormalization with Mean omitted ("") and InvStdDev kept, as ONNX files write it.
+  Graph g;
+  g.set_opset("", 17);
+  g.add_input("x", DType::kF32, {2, 2});
+  g.add_initializer("scale", Tensor::from_vector<float>({2}, {1, 1}));
+  g.add_node({"LayerNormalization", {"x", "scale"}, {"y", "", "inv_std"}, {}, "ln"});
+  g.add_output("y");
+  g.add_output("inv_std");
+  validate(g);
+  EXPECT_EQ(g.nodes()[0]->output(1), nullptr);
+  Executor ex(g, cpu_only(), test_registry());
+  auto out = ex.run({Tensor::from_vector<float>({2, 2}, {1, 3, -2, 2})});
+  std::vector<float> y = out[0].to_vector<float>(), inv = out[1].to_vector<float>();
+  // Row means 2 and 0, variances 1 and 4 (eps 1e-5).
+  EXPECT_NEAR(y[0], -1.0f, 1e-4);
+  EXPECT_NEAR(y[1], 1.0f, 1e-4);
+  EXPECT_NEAR(y[2], -1.0f, 1e-4);
+  EXPECT_NEAR(inv[0], 1.0f / std::sqrt(1.0f + 1e-5f), 1e-5);
+  EXPECT_NEAR(inv[1], 1.0f / std::sqrt(4.0f + 1e-5f), 1e-5);
+  Graph copy = g.clone();
+  EXPECT_EQ(copy.nodes()[0]->output(1), nullptr);
+}
+
 TEST(Executor, InvalidGraphIsRejectedAtConstruction) {
   Graph g;
   g.add_input("x", DType::kF32, {2});

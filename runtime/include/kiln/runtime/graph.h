@@ -59,9 +59,10 @@ class Node {
   const std::string& domain() const { return domain_; }
   /// Inputs in order; nullptr marks an omitted optional input.
   const std::vector<Value*>& inputs() const { return inputs_; }
+  /// Outputs in order; nullptr marks an omitted optional output.
   const std::vector<Value*>& outputs() const { return outputs_; }
   Value* input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
-  Value* output(size_t i) const { return outputs_.at(i); }
+  Value* output(size_t i) const { return i < outputs_.size() ? outputs_[i] : nullptr; }
   const Attributes& attrs() const { return attrs_; }
   Attributes& attrs() { return attrs_; }
   /// "node 'Conv_3' (Conv)": the prefix of every message about this node.
@@ -78,7 +79,7 @@ class Node {
 struct NodeSpec {
   std::string op_type;
   std::vector<std::string> inputs;   // value names; "" marks an omitted optional input
-  std::vector<std::string> outputs;  // value names to define
+  std::vector<std::string> outputs;  // value names to define; "" marks an omitted optional output
   Attributes attrs = {};
   std::string name = {};             // generated ("<op>_<n>") when empty
   std::string domain = {};
