@@ -12,6 +12,9 @@ packages=(
   libbenchmark-dev       # tools/bench
   libcli11-dev           # kiln's command line
   nlohmann-json3-dev     # --json output and reports
+  libonnx-dev libprotobuf-dev protobuf-compiler  # onnx/: import, export, checker
+  libonnx-testdata       # ONNX's node tests (conformance)
+  zlib1g-dev             # .npz (deflate)
 )
 
 missing=()
