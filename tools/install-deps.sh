@@ -15,6 +15,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler  # onnx/: import, export, checker
   libonnx-testdata       # ONNX's node tests (conformance)
   zlib1g-dev             # .npz (deflate)
+  python3-venv python3-numpy python3-torch python3-torchvision  # PyTorch interop tests (torch 1.13)
 )
 
 missing=()
@@ -31,6 +32,15 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Python test venv: Debian's torch through --system-site-packages, onnxruntime and onnx from
+# PyPI. numpy stays below 2 (torch 1.13 breaks on numpy 2).
+venv=.venv
+if ! "$venv/bin/python" -c "import torch, torchvision, onnx, onnxruntime" 2>/dev/null; then
+  echo "install-deps: building the test venv in $venv"
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "onnxruntime==1.19.2" "onnx==1.16.2"
 fi
 
 build_dir=${BUILD_DIR:-build}
