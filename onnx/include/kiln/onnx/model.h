@@ -51,4 +51,8 @@ std::string serialize_model(const Model& model, const SaveOptions& options = {})
 /// serialize_model then a write to path (temporary file + rename, so no half-written model).
 void save_model(const Model& model, const std::string& path, const SaveOptions& options = {});
 
+/// Reads a serialized TensorProto file (ONNX's test data: input_0.pb, output_0.pb) as a host
+/// tensor; name receives the proto's name when not null. Throws kiln::Error naming the file.
+Tensor read_tensor_proto(const std::string& path, std::string* name = nullptr);
+
 }  // namespace kiln::onnx
