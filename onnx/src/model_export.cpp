@@ -140,6 +140,10 @@ void write_all(int fd, const std::string& bytes, const std::string& path) {
 
 std::string serialize_model(const Model& model, const SaveOptions& options) {
   const Graph* graph = &model.graph;
+  for (const Value* in : graph->inputs())
+    if (in->dtype() == DType::kUndefined)
+      raise(ErrorCode::kInvalidArgument, "{}: input '{}' has no dtype, so it cannot be written to ONNX",
+            graph->label(), in->name());
   // Graph outputs need a type in ONNX; infer types on a copy when some are missing.
   Graph typed;
   bool untyped = false;
