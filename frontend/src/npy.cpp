@@ -25,8 +25,9 @@ std::span<const uint8_t> bytes_of(const Tensor& t) {
 Tensor read_npy(const std::string& path) { return npy::read_array(npy::FileSource(path)); }
 
 void write_npy(const std::string& path, const Tensor& tensor) {
-  const Tensor host = npy::host_contiguous(tensor, path);
-  const std::string header = npy::encode_header(host.dtype(), host.shape(), path);
+  const std::string where = fmt::format("cannot write '{}'", path);
+  const Tensor host = npy::host_contiguous(tensor, where);
+  const std::string header = npy::encode_header(host.dtype(), host.shape(), where);
   npy::FileSink sink(path);
   sink.write(bytes_of(header));
   sink.write(bytes_of(host));
@@ -65,7 +66,7 @@ void write_npz(const std::string& path, const std::map<std::string, Tensor>& arr
   headers.reserve(arrays.size());
   std::vector<zip::MemberToWrite> members;
   for (const auto& [key, tensor] : arrays) {
-    const std::string where = fmt::format("{}: array '{}'", path, key);
+    const std::string where = fmt::format("cannot write '{}': array '{}'", path, key);
     if (key.empty() || key.find('\0') != std::string::npos) {
       raise(ErrorCode::kInvalidArgument, "cannot write '{}': array names must be non-empty and contain no NUL", path);
     }

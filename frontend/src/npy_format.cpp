@@ -346,13 +346,13 @@ Tensor read_array(const ByteSource& source) {
 
 std::string encode_header(DType dtype, const Dims& shape, const std::string& where) {
   const auto code = std::find_if(kCodes.begin(), kCodes.end(), [&](const DTypeCode& c) { return c.dtype == dtype; });
-  if (dtype == DType::kUndefined) raise(ErrorCode::kInvalidArgument, "cannot write '{}': tensor is undefined", where);
+  if (dtype == DType::kUndefined) raise(ErrorCode::kInvalidArgument, "{}: tensor is undefined", where);
   if (code == kCodes.end()) {
-    raise(ErrorCode::kUnsupported, "cannot write '{}': dtype {} has no .npy equivalent (supported: {})", where,
+    raise(ErrorCode::kUnsupported, "{}: dtype {} has no .npy equivalent (supported: {})", where,
           to_string(dtype), supported_descrs());
   }
   if (shape.size() > kMaxRank) {
-    raise(ErrorCode::kInvalidArgument, "cannot write '{}': rank {} exceeds {}", where, shape.size(), kMaxRank);
+    raise(ErrorCode::kInvalidArgument, "{}: rank {} exceeds {}", where, shape.size(), kMaxRank);
   }
   std::string dims;
   for (size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
@@ -378,7 +378,7 @@ std::string encode_header(DType dtype, const Dims& shape, const std::string& whe
 }
 
 Tensor host_contiguous(const Tensor& tensor, const std::string& where) {
-  if (!tensor.defined()) raise(ErrorCode::kInvalidArgument, "cannot write '{}': tensor is undefined", where);
+  if (!tensor.defined()) raise(ErrorCode::kInvalidArgument, "{}: tensor is undefined", where);
   if (tensor.device().is_host()) return tensor.contiguous();
   return tensor.to(Device::host());
 }

@@ -40,9 +40,10 @@ Tensor read_array(const ByteSource& source);
 /// The bytes numpy's np.save writes before the data: version 1.0, keys sorted, 21 spare spaces
 /// for the first dim to grow, padded to 64 bytes. Throws Error(kUnsupported) for a dtype numpy
 /// has no equivalent of (bf16) and Error(kInvalidArgument) for an undefined tensor or rank > 64;
-/// where names the destination.
+/// messages start with where ("cannot write 'a.npy'").
 std::string encode_header(DType dtype, const Dims& shape, const std::string& where);
 /// The tensor as contiguous host memory in row-major order (a copy when it is not already).
+/// Throws Error(kInvalidArgument), starting with where, for an undefined tensor.
 Tensor host_contiguous(const Tensor& tensor, const std::string& where);
 
 }  // namespace kiln::npy

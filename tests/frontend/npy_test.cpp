@@ -315,6 +315,22 @@ TEST(NpyErrors, WriteFailures) {
   expect_error([&] { write_npz(dir.file("e.npz"), {{"", Tensor::scalar<float>(1)}}); }, ErrorCode::kInvalidArgument,
                "non-empty");
   expect_error([&] { write_npz(missing_dir, {{"a", Tensor::scalar<float>(1)}}); }, ErrorCode::kIo, missing_dir);
+  expect_error([&] { write_npz(dir.file("b.npz"), {{"w", Tensor::zeros({2}, DType::kBF16)}}); },
+               ErrorCode::kUnsupported, {dir.file("b.npz"), "array 'w'", "bf16"});
+  EXPECT_FALSE(fs::exists(dir.file("b.npz")));
+  expect_error([&] { write_npy(dir.file("r.npy"), Tensor::zeros(Dims(65, 1), DType::kF32)); },
+               ErrorCode::kInvalidArgument, "rank 65");
+  // Only the failed writes' target names were touched, and nothing was left behind.
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(NpyErrors, RankOverLimit) {
+  TempDir dir;
+  const std::string path = dir.file("r.npy");
+  std::string dims;
+  for (int i = 0; i < 65; ++i) dims += "1,";
+  write_bytes(path, npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }\n", le32(0)));
+  expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "more than 64 dimensions"});
 }
 
 // ---- npz ----
@@ -353,10 +369,18 @@ struct ZipMember {
 };
 
 ZipMember stored(const Bytes& name, const Bytes& data) {
-  return {name, data, static_cast<uint32_t>(data.size()), crc_of(data)};
+  ZipMember m;
+  m.name = name;
+  m.data = data;
+  m.size = static_cast<uint32_t>(data.size());
+  m.crc = crc_of(data);
+  return m;
 }
 ZipMember deflated(const Bytes& name, const Bytes& data) {
-  return {name, deflate_with_zlib(data), static_cast<uint32_t>(data.size()), crc_of(data), 8};
+  ZipMember m = stored(name, data);
+  m.data = deflate_with_zlib(data);
+  m.method = 8;
+  return m;
 }
 
 // APPNOTE 4.3.7 local header, 4.3.12 central directory header, 4.3.16 end of central directory.
@@ -603,6 +627,48 @@ TEST(NpzErrors, InconsistentDirectory) {
   whole[whole.size() - 14] = 9;  // entries on this disk
   write_bytes(path, whole);
   expect_error([&] { read_npz(path); }, ErrorCode::kInvalidArgument, {path, "corrupt ZIP archive"});
+}
+
+// Damaged copies of valid files (bytes changed, cut short) must fail with kiln::Error or read
+// as some array; never crash, hang, or throw anything else.
+TEST(NpzErrors, DamagedFilesOnlyRaiseKilnErrors) {
+  TempDir dir;
+  const std::string npz_path = dir.file("good.npz");
+  write_npz(npz_path, {{"a", sample(DType::kF32, {4, 5})}, {"b", sample(DType::kI64, {3})}}, true);
+  const std::vector<std::pair<std::string, Bytes>> originals = {
+      {"npy", kArange23F32},
+      {"stored", zip_archive({stored("a.npy", kArange3I64), stored("b.npy", kArange23F32)})},
+      {"deflated", read_bytes(npz_path)}};
+  uint32_t state = 12345;
+  auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  int failures = 0, reads = 0;
+  for (const auto& [kind, original] : originals) {
+    for (int round = 0; round < 300; ++round) {
+      Bytes bytes = original;
+      if (round % 4 == 3) {
+        bytes.resize(next() % bytes.size());
+      } else {
+        for (int k = 0; k <= round % 3; ++k) bytes[next() % bytes.size()] = static_cast<char>(next() >> 24);
+      }
+      // A fresh name each time: rewriting one file waits on its writeback.
+      const std::string path = dir.file(kind + std::to_string(round));
+      write_bytes(path, bytes);
+      try {
+        if (kind == "npy") {
+          read_npy(path);
+        } else {
+          read_npz(path);
+        }
+        ++reads;
+      } catch (const Error&) {
+        ++failures;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << kind << " round " << round << ": " << e.what();
+      }
+    }
+  }
+  EXPECT_GT(failures, 300) << "most damage should be detected";
+  EXPECT_GT(reads, 0) << "damage to padding or timestamps is harmless";
 }
 
 }  // namespace
