@@ -11,6 +11,7 @@
 #include <set>
 
 #include "kiln/runtime/error.h"
+#include "external_data.h"
 #include "kiln/runtime/op_registry.h"
 #include "onnx_proto.h"
 
@@ -52,6 +53,8 @@ void check_header(const ::onnx::ModelProto& proto, const std::string& label) {
   if (proto.ir_version() < kMinIrVersion || proto.ir_version() > kMaxIrVersion)
     raise(ErrorCode::kUnsupported, "{}: ir_version {} is not supported; kiln reads ONNX IR versions {} to {} (onnx 1.12)",
           label, proto.ir_version(), kMinIrVersion, kMaxIrVersion);
+  if (proto.opset_import_size() == 0)
+    raise(ErrorCode::kInvalidArgument, "{}: the model declares no opset_import", label);
   for (const auto& imp : proto.opset_import()) {
     if (!is_default_domain(imp.domain())) continue;
     if (imp.version() < kMinOpset || imp.version() > kLatestOpset)
@@ -220,21 +223,39 @@ void apply_declared_types(const ::onnx::ModelProto& proto, Graph& graph, const T
   for (const auto& info : proto.graph().value_info()) apply(info, "value_info");
 }
 
+void precheck_tensor(const ::onnx::TensorProto& t, const TensorSource& source, const std::string& what) {
+  detail::checked_tensor_numel(Dims(t.dims().begin(), t.dims().end()), source.limits, what);
+  if (t.data_location() != ::onnx::TensorProto::EXTERNAL) return;
+  for (const auto& entry : t.external_data())
+    if (entry.key() == "location") detail::resolve_external_path(source.base_dir, entry.value(), what);
+}
+
+void precheck_tensors(const ::onnx::ModelProto& proto, const TensorSource& source) {
+  const auto& g = proto.graph();
+  for (const auto& init : g.initializer())
+    precheck_tensor(init, source, fmt::format("{}: initializer '{}'", source.label, init.name()));
+  for (int i = 0; i < g.node_size(); ++i) {
+    const auto& n = g.node(i);
+    for (const auto& a : n.attribute()) {
+      std::string what = fmt::format("{}: node '{}' ({}): attribute '{}'", source.label, node_name(n, i),
+                                     n.op_type(), a.name());
+      if (a.has_t()) precheck_tensor(a.t(), source, what);
+      for (const auto& t : a.tensors()) precheck_tensor(t, source, what);
+    }
+  }
+}
+
 Model load_impl(std::string_view bytes, const std::string& label, const std::string& base_dir,
                 const LoadOptions& options) {
   ::onnx::ModelProto proto = parse(bytes, label, options.limits);
   check_header(proto, label);
   check_limits(proto, label, options.limits);
   TensorSource source{label, base_dir, options.limits};
-  if (options.run_checker) {
-    // External data is checked by kiln first: the checker would look for it relative to the
-    // process's working folder when there is no base_dir.
-    if (base_dir.empty())
-      for (const auto& init : proto.graph().initializer())
-        if (init.data_location() == ::onnx::TensorProto::EXTERNAL)
-          detail::tensor_from_proto(init, source, fmt::format("{}: initializer '{}'", label, init.name()));
-    detail::run_onnx_checker(proto, base_dir, label);
-  }
+  // The checker is not a safety boundary: it multiplies dims without overflow checks and opens
+  // external data paths as given. kiln's checks of tensor dims and external data locations run
+  // before it, so those cases get kiln's precise message.
+  precheck_tensors(proto, source);
+  if (options.run_checker) detail::run_onnx_checker(proto, base_dir, label);
   std::map<std::string, int> opsets;
   for (const auto& imp : proto.opset_import())
     opsets[is_default_domain(imp.domain()) ? "" : imp.domain()] = static_cast<int>(imp.version());
