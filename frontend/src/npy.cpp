@@ -54,7 +54,8 @@ std::map<std::string, Tensor> read_npz(const std::string& path) {
   std::map<std::string, Tensor> out;
   for (const auto& [key, entry] : arrays) {
     const std::vector<uint8_t> bytes = zip::read_member(archive, directory, *entry);
-    out.emplace(key, npy::read_array(npy::MemorySource(bytes, fmt::format("{}: member '{}'", path, entry->name))));
+    out.emplace(key,
+                npy::read_array(npy::MemorySource(bytes, fmt::format("{}: member '{}'", path, entry->name))));
   }
   return out;
 }
@@ -68,7 +69,8 @@ void write_npz(const std::string& path, const std::map<std::string, Tensor>& arr
   for (const auto& [key, tensor] : arrays) {
     const std::string where = fmt::format("cannot write '{}': array '{}'", path, key);
     if (key.empty() || key.find('\0') != std::string::npos) {
-      raise(ErrorCode::kInvalidArgument, "cannot write '{}': array names must be non-empty and contain no NUL", path);
+      raise(ErrorCode::kInvalidArgument,
+            "cannot write '{}': array names must be non-empty and contain no NUL", path);
     }
     hosts.push_back(npy::host_contiguous(tensor, where));
     headers.push_back(npy::encode_header(hosts.back().dtype(), hosts.back().shape(), where));

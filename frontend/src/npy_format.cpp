@@ -83,7 +83,8 @@ class DictParser {
       entries.emplace_back(std::move(key), std::move(value));
       skip_space();
       if (at('}')) break;
-      expect(',');  // a trailing comma before '}' is valid Python and numpy writes one
+      if (!at(',')) fail("expected ',' or '}'");
+      ++pos_;  // a trailing comma before '}' is valid Python and numpy writes one
       skip_space();
     }
     ++pos_;
@@ -94,8 +95,8 @@ class DictParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    raise(ErrorCode::kInvalidArgument, "{}: malformed .npy header: {} at offset {} in \"{}\"", where_, what, pos_,
-          quote(text_));
+    raise(ErrorCode::kInvalidArgument, "{}: malformed .npy header: {} at offset {} in \"{}\"", where_, what,
+          pos_, quote(text_));
   }
   bool at(char c) const { return pos_ < text_.size() && text_[pos_] == c; }
   void expect(char c) {
@@ -239,8 +240,8 @@ Header parse_header_dict(std::string_view text, const std::string& where) {
                  : key == "shape"         ? &seen_shape
                                           : nullptr;
     if (seen == nullptr) {
-      raise(ErrorCode::kInvalidArgument, "{}: .npy header has unknown key '{}' (expected descr, fortran_order, shape)",
-            where, quote(key));
+      raise(ErrorCode::kInvalidArgument,
+            "{}: .npy header has unknown key '{}' (expected descr, fortran_order, shape)", where, quote(key));
     }
     if (*seen) raise(ErrorCode::kInvalidArgument, "{}: .npy header has key '{}' twice", where, key);
     *seen = true;
@@ -248,8 +249,9 @@ Header parse_header_dict(std::string_view text, const std::string& where) {
       parse_descr(value, header, where);
     } else if (key == "fortran_order") {
       if (value.kind != Literal::kBool) {
-        raise(ErrorCode::kInvalidArgument, "{}: malformed .npy header: 'fortran_order' is {}, expected True or False",
-              where, quote(value.text));
+        raise(ErrorCode::kInvalidArgument,
+              "{}: malformed .npy header: 'fortran_order' is {}, expected True or False", where,
+              quote(value.text));
       }
       if (value.flag) {
         raise(ErrorCode::kInvalidArgument,
@@ -259,20 +261,24 @@ Header parse_header_dict(std::string_view text, const std::string& where) {
       }
     } else {
       if (value.kind != Literal::kTuple) {
-        raise(ErrorCode::kInvalidArgument, "{}: malformed .npy header: 'shape' is {}, expected a tuple such as (3,)",
-              where, quote(value.text.empty() ? std::string("a string") : value.text));
+        raise(ErrorCode::kInvalidArgument,
+              "{}: malformed .npy header: 'shape' is {}, expected a tuple such as (3,)", where,
+              quote(value.text.empty() ? std::string("a string") : value.text));
       }
       header.shape = std::move(value.ints);
     }
   }
   if (!seen_descr || !seen_order || !seen_shape) {
     raise(ErrorCode::kInvalidArgument, "{}: .npy header lacks key '{}' in \"{}\"", where,
-          !seen_descr ? "descr" : !seen_order ? "fortran_order" : "shape", quote(text));
+          !seen_descr   ? "descr"
+          : !seen_order ? "fortran_order"
+                        : "shape",
+          quote(text));
   }
   try {
     checked_numel(header.shape);
   } catch (const Error& e) {
-    raise(ErrorCode::kInvalidArgument, "{}: shape {}: {}", where, to_string(header.shape), e.what());
+    raise(ErrorCode::kInvalidArgument, "{}: {}", where, e.what());
   }
   return header;
 }
@@ -298,12 +304,13 @@ Header read_header(const ByteSource& source) {
   for (size_t i = 0; i < length_bytes; ++i) header_len |= uint64_t{prelude[8 + i]} << (8 * i);
   const uint64_t header_start = 8 + length_bytes;
   if (header_len > kMaxHeaderBytes) {
-    raise(ErrorCode::kInvalidArgument, "{}: .npy header length {} exceeds the {} byte limit", where, header_len,
-          kMaxHeaderBytes);
+    raise(ErrorCode::kInvalidArgument, "{}: .npy header length {} exceeds the {} byte limit", where,
+          header_len, kMaxHeaderBytes);
   }
   if (header_start + header_len > source.size()) {
-    raise(ErrorCode::kInvalidArgument, "{}: truncated .npy header: it says {} bytes, the file has {} after the prelude",
-          where, header_len, source.size() - header_start);
+    raise(ErrorCode::kInvalidArgument,
+          "{}: truncated .npy header: it says {} bytes, the file has {} after the prelude", where, header_len,
+          source.size() - header_start);
   }
   std::string text(static_cast<size_t>(header_len), '\0');
   source.read(header_start, text.data(), text.size());
@@ -345,7 +352,8 @@ Tensor read_array(const ByteSource& source) {
 }
 
 std::string encode_header(DType dtype, const Dims& shape, const std::string& where) {
-  const auto code = std::find_if(kCodes.begin(), kCodes.end(), [&](const DTypeCode& c) { return c.dtype == dtype; });
+  const auto code =
+      std::find_if(kCodes.begin(), kCodes.end(), [&](const DTypeCode& c) { return c.dtype == dtype; });
   if (dtype == DType::kUndefined) raise(ErrorCode::kInvalidArgument, "{}: tensor is undefined", where);
   if (code == kCodes.end()) {
     raise(ErrorCode::kUnsupported, "{}: dtype {} has no .npy equivalent (supported: {})", where,

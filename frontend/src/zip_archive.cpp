@@ -10,10 +10,10 @@
 namespace kiln::zip {
 namespace {
 
-constexpr uint32_t kLocalSig = 0x04034b50;       // "PK\3\4"
-constexpr uint32_t kCentralSig = 0x02014b50;     // "PK\1\2"
-constexpr uint32_t kEndSig = 0x06054b50;         // "PK\5\6"
-constexpr uint32_t kZip64EndSig = 0x06064b50;    // "PK\6\6"
+constexpr uint32_t kLocalSig = 0x04034b50;         // "PK\3\4"
+constexpr uint32_t kCentralSig = 0x02014b50;       // "PK\1\2"
+constexpr uint32_t kEndSig = 0x06054b50;           // "PK\5\6"
+constexpr uint32_t kZip64EndSig = 0x06064b50;      // "PK\6\6"
 constexpr uint32_t kZip64LocatorSig = 0x07064b50;  // "PK\6\7"
 constexpr size_t kLocalSize = 30;
 constexpr size_t kCentralSize = 46;
@@ -91,9 +91,10 @@ EndRecord read_end_record(const npy::ByteSource& archive) {
     if (get32(loc + 4) != 0 || get32(loc + 16) != 1) {
       raise(ErrorCode::kInvalidArgument, "{}: multi-disk ZIP archives are not supported", where);
     }
-    if (record_offset > end_offset - kZip64LocatorSize || end_offset - kZip64LocatorSize - record_offset < kZip64EndSize) {
-      raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: zip64 end record offset {} is out of range", where,
-            record_offset);
+    if (record_offset > end_offset - kZip64LocatorSize ||
+        end_offset - kZip64LocatorSize - record_offset < kZip64EndSize) {
+      raise(ErrorCode::kInvalidArgument,
+            "{}: corrupt ZIP archive: zip64 end record offset {} is out of range", where, record_offset);
     }
     uint8_t rec[kZip64EndSize];
     archive.read(record_offset, rec, sizeof(rec));
@@ -114,13 +115,15 @@ EndRecord read_end_record(const npy::ByteSource& archive) {
   }
   if (end.directory_offset > end.limit || end.directory_size != end.limit - end.directory_offset) {
     raise(ErrorCode::kInvalidArgument,
-          "{}: corrupt ZIP archive: central directory at offset {} with {} bytes does not end at the end record "
+          "{}: corrupt ZIP archive: central directory at offset {} with {} bytes does not end at the end "
+          "record "
           "(offset {})",
           where, end.directory_offset, end.directory_size, end.limit);
   }
   if (end.entries > end.directory_size / kCentralSize) {
-    raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: {} entries cannot fit in a {} byte directory", where,
-          end.entries, end.directory_size);
+    raise(ErrorCode::kInvalidArgument,
+          "{}: corrupt ZIP archive: {} entries cannot fit in a {} byte directory", where, end.entries,
+          end.directory_size);
   }
   return end;
 }
@@ -140,7 +143,8 @@ void apply_zip64_extra(const uint8_t* extra, size_t extra_len, Entry& entry, con
       for (uint64_t* f : fields) {
         if (*f != kMax32) continue;
         if (field + 8 > at + 4 + len) {
-          raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: zip64 extra field is too short", where);
+          raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: zip64 extra field is too short",
+                where);
         }
         *f = get64(extra + field);
         field += 8;
@@ -149,8 +153,8 @@ void apply_zip64_extra(const uint8_t* extra, size_t extra_len, Entry& entry, con
     }
     at += 4 + len;
   }
-  raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: size or offset is 0xffffffff without a zip64 field",
-        where);
+  raise(ErrorCode::kInvalidArgument,
+        "{}: corrupt ZIP archive: size or offset is 0xffffffff without a zip64 field", where);
 }
 
 }  // namespace
@@ -164,8 +168,9 @@ Directory read_directory(const npy::ByteSource& archive) {
   size_t at = 0;
   for (uint64_t i = 0; i < end.entries; ++i) {
     if (dir.size() - at < kCentralSize || get32(&dir[at]) != kCentralSig) {
-      raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: bad central directory entry {} at offset {}",
-            archive.where(), i, end.directory_offset + at);
+      raise(ErrorCode::kInvalidArgument,
+            "{}: corrupt ZIP archive: bad central directory entry {} at offset {}", archive.where(), i,
+            end.directory_offset + at);
     }
     const uint8_t* p = &dir[at];
     Entry e;
@@ -177,8 +182,8 @@ Directory read_directory(const npy::ByteSource& archive) {
     const size_t name_len = get16(p + 28), extra_len = get16(p + 30), comment_len = get16(p + 32);
     e.local_header_offset = get32(p + 42);
     if (dir.size() - at - kCentralSize < name_len + extra_len + comment_len) {
-      raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: central directory entry {} overruns the directory",
-            archive.where(), i);
+      raise(ErrorCode::kInvalidArgument,
+            "{}: corrupt ZIP archive: central directory entry {} overruns the directory", archive.where(), i);
     }
     e.name.assign(reinterpret_cast<const char*>(p + kCentralSize), name_len);
     apply_zip64_extra(p + kCentralSize + name_len, extra_len, e, member_where(archive, e.name));
@@ -188,33 +193,38 @@ Directory read_directory(const npy::ByteSource& archive) {
     at += kCentralSize + name_len + extra_len + comment_len;
   }
   if (at != dir.size()) {
-    raise(ErrorCode::kInvalidArgument, "{}: corrupt ZIP archive: {} stray bytes after the central directory entries",
-          archive.where(), dir.size() - at);
+    raise(ErrorCode::kInvalidArgument,
+          "{}: corrupt ZIP archive: {} stray bytes after the central directory entries", archive.where(),
+          dir.size() - at);
   }
   return out;
 }
 
-std::vector<uint8_t> read_member(const npy::ByteSource& archive, const Directory& directory, const Entry& entry) {
+std::vector<uint8_t> read_member(const npy::ByteSource& archive, const Directory& directory,
+                                 const Entry& entry) {
   const std::string where = member_where(archive, entry.name);
-  if (entry.flags & kFlagEncrypted) raise(ErrorCode::kInvalidArgument, "{}: encrypted members are not supported", where);
+  if (entry.flags & kFlagEncrypted)
+    raise(ErrorCode::kInvalidArgument, "{}: encrypted members are not supported", where);
   if (entry.method != kMethodStored && entry.method != kMethodDeflate) {
-    raise(ErrorCode::kInvalidArgument, "{}: compression method {} is not supported (only stored and deflate)", where,
-          entry.method);
+    raise(ErrorCode::kInvalidArgument, "{}: compression method {} is not supported (only stored and deflate)",
+          where, entry.method);
   }
-  if (entry.local_header_offset > directory.data_end || directory.data_end - entry.local_header_offset < kLocalSize) {
+  if (entry.local_header_offset > directory.data_end ||
+      directory.data_end - entry.local_header_offset < kLocalSize) {
     raise(ErrorCode::kInvalidArgument, "{}: local header offset {} is out of range", where,
           entry.local_header_offset);
   }
   uint8_t local[kLocalSize];
   archive.read(entry.local_header_offset, local, sizeof(local));
   if (get32(local) != kLocalSig) {
-    raise(ErrorCode::kInvalidArgument, "{}: no local file header at offset {}", where, entry.local_header_offset);
+    raise(ErrorCode::kInvalidArgument, "{}: no local file header at offset {}", where,
+          entry.local_header_offset);
   }
   const size_t name_len = get16(local + 26), extra_len = get16(local + 28);
   const uint64_t data_offset = entry.local_header_offset + kLocalSize + name_len + extra_len;
   if (data_offset > directory.data_end || directory.data_end - data_offset < entry.compressed_size) {
-    raise(ErrorCode::kInvalidArgument, "{}: data ({} bytes at offset {}) runs past the central directory", where,
-          entry.compressed_size, data_offset);
+    raise(ErrorCode::kInvalidArgument, "{}: data ({} bytes at offset {}) runs past the central directory",
+          where, entry.compressed_size, data_offset);
   }
   std::string local_name(name_len, '\0');
   archive.read(entry.local_header_offset + kLocalSize, local_name.data(), name_len);
@@ -228,21 +238,22 @@ std::vector<uint8_t> read_member(const npy::ByteSource& archive, const Directory
   // Sizes are bounded by the archive's size here (checked above), so this allocation is safe.
   std::vector<uint8_t> raw(static_cast<size_t>(entry.compressed_size));
   archive.read(data_offset, raw.data(), raw.size());
-  std::vector<uint8_t> data = entry.method == kMethodStored ? std::move(raw)
-                                                            : inflate_raw(raw, entry.uncompressed_size, where);
+  std::vector<uint8_t> data =
+      entry.method == kMethodStored ? std::move(raw) : inflate_raw(raw, entry.uncompressed_size, where);
   const std::span<const uint8_t> whole(data);
   const uint32_t crc = crc32_of(std::span(&whole, 1));
   if (crc != entry.crc) {
-    raise(ErrorCode::kInvalidArgument, "{}: CRC-32 mismatch (archive says {:08x}, data has {:08x}); the file is corrupt",
-          where, entry.crc, crc);
+    raise(ErrorCode::kInvalidArgument,
+          "{}: CRC-32 mismatch (archive says {:08x}, data has {:08x}); the file is corrupt", where, entry.crc,
+          crc);
   }
   return data;
 }
 
 void write_archive(npy::FileSink& sink, std::span<const MemberToWrite> members, bool compress) {
   if (members.size() >= kMax16) {
-    raise(ErrorCode::kUnsupported, "cannot write '{}': {} members need zip64, which is not supported", sink.path(),
-          members.size());
+    raise(ErrorCode::kUnsupported, "cannot write '{}': {} members need zip64, which is not supported",
+          sink.path(), members.size());
   }
   constexpr uint16_t kVersion = 20;                  // 2.0: deflate, no zip64
   constexpr uint16_t kMadeBy = (3 << 8) | kVersion;  // 3: Unix, so external attributes are mode bits
@@ -259,10 +270,11 @@ void write_archive(npy::FileSink& sink, std::span<const MemberToWrite> members, 
     const uint64_t offset = sink.position();
     if (size >= kMax32 || stored_size >= kMax32 || offset >= kMax32 || m.name.size() > kMax16) {
       raise(ErrorCode::kUnsupported,
-            "cannot write '{}': member '{}' ({} bytes at offset {}) needs zip64, which is not supported", sink.path(),
-            m.name, size, offset);
+            "cannot write '{}': member '{}' ({} bytes at offset {}) needs zip64, which is not supported",
+            sink.path(), m.name, size, offset);
     }
-    const bool utf8 = std::any_of(m.name.begin(), m.name.end(), [](char c) { return static_cast<uint8_t>(c) >= 0x80; });
+    const bool utf8 =
+        std::any_of(m.name.begin(), m.name.end(), [](char c) { return static_cast<uint8_t>(c) >= 0x80; });
     const uint16_t flags = utf8 ? kFlagUtf8 : 0;
     const uint16_t method = compress ? kMethodDeflate : kMethodStored;
 
@@ -307,7 +319,8 @@ void write_archive(npy::FileSink& sink, std::span<const MemberToWrite> members, 
   }
   const uint64_t directory_offset = sink.position();
   if (directory_offset >= kMax32 || directory.size() >= kMax32) {
-    raise(ErrorCode::kUnsupported, "cannot write '{}': the archive exceeds 4 GiB and needs zip64, which is not supported",
+    raise(ErrorCode::kUnsupported,
+          "cannot write '{}': the archive exceeds 4 GiB and needs zip64, which is not supported",
           sink.path());
   }
   sink.write(directory);

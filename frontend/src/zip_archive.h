@@ -34,7 +34,8 @@ Directory read_directory(const npy::ByteSource& archive);
 /// One member's bytes: inflated when deflated, sizes and CRC-32 checked. Throws
 /// Error(kInvalidArgument) naming the archive and the member on a bad local header, encryption,
 /// an unsupported method, corrupt deflate data or a CRC mismatch.
-std::vector<uint8_t> read_member(const npy::ByteSource& archive, const Directory& directory, const Entry& entry);
+std::vector<uint8_t> read_member(const npy::ByteSource& archive, const Directory& directory,
+                                 const Entry& entry);
 
 struct MemberToWrite {
   std::string name;

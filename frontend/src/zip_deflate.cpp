@@ -29,7 +29,8 @@ uint32_t crc32_of(std::span<const std::span<const uint8_t>> pieces) {
 
 std::vector<uint8_t> deflate_raw(std::span<const std::span<const uint8_t>> pieces, const std::string& where) {
   z_stream stream{};
-  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kRawWindowBits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, kRawWindowBits, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     raise(ErrorCode::kInternal, "{}: deflateInit2 failed", where);
   }
   uLong total = 0;
@@ -54,7 +55,8 @@ std::vector<uint8_t> deflate_raw(std::span<const std::span<const uint8_t>> piece
     } while (stream.avail_in > 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
   };
   for (std::span<const uint8_t> piece : pieces) {
-    for (size_t at = 0; at < piece.size(); at += kSlice) pump(piece.data() + at, std::min(kSlice, piece.size() - at), Z_NO_FLUSH);
+    for (size_t at = 0; at < piece.size(); at += kSlice)
+      pump(piece.data() + at, std::min(kSlice, piece.size() - at), Z_NO_FLUSH);
   }
   pump(nullptr, 0, Z_FINISH);
   deflateEnd(&stream);
@@ -70,8 +72,10 @@ std::vector<uint8_t> inflate_raw(std::span<const uint8_t> compressed, uint64_t e
     raise(ErrorCode::kInvalidArgument, "{}: declared size {} is too large", where, expected_size);
   }
   z_stream stream{};
-  if (inflateInit2(&stream, kRawWindowBits) != Z_OK) raise(ErrorCode::kInternal, "{}: inflateInit2 failed", where);
-  std::vector<uint8_t> out(static_cast<size_t>(std::min<uint64_t>(expected_size, uint64_t{compressed.size()} * 4 + 4096)));
+  if (inflateInit2(&stream, kRawWindowBits) != Z_OK)
+    raise(ErrorCode::kInternal, "{}: inflateInit2 failed", where);
+  std::vector<uint8_t> out(
+      static_cast<size_t>(std::min<uint64_t>(expected_size, uint64_t{compressed.size()} * 4 + 4096)));
   size_t consumed = 0, written = 0;
   uint8_t spare = 0;  // zlib wants a non-null output pointer even when there is no room
   for (;;) {
@@ -91,10 +95,10 @@ std::vector<uint8_t> inflate_raw(std::span<const uint8_t> compressed, uint64_t e
     std::string problem;
     if (rc != Z_OK && rc != Z_BUF_ERROR) {
       problem = fmt::format("corrupt deflate data: {}", stream.msg != nullptr ? stream.msg : "unknown error");
-    } else if (rc == Z_BUF_ERROR && out_n == 0) {
-      problem = fmt::format("deflate data decodes to more than the declared {} bytes", expected_size);
-    } else if (rc == Z_BUF_ERROR) {
+    } else if (rc == Z_BUF_ERROR && in_n == 0) {
       problem = "corrupt deflate data: the stream ends early";
+    } else if (rc == Z_BUF_ERROR) {
+      problem = fmt::format("deflate data decodes to more than the declared {} bytes", expected_size);
     }
     if (!problem.empty()) {
       inflateEnd(&stream);
@@ -103,12 +107,12 @@ std::vector<uint8_t> inflate_raw(std::span<const uint8_t> compressed, uint64_t e
   }
   inflateEnd(&stream);
   if (written != expected_size) {
-    raise(ErrorCode::kInvalidArgument, "{}: deflate data decodes to {} bytes, the archive declares {}", where, written,
-          expected_size);
+    raise(ErrorCode::kInvalidArgument, "{}: deflate data decodes to {} bytes, the archive declares {}", where,
+          written, expected_size);
   }
   if (consumed != compressed.size()) {
-    raise(ErrorCode::kInvalidArgument, "{}: {} bytes of compressed data after the end of the deflate stream", where,
-          compressed.size() - consumed);
+    raise(ErrorCode::kInvalidArgument, "{}: {} bytes of compressed data after the end of the deflate stream",
+          where, compressed.size() - consumed);
   }
   return out;
 }

@@ -64,14 +64,16 @@ Bytes raw_of(const Tensor& t) { return Bytes(static_cast<const char*>(t.raw_data
 // Bytes of np.save(np.arange(6, dtype='<f4').reshape(2, 3)) under numpy 1.24: 10 bytes of magic,
 // version and length 118 ('v'), the dict padded with spaces and '\n' to 128, then the data.
 const Bytes kArange23F32 =
-    std::string("\x93NUMPY\x01\x00\x76\x00", 10) + "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" +
-    std::string(58, ' ') + "\n" +
-    std::string("\x00\x00\x00\x00\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40\x00\x00\xa0\x40", 24);
+    std::string("\x93NUMPY\x01\x00\x76\x00", 10) +
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }" + std::string(58, ' ') + "\n" +
+    std::string(
+        "\x00\x00\x00\x00\x00\x00\x80\x3f\x00\x00\x00\x40\x00\x00\x40\x40\x00\x00\x80\x40\x00\x00\xa0\x40",
+        24);
 
 // np.save(np.arange(3)) (int64), the member of numpy's savez example below.
-const Bytes kArange3I64 =
-    std::string("\x93NUMPY\x01\x00\x76\x00", 10) + "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }" +
-    std::string(60, ' ') + "\n" + le64(0) + le64(1) + le64(2);
+const Bytes kArange3I64 = std::string("\x93NUMPY\x01\x00\x76\x00", 10) +
+                          "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }" + std::string(60, ' ') +
+                          "\n" + le64(0) + le64(1) + le64(2);
 
 TEST(Npy, GoldenBytesFromNumpyRead) {
   ASSERT_EQ(kArange23F32.size(), 128u + 24u);
@@ -91,13 +93,14 @@ TEST(Npy, WritesNumpysExactBytes) {
   EXPECT_EQ(read_bytes(dir.file("b.npy")), kArange3I64);
   // Rank 0 (no spare digits) and a size-0 dim, as np.save writes them.
   write_npy(dir.file("c.npy"), Tensor::scalar<bool>(true));
-  EXPECT_EQ(read_bytes(dir.file("c.npy")),
-            std::string("\x93NUMPY\x01\x00\x76\x00", 10) + "{'descr': '|b1', 'fortran_order': False, 'shape': (), }" +
-                std::string(62, ' ') + "\n\x01");
+  EXPECT_EQ(read_bytes(dir.file("c.npy")), std::string("\x93NUMPY\x01\x00\x76\x00", 10) +
+                                               "{'descr': '|b1', 'fortran_order': False, 'shape': (), }" +
+                                               std::string(62, ' ') + "\n\x01");
   write_npy(dir.file("d.npy"), Tensor::empty({2, 0, 3}, DType::kI32));
   EXPECT_EQ(read_bytes(dir.file("d.npy")),
             std::string("\x93NUMPY\x01\x00\x76\x00", 10) +
-                "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 0, 3), }" + std::string(55, ' ') + "\n");
+                "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 0, 3), }" + std::string(55, ' ') +
+                "\n");
 }
 
 // Deterministic values of every dtype, with some negatives and fractions where the type has them.
@@ -106,14 +109,30 @@ Tensor sample(DType dtype, const Dims& shape) {
   const int64_t n = t.numel();
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype) {
-      case DType::kF32: t.data<float>()[i] = static_cast<float>(i) * 0.25f - 3.0f; break;
-      case DType::kF64: t.data<double>()[i] = static_cast<double>(i) * -1.5 + 1e-300; break;
-      case DType::kI64: t.data<int64_t>()[i] = (int64_t{1} << 40) - i * 7; break;
-      case DType::kI32: t.data<int32_t>()[i] = -100000 + static_cast<int32_t>(i) * 3; break;
-      case DType::kBool: t.data<bool>()[i] = (i % 3) == 1; break;
-      case DType::kU8: t.data<uint8_t>()[i] = static_cast<uint8_t>(250 + i); break;
-      case DType::kI8: t.data<int8_t>()[i] = static_cast<int8_t>(-128 + i); break;
-      default: static_cast<uint8_t*>(t.raw_data())[i * 2] = static_cast<uint8_t>(i); break;  // f16 bits
+      case DType::kF32:
+        t.data<float>()[i] = static_cast<float>(i) * 0.25f - 3.0f;
+        break;
+      case DType::kF64:
+        t.data<double>()[i] = static_cast<double>(i) * -1.5 + 1e-300;
+        break;
+      case DType::kI64:
+        t.data<int64_t>()[i] = (int64_t{1} << 40) - i * 7;
+        break;
+      case DType::kI32:
+        t.data<int32_t>()[i] = -100000 + static_cast<int32_t>(i) * 3;
+        break;
+      case DType::kBool:
+        t.data<bool>()[i] = (i % 3) == 1;
+        break;
+      case DType::kU8:
+        t.data<uint8_t>()[i] = static_cast<uint8_t>(250 + i);
+        break;
+      case DType::kI8:
+        t.data<int8_t>()[i] = static_cast<int8_t>(-128 + i);
+        break;
+      default:
+        static_cast<uint8_t*>(t.raw_data())[i * 2] = static_cast<uint8_t>(i);
+        break;  // f16 bits
     }
   }
   return t;
@@ -122,8 +141,8 @@ Tensor sample(DType dtype, const Dims& shape) {
 TEST(Npy, RoundTripEveryDtypeAndRank) {
   TempDir dir;
   const std::vector<Dims> shapes = {{}, {0}, {5}, {2, 3}, {3, 0}, {2, 3, 4}, {1, 2, 3, 2}, {2, 0, 1, 3}};
-  for (DType dtype : {DType::kF32, DType::kF64, DType::kI64, DType::kI32, DType::kBool, DType::kU8, DType::kI8,
-                      DType::kF16}) {
+  for (DType dtype : {DType::kF32, DType::kF64, DType::kI64, DType::kI32, DType::kBool, DType::kU8,
+                      DType::kI8, DType::kF16}) {
     for (const Dims& shape : shapes) {
       SCOPED_TRACE(std::string(to_string(dtype)) + " " + to_string(shape));
       const Tensor t = sample(dtype, shape);
@@ -193,7 +212,8 @@ TEST(Npy, ReadsHeaderVariants) {
   const Tensor scalar = read_npy(path);
   EXPECT_EQ(scalar.rank(), 0u);
   EXPECT_EQ(scalar.item<int32_t>(), 42);
-  write_bytes(path, npy_file("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n", std::string("\x00\x02\x01", 3)));
+  write_bytes(path, npy_file("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }\n",
+                             std::string("\x00\x02\x01", 3)));
   EXPECT_EQ(read_npy(path).to_vector<bool>(), (std::vector<bool>{false, true, true}));
 }
 
@@ -264,19 +284,22 @@ TEST(NpyErrors, UnsupportedDtype) {
   TempDir dir;
   const std::string path = dir.file("d.npy");
   for (const char* descr : {"<c8", "|O", "O", "<U5", "<u4", "|f4"}) {
-    write_bytes(path, npy_file(std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (1,), }\n",
-                               std::string(8, '\0')));
+    write_bytes(path,
+                npy_file(std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (1,), }\n",
+                         std::string(8, '\0')));
     expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, descr});
   }
-  write_bytes(path, npy_file("{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }\n",
-                             std::string(8, '\0')));
+  write_bytes(path,
+              npy_file("{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }\n",
+                       std::string(8, '\0')));
   expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "structured dtype"});
 }
 
 TEST(NpyErrors, FortranOrder) {
   TempDir dir;
   const std::string path = dir.file("f.npy");
-  write_bytes(path, npy_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }\n", std::string(16, '\0')));
+  write_bytes(
+      path, npy_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }\n", std::string(16, '\0')));
   expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "Fortran"});
 }
 
@@ -288,18 +311,21 @@ TEST(NpyErrors, DataShorterOrLongerThanTheShape) {
   write_bytes(path, kArange23F32 + "x");
   expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "trailing bytes", "25 bytes"});
   // A shape of 10^12 floats over 4 bytes of data: reported, never allocated.
-  write_bytes(path, npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }\n", le32(0)));
+  write_bytes(path,
+              npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }\n", le32(0)));
   expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "file truncated"});
 }
 
 TEST(NpyErrors, DimsOverflow) {
   TempDir dir;
   const std::string path = dir.file("o.npy");
-  write_bytes(path, npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }\n",
-                             le32(0)));
+  write_bytes(path,
+              npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }\n",
+                       le32(0)));
   expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "[4294967296,4294967296,16]"});
   // The element count fits in int64 but not its byte size.
-  write_bytes(path, npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }\n", le32(0)));
+  write_bytes(path, npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }\n",
+                             le32(0)));
   expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "too large"});
 }
 
@@ -308,15 +334,25 @@ TEST(NpyErrors, WriteFailures) {
   const std::string missing_dir = dir.file("no/such/dir/a.npy");
   expect_error([&] { write_npy(missing_dir, Tensor::scalar<float>(1)); }, ErrorCode::kIo, missing_dir);
   expect_error([&] { write_npy(dir.file("u.npy"), Tensor()); }, ErrorCode::kInvalidArgument, "undefined");
-  expect_error([&] { write_npy(dir.file("b.npy"), Tensor::zeros({2}, DType::kBF16)); }, ErrorCode::kUnsupported,
-               "bf16");
+  expect_error([&] { write_npy(dir.file("b.npy"), Tensor::zeros({2}, DType::kBF16)); },
+               ErrorCode::kUnsupported, "bf16");
   EXPECT_FALSE(fs::exists(dir.file("u.npy")));
   EXPECT_FALSE(fs::exists(dir.file("b.npy")));
-  expect_error([&] { write_npz(dir.file("e.npz"), {{"", Tensor::scalar<float>(1)}}); }, ErrorCode::kInvalidArgument,
-               "non-empty");
-  expect_error([&] { write_npz(missing_dir, {{"a", Tensor::scalar<float>(1)}}); }, ErrorCode::kIo, missing_dir);
-  expect_error([&] { write_npz(dir.file("b.npz"), {{"w", Tensor::zeros({2}, DType::kBF16)}}); },
-               ErrorCode::kUnsupported, {dir.file("b.npz"), "array 'w'", "bf16"});
+  expect_error(
+      [&] {
+        write_npz(dir.file("e.npz"), {{"", Tensor::scalar<float>(1)}});
+      },
+      ErrorCode::kInvalidArgument, "non-empty");
+  expect_error(
+      [&] {
+        write_npz(missing_dir, {{"a", Tensor::scalar<float>(1)}});
+      },
+      ErrorCode::kIo, missing_dir);
+  expect_error(
+      [&] {
+        write_npz(dir.file("b.npz"), {{"w", Tensor::zeros({2}, DType::kBF16)}});
+      },
+      ErrorCode::kUnsupported, {dir.file("b.npz"), "array 'w'", "bf16"});
   EXPECT_FALSE(fs::exists(dir.file("b.npz")));
   expect_error([&] { write_npy(dir.file("r.npy"), Tensor::zeros(Dims(65, 1), DType::kF32)); },
                ErrorCode::kInvalidArgument, "rank 65");
@@ -329,14 +365,16 @@ TEST(NpyErrors, RankOverLimit) {
   const std::string path = dir.file("r.npy");
   std::string dims;
   for (int i = 0; i < 65; ++i) dims += "1,";
-  write_bytes(path, npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }\n", le32(0)));
+  write_bytes(path,
+              npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }\n", le32(0)));
   expect_error([&] { read_npy(path); }, ErrorCode::kInvalidArgument, {path, "more than 64 dimensions"});
 }
 
 // ---- npz ----
 
 uint32_t crc_of(const Bytes& data) {
-  return static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+  return static_cast<uint32_t>(
+      crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
 }
 
 Bytes deflate_with_zlib(const Bytes& data) {
@@ -356,8 +394,8 @@ Bytes deflate_with_zlib(const Bytes& data) {
 // One member of a hand-assembled archive; the fields are written as given, so tests can lie.
 struct ZipMember {
   Bytes name;
-  Bytes data;          // as stored in the archive (compressed when method is 8)
-  uint32_t size = 0;   // uncompressed size
+  Bytes data;         // as stored in the archive (compressed when method is 8)
+  uint32_t size = 0;  // uncompressed size
   uint32_t crc = 0;
   uint16_t method = 0;
   uint16_t flags = 0;
@@ -389,10 +427,12 @@ Bytes zip_archive(const std::vector<ZipMember>& members, const Bytes& zip64_tail
   for (const ZipMember& m : members) {
     const uint32_t offset = static_cast<uint32_t>(out.size());
     out += "PK\x03\x04" + le16(20) + le16(m.flags) + le16(m.method) + le16(0) + le16(0x21) + le32(m.crc) +
-           le32(static_cast<uint32_t>(m.data.size())) + le32(m.size) + le16(static_cast<uint32_t>(m.name.size())) +
-           le16(static_cast<uint32_t>(m.local_extra.size())) + m.name + m.local_extra + m.data;
-    central += "PK\x01\x02" + le16(0x0314) + le16(20) + le16(m.flags) + le16(m.method) + le16(0) + le16(0x21) +
-               le32(m.crc) + le32(m.central_compressed ? m.central_compressed : static_cast<uint32_t>(m.data.size())) +
+           le32(static_cast<uint32_t>(m.data.size())) + le32(m.size) +
+           le16(static_cast<uint32_t>(m.name.size())) + le16(static_cast<uint32_t>(m.local_extra.size())) +
+           m.name + m.local_extra + m.data;
+    central += "PK\x01\x02" + le16(0x0314) + le16(20) + le16(m.flags) + le16(m.method) + le16(0) +
+               le16(0x21) + le32(m.crc) +
+               le32(m.central_compressed ? m.central_compressed : static_cast<uint32_t>(m.data.size())) +
                le32(m.central_size ? m.central_size : m.size) + le16(static_cast<uint32_t>(m.name.size())) +
                le16(static_cast<uint32_t>(m.central_extra.size())) + le16(0) + le16(0) + le16(0) + le32(0) +
                le32(m.central_offset ? m.central_offset : offset) + m.name + m.central_extra;
@@ -411,8 +451,9 @@ Bytes f32_npy(const std::vector<float>& values) {
     std::memcpy(&bits, &v, 4);
     data += le32(bits);
   }
-  return npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(values.size()) + ",), }\n",
-                  data);
+  return npy_file(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(values.size()) + ",), }\n",
+      data);
 }
 
 TEST(Npz, ReadsHandAssembledStoredArchive) {
@@ -467,10 +508,10 @@ TEST(Npz, ReadsZip64Directory) {
   const uint64_t central_size = 46 + 5 + 28;
   const uint64_t record_offset = central_offset + central_size;
   const Bytes tail = "PK\x06\x06" + le64(44) + le16(45) + le16(45) + le32(0) + le32(0) + le64(1) + le64(1) +
-                     le64(central_size) + le64(central_offset) +                  // zip64 end record
-                     "PK\x06\x07" + le32(0) + le64(record_offset) + le32(1) +    // locator
-                     "PK\x05\x06" + le16(0xffff) + le16(0xffff) + le16(0xffff) + le16(0xffff) + le32(0xffffffff) +
-                     le32(0xffffffff) + le16(0);
+                     le64(central_size) + le64(central_offset) +               // zip64 end record
+                     "PK\x06\x07" + le32(0) + le64(record_offset) + le32(1) +  // locator
+                     "PK\x05\x06" + le16(0xffff) + le16(0xffff) + le16(0xffff) + le16(0xffff) +
+                     le32(0xffffffff) + le32(0xffffffff) + le16(0);
   write_bytes(path, zip_archive({m}, tail));
   EXPECT_EQ(read_npz(path).at("a").to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2}));
 }
@@ -518,7 +559,8 @@ TEST(Npz, WritesStandardZipFields) {
   write_npz(path, {{"a", Tensor::from_vector<int64_t>({3}, {0, 1, 2})}});
   const Bytes file = read_bytes(path);
   const Bytes expected_member = "PK\x03\x04" + le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) +
-                                le32(0xea1240f7) + le32(152) + le32(152) + le16(5) + le16(0) + "a.npy" + kArange3I64;
+                                le32(0xea1240f7) + le32(152) + le32(152) + le16(5) + le16(0) + "a.npy" +
+                                kArange3I64;
   ASSERT_GE(file.size(), expected_member.size());
   EXPECT_EQ(file.substr(0, expected_member.size()), expected_member);
   const Bytes central = file.substr(expected_member.size(), 46 + 5);
@@ -596,6 +638,10 @@ TEST(NpzErrors, CorruptDeflateData) {
   cut.data.resize(cut.data.size() / 2);
   write_bytes(path, zip_archive({cut}));
   expect_error([&] { read_npz(path); }, ErrorCode::kInvalidArgument, {"'c.npy'", "ends early"});
+  ZipMember nothing = deflated("n.npy", kArange23F32);
+  nothing.data.clear();
+  write_bytes(path, zip_archive({nothing}));
+  expect_error([&] { read_npz(path); }, ErrorCode::kInvalidArgument, {"'n.npy'", "ends early"});
   ZipMember longer = deflated("l.npy", kArange23F32);
   longer.size -= 1;  // the stream decodes to one byte more than declared
   write_bytes(path, zip_archive({longer}));
