@@ -1,5 +1,6 @@
 #pragma once
-// NumPy .npy and .npz files: f32, f64, i64, i32, bool, u8 in C order; npz stored or deflated.
+// NumPy .npy and .npz files: f32, f64, f16, i64, i32, i8, u8, bool in C order (big-endian data is
+// converted on read); npz stored or deflated. bf16 has no numpy dtype: writing it is kUnsupported.
 
 #include <map>
 #include <string>
