@@ -1,11 +1,13 @@
 // MatMul (numpy semantics: 1-D operands promoted then squeezed, batch dims broadcast) and Gemm
 // (transA, transB, alpha, beta, C broadcast to [M, N]), both on oneDNN's matmul primitive.
+// FusedMatMul and FusedGemm (fused.cpp) are these kernels with a bias and an activation post-op.
 
 #include <cstring>
 
 #include "compute_broadcast.h"
 #include "dnnl_exec.h"
 #include "kernel_families.h"
+#include "post_ops.h"
 
 namespace kiln::cpu {
 namespace {
@@ -37,41 +39,62 @@ std::string matmul_shapes(const NodeView& v, MatMulShapes& s) {
   s.dst[rank - 2] = s.a[rank - 2];
   s.dst[rank - 1] = s.b[rank - 1];
   if (numel(s.dst) != numel(v.output_shape(0))) return "output shape does not match the operands";
+  if (v.has_input(2)) {  // FusedMatMul's bias: one value per output column
+    if (v.input_shape(1).size() < 2) return "a bias needs B of rank >= 2";
+    if (v.input_shape(2) != Dims{s.dst.back()}) return "bias must have shape [N]";
+  }
   return "";
-}
-
-std::string supports_matmul(const NodeView& v) {
-  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
-  if (!why.empty()) return why;
-  MatMulShapes s;
-  return matmul_shapes(v, s);
 }
 
 class MatMulKernel : public Kernel {
  public:
-  explicit MatMulKernel(const NodeView& v) {
+  MatMulKernel(const NodeView& v, const Activation& act) : act_(act) {
     MatMulShapes s;
     std::string why = matmul_shapes(v, s);
     if (!why.empty()) fail(v, why);
     out_numel_ = numel(s.dst);
+    n_ = s.dst.back();
+    has_bias_ = v.has_input(2);
     if (out_numel_ == 0 || s.k == 0) return;  // empty output, or all zeros: no primitive
     auto a_md = plain_desc(s.a, KILN_DTYPE_F32), b_md = plain_desc(s.b, KILN_DTYPE_F32);
     auto d_md = plain_desc(s.dst, KILN_DTYPE_F32);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, d_md), engine());
+    Dims bias_dims(s.dst.size(), 1);
+    bias_dims.back() = n_;
+    auto bias_md = has_bias_ ? plain_desc(bias_dims, KILN_DTYPE_F32) : dnnl::memory::desc();
+    dnnl::primitive_attr attr;
+    dnnl::post_ops po;
+    act_.append_to(po);
+    attr.set_post_ops(po);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, bias_md, d_md), attr, engine());
     call_.set_primitive(dnnl::matmul(pd));
     call_.bind(DNNL_ARG_SRC, a_md);
     call_.bind(DNNL_ARG_WEIGHTS, b_md);
+    if (has_bias_) call_.bind(DNNL_ARG_BIAS, bias_md);
     call_.bind(DNNL_ARG_DST, d_md);
     ready_ = true;
   }
   void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
-    if (ready_) call_.run({in[0].data, in[1].data, out[0].data});
-    else if (out_numel_ > 0) std::memset(out[0].data, 0, static_cast<size_t>(out_numel_) * sizeof(float));  // K = 0
+    if (ready_) {
+      if (has_bias_) call_.run({in[0].data, in[1].data, in[2].data, out[0].data});
+      else call_.run({in[0].data, in[1].data, out[0].data});
+      return;
+    }
+    if (out_numel_ == 0) return;
+    // K = 0: the product is zero, leaving the bias and the activation.
+    auto* y = static_cast<float*>(out[0].data);
+    if (has_bias_) {
+      const auto* b = static_cast<const float*>(in[2].data);
+      for (int64_t i = 0; i < out_numel_; ++i) y[i] = b[i % n_];
+    } else {
+      std::memset(y, 0, static_cast<size_t>(out_numel_) * sizeof(float));
+    }
+    act_.apply(y, out_numel_);
   }
 
  private:
-  int64_t out_numel_ = 0;
-  bool ready_ = false;
+  Activation act_;
+  int64_t out_numel_ = 0, n_ = 0;
+  bool has_bias_ = false, ready_ = false;
   DnnlCall call_;
 };
 
@@ -95,18 +118,12 @@ std::string gemm_shapes(const NodeView& v, GemmShapes& s) {
   return "";
 }
 
-std::string supports_gemm(const NodeView& v) {
-  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
-  if (!why.empty()) return why;
-  GemmShapes s;
-  return gemm_shapes(v, s);
-}
-
 // Y = alpha * A' B' + beta * C: C is first broadcast into Y, then the matmul adds onto it with
-// a sum post-op scaled by beta; alpha is the output scale. Transposes are strides.
+// a sum post-op scaled by beta, then the activation's post-op; alpha is the output scale.
+// Transposes are strides.
 class GemmKernel : public Kernel {
  public:
-  explicit GemmKernel(const NodeView& v) {
+  GemmKernel(const NodeView& v, const Activation& act) : act_(act) {
     GemmShapes s;
     std::string why = gemm_shapes(v, s);
     if (!why.empty()) fail(v, why);
@@ -123,11 +140,10 @@ class GemmKernel : public Kernel {
     auto y_md = plain_desc({s.m, s.n}, KILN_DTYPE_F32);
     dnnl::primitive_attr attr;
     if (alpha != 1.f) attr.set_output_scales(0, {alpha});
-    if (use_c_) {
-      dnnl::post_ops po;
-      po.append_sum(beta_);
-      attr.set_post_ops(po);
-    }
+    dnnl::post_ops po;
+    if (use_c_) po.append_sum(beta_);
+    act_.append_to(po);
+    attr.set_post_ops(po);
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, y_md), attr, engine());
     call_.set_primitive(dnnl::matmul(pd));
     call_.bind(DNNL_ARG_SRC, a_md);
@@ -147,9 +163,11 @@ class GemmKernel : public Kernel {
     } else {
       std::memset(y, 0, static_cast<size_t>(total) * sizeof(float));
     }
+    if (!ready_) act_.apply(y, total);
   }
 
  private:
+  Activation act_;
   int64_t m_ = 0, n_ = 0;
   float beta_ = 1.f;
   bool use_c_ = false, ready_ = false;
@@ -159,9 +177,31 @@ class GemmKernel : public Kernel {
 
 }  // namespace
 
+std::string supports_matmul(const NodeView& v) {
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
+  if (!why.empty()) return why;
+  MatMulShapes s;
+  return matmul_shapes(v, s);
+}
+
+std::unique_ptr<Kernel> make_matmul_kernel(const NodeView& v, const Activation& act) {
+  return std::make_unique<MatMulKernel>(v, act);
+}
+
+std::string supports_gemm(const NodeView& v) {
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32});
+  if (!why.empty()) return why;
+  GemmShapes s;
+  return gemm_shapes(v, s);
+}
+
+std::unique_ptr<Kernel> make_gemm_kernel(const NodeView& v, const Activation& act) {
+  return std::make_unique<GemmKernel>(v, act);
+}
+
 void register_matmul_kernels(KernelTable& table) {
-  table.add("MatMul", supports_matmul, [](const NodeView& v) { return std::make_unique<MatMulKernel>(v); });
-  table.add("Gemm", supports_gemm, [](const NodeView& v) { return std::make_unique<GemmKernel>(v); });
+  table.add("MatMul", supports_matmul, [](const NodeView& v) { return make_matmul_kernel(v, Activation{}); });
+  table.add("Gemm", supports_gemm, [](const NodeView& v) { return make_gemm_kernel(v, Activation{}); });
 }
 
 }  // namespace kiln::cpu

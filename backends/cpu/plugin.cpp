@@ -109,7 +109,8 @@ kiln_status copy_from_host(void*, int32_t, void* dst, const void* src, size_t by
 int32_t supports(void* self, const kiln_node* node, const char** reason) {
   std::string why;
   try {
-    if (node->domain[0] != '\0') {
+    // Default ONNX ops, and kiln's own fused ops (their names are unique across domains).
+    if (node->domain[0] != '\0' && std::strcmp(node->domain, "kiln") != 0) {
       why = std::string("domain '") + node->domain + "' not supported";
     } else if (const KernelEntry* e = self_of(self)->table.find(node->op_type)) {
       why = e->supports ? e->supports(NodeView{*node}) : "";

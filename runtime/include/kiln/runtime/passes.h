@@ -10,23 +10,42 @@
 
 namespace kiln {
 
+class BackendRegistry;
+
 /// Evaluates nodes whose inputs are all constants (initializers) and whose result is small or
 /// shape-like, replacing them by initializers; includes PyTorch's shape chains (Shape -> Gather
-/// -> Unsqueeze -> Concat) once input shapes are static.
+/// -> Unsqueeze -> Concat) once input shapes are static. Shape arithmetic folds through the op
+/// definitions; other ops run on the registry's backends (cpu first), and a node that no backend
+/// runs stays. A result is folded when it is at most 1 MiB or no larger than the constants it
+/// alone consumes (a weight's Transpose or Cast), so big weights are never duplicated. Throws
+/// kiln::Error when the graph does not validate.
+size_t fold_constants(Graph& graph, BackendRegistry& registry);
+/// fold_constants over BackendRegistry::global(); when that cannot load, folds only what the
+/// op definitions compute.
 size_t fold_constants(Graph& graph);
-/// Folds an inference BatchNormalization into the preceding Conv's weights and bias.
+/// Folds an inference BatchNormalization into the preceding Conv's weights and bias, when the
+/// Conv's output feeds only the BatchNormalization and every parameter is an f32 initializer.
 size_t fold_batch_norm(Graph& graph);
-/// Fuses Conv, Gemm or MatMul with a following bias Add and Relu or Clip into one node that
-/// the CPU backend runs with oneDNN post-ops.
+/// Fuses Conv, Gemm or MatMul with a following bias Add (a constant along the channels or the
+/// last dim) and Relu or Clip (constant bounds) into one node that the CPU backend runs with
+/// oneDNN post-ops: a bias alone goes into Conv's B or Gemm's C; otherwise the node becomes
+/// kiln.FusedConv, kiln.FusedGemm or kiln.FusedMatMul (domain "kiln", declared at opset 1).
+/// A chain stops at a value that has another use or is a graph output.
 size_t fuse_bias_activation(Graph& graph);
-/// Removes nodes whose outputs reach no graph output.
+/// Removes nodes whose outputs reach no graph output, then initializers that nothing uses (the
+/// graph is rebuilt then: Value and Node pointers into it are invalidated). Returns how many
+/// nodes and initializers were removed.
 size_t eliminate_dead_code(Graph& graph);
 
 struct PassReport {
   std::vector<std::pair<std::string, size_t>> changes;  // pass name, nodes changed
 };
 
-/// Runs every inference pass in order, then validates the graph.
+/// Runs every inference pass in order (constant folding, dead code, BatchNorm folding, bias and
+/// activation fusion, dead code), then validates the graph. Throws kiln::Error when the graph
+/// does not validate before or after.
+PassReport optimize_for_inference(Graph& graph, BackendRegistry& registry);
+/// optimize_for_inference with fold_constants(graph)'s choice of backends.
 PassReport optimize_for_inference(Graph& graph);
 
 }  // namespace kiln

@@ -1,0 +1,100 @@
+// kiln's fused inference ops (domain "kiln"), made by fuse_bias_activation: FusedConv,
+// FusedGemm and FusedMatMul are their base op followed by an optional bias (FusedMatMul) and
+// an activation (Relu or Clip). Shape rules are the base op's own, called through its
+// registered definition, plus checks of the bias and activation attributes.
+#include <memory>
+
+#include "infer_util.h"
+#include "op_families.h"
+
+namespace kiln::ops {
+namespace {
+
+constexpr const char* kDomain = "kiln";
+
+// Runs the base op's inference for this node (same inputs and attribute names) at the latest
+// ONNX opset, where the base ops have their final form, and returns the output type.
+ValueType infer_as_base(const InferContext& c, const OpDef& base, size_t base_inputs) {
+  std::vector<ValueType> types;
+  std::vector<const Tensor*> values;
+  for (size_t i = 0; i < std::min(base_inputs, c.num_inputs()); ++i) {
+    types.push_back(c.has_input(i) ? c.input(i) : ValueType{});
+    values.push_back(c.input_value(i));
+  }
+  InferContext inner(c.node(), base, kLatestOpset, std::move(types), std::move(values));
+  base.infer_fn()(inner);
+  return inner.outputs().at(0);
+}
+
+void check_activation(const InferContext& c) {
+  std::string act = c.attr_string("activation");
+  if (act != "" && act != "Relu" && act != "Clip")
+    c.fail("activation '{}' is not supported (expected \"\", \"Relu\" or \"Clip\")", act);
+  if (act == "Clip" && !(c.attr_float("activation_min") <= c.attr_float("activation_max")))
+    c.fail("activation_min {} is above activation_max {}", c.attr_float("activation_min"),
+           c.attr_float("activation_max"));
+}
+
+// The base op's attribute schema plus the activation attributes.
+OpDef fused_def(const std::string& name, const OpDef& base, int min_inputs, int max_inputs) {
+  OpDef def(name, kDomain);
+  def.opsets(1).inputs(min_inputs, max_inputs);
+  for (const AttrSpec& a : base.attr_specs()) {
+    if (a.required)
+      def.required_attr(a.name, a.type);
+    else if (a.default_value)
+      def.attr(a.name, a.type, *a.default_value);
+    else
+      def.optional_attr(a.name, a.type);
+  }
+  def.attr("activation", AttrType::kString, string_attr(""))
+      .attr("activation_min", AttrType::kFloat, float_attr(std::numeric_limits<float>::lowest()))
+      .attr("activation_max", AttrType::kFloat, float_attr(std::numeric_limits<float>::max()));
+  return def;
+}
+
+const OpDef& base_def(const OpRegistry& registry, const char* name) {
+  const OpDef* def = registry.find(name);
+  if (!def) raise(ErrorCode::kInternal, "fused ops: {} must be registered before the fused ops", name);
+  return *def;
+}
+
+}  // namespace
+
+void register_fused_ops(OpRegistry& registry) {
+  // Copies of the base definitions: the fused ops must not point into a registry that may move.
+  auto conv = std::make_shared<OpDef>(base_def(registry, "Conv"));
+  auto gemm = std::make_shared<OpDef>(base_def(registry, "Gemm"));
+  auto matmul = std::make_shared<OpDef>(base_def(registry, "MatMul"));
+
+  // FusedConv(X, W, B?): Conv, then the activation.
+  registry.add(fused_def("FusedConv", *conv, 2, 3).infer([conv](InferContext& c) {
+    check_activation(c);
+    ValueType out = infer_as_base(c, *conv, 3);
+    c.set_output(0, out.dtype, out.shape);
+  }));
+  // FusedGemm(A, B, C?): Gemm (C is its bias), then the activation.
+  registry.add(fused_def("FusedGemm", *gemm, 2, 3).infer([gemm](InferContext& c) {
+    check_activation(c);
+    ValueType out = infer_as_base(c, *gemm, 3);
+    c.set_output(0, out.dtype, out.shape);
+  }));
+  // FusedMatMul(A, B, bias?): MatMul, plus a bias of shape [N] along the last output dim, then
+  // the activation.
+  registry.add(fused_def("FusedMatMul", *matmul, 2, 3).infer([matmul](InferContext& c) {
+    check_activation(c);
+    ValueType out = infer_as_base(c, *matmul, 2);
+    if (c.has_input(2)) {
+      require_same_dtype(c, 0, 2);
+      const Shape& bias = c.input_shape(2);
+      require_rank(c, 2, bias, 1, 1);
+      if (out.shape.has_rank() && out.shape.rank() < 1) c.fail("a bias needs an output of rank >= 1");
+      if (out.shape.has_rank() && bias.has_rank() && !merge_dim(bias[0], out.shape[out.shape.rank() - 1]))
+        c.fail("bias has shape {}, expected [{}] (the output {}'s last dim)", bias.to_string(),
+               out.shape[out.shape.rank() - 1].to_string(), out.shape.to_string());
+    }
+    c.set_output(0, out.dtype, out.shape);
+  }));
+}
+
+}  // namespace kiln::ops
