@@ -2,6 +2,7 @@
 #include "onnx_proto.h"
 
 #include <onnx/checker.h>
+#include <onnx/defs/schema.h>
 
 #include "kiln/runtime/error.h"
 
@@ -31,7 +32,17 @@ std::string one_line(const std::string& text) {
 }
 }  // namespace
 
-void run_onnx_checker(const ::onnx::ModelProto& model, const std::string& base_dir, const std::string& label) {
+int onnx_checker_max_opset() {
+  const auto& ranges = ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  auto it = ranges.find("");
+  return it == ranges.end() ? 0 : it->second.second;
+}
+
+bool run_onnx_checker(const ::onnx::ModelProto& model, const std::string& base_dir, const std::string& label) {
+  // onnx 1.12 knows opsets up to 17; for a newer opset it would check each node against an
+  // older schema (ReduceMean-13 for a ReduceMean-18) and reject valid models.
+  for (const auto& imp : model.opset_import())
+    if ((imp.domain().empty() || imp.domain() == "ai.onnx") && imp.version() > onnx_checker_max_opset()) return false;
   try {
     ::onnx::checker::CheckerContext ctx;
     if (!base_dir.empty()) ctx.set_model_dir(base_dir + "/");
@@ -39,6 +50,7 @@ void run_onnx_checker(const ::onnx::ModelProto& model, const std::string& base_d
   } catch (const std::exception& e) {
     raise(ErrorCode::kInvalidArgument, "{}: the onnx checker rejected the model: {}", label, one_line(e.what()));
   }
+  return true;
 }
 
 }  // namespace kiln::onnx::detail

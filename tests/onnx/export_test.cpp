@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <onnx/checker.h>
 
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+
 #include "kiln/onnx/model.h"
 #include "kiln/runtime/executor.h"
 #include "onnx_test_util.h"
@@ -195,6 +199,43 @@ INSTANTIATE_TEST_SUITE_P(
                       "test_constantofshape_int_zeros", "test_range_float_type_positive_delta", "test_shape",
                       "test_layer_normalization_2d_axis0"),
     [](const ::testing::TestParamInfo<std::string>& p) { return p.param.substr(5); });
+
+}  // namespace
+}  // namespace kiln::onnx_test
+
+namespace kiln::onnx_test {
+namespace {
+
+// Every model of the node test data either loads or fails with one kiln::Error; every model
+// that loads exports, passes the checker, and loads back as the same graph.
+TEST(OnnxExport, EveryNodeTestModelRoundTripsOrFailsCleanly) {
+  if (!fs::exists(kNodeTests)) GTEST_SKIP() << kNodeTests << " is not installed (libonnx-testdata)";
+  size_t loaded = 0, refused = 0;
+  for (const auto& entry : fs::directory_iterator(kNodeTests)) {
+    fs::path path = entry.path() / "model.onnx";
+    if (!fs::exists(path)) continue;
+    std::optional<Model> model;
+    try {
+      model.emplace(load_model(path.string()));
+    } catch (const Error& e) {
+      ++refused;
+      // KILN_SHOW_REFUSED=1 lists why each refused model was refused.
+      if (std::getenv("KILN_SHOW_REFUSED")) std::cout << entry.path().filename().string() << ": " << e.what() << "\n";
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "multi-line message: " << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind("model.onnx: ", 0), 0u) << "unlabelled message: " << e.what();
+      continue;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << path << ": not a kiln::Error: " << e.what();
+      continue;
+    }
+    ++loaded;
+    SCOPED_TRACE(path.string());
+    Model back = load_model_from_bytes(serialize_model(*model), "model.onnx");
+    expect_same_graph(model->graph, back.graph);
+  }
+  EXPECT_GT(loaded, 300u);
+  std::cout << "node test models: " << loaded << " loaded and round-tripped, " << refused << " refused\n";
+}
 
 }  // namespace
 }  // namespace kiln::onnx_test

@@ -409,5 +409,155 @@ TEST(OnnxImport, OpOutsideItsOpsetRangeIsReported) {
                ErrorCode::kUnsupported, {"late.onnx", late->name(), "at opset 7", "'late'"});
 }
 
+// --- Attributes that became inputs across opsets: both forms load and compute the same.
+
+void add_ints_attr(::onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& values) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::INTS);
+  for (int64_t v : values) a->add_ints(v);
+}
+
+void add_float_attr(::onnx::NodeProto* n, const std::string& name, float value) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(::onnx::AttributeProto::FLOAT);
+  a->set_f(value);
+}
+
+void add_i64s(ModelProto& m, const std::string& name, const std::vector<int64_t>& values) {
+  *m.mutable_graph()->add_initializer() =
+      raw_tensor<int64_t>(name, TensorProto::INT64, {static_cast<int64_t>(values.size())}, values);
+}
+
+// One op over input x (f32, dims) at an opset; the caller adds the node and outputs.
+ModelProto one_op_model(int opset, const Dims& dims) {
+  ModelProto m = make_model(opset, opset >= 15 ? 8 : opset >= 9 ? 7 : 3);
+  std::vector<DimSpec> spec(dims.begin(), dims.end());
+  add_input(m, "x", TensorProto::FLOAT, spec);
+  return m;
+}
+
+std::vector<Tensor> load_and_run(const ModelProto& m, const std::vector<float>& x, const Dims& dims) {
+  auto model = load_model_from_bytes(bytes_of(m), "forms.onnx");
+  Executor ex(model.graph, ExecutorOptions{{"cpu"}}, test_registry());
+  return ex.run({Tensor::from_vector<float>(dims, x)});
+}
+
+void expect_output(const Tensor& t, const Dims& shape, const std::vector<float>& values) {
+  EXPECT_EQ(t.shape(), shape);
+  EXPECT_EQ(t.to_vector<float>(), values);
+}
+
+TEST(OnnxImportForms, SqueezeAndUnsqueezeAxes) {
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  ModelProto a = one_op_model(11, {1, 3, 1, 2});
+  add_ints_attr(add_node(a, "Squeeze", {"x"}, {"y"}), "axes", {0, 2});
+  add_output(a, "y", TensorProto::FLOAT, {int64_t{3}, int64_t{2}});
+  ModelProto b = one_op_model(13, {1, 3, 1, 2});
+  add_i64s(b, "axes", {0, -2});
+  add_node(b, "Squeeze", {"x", "axes"}, {"y"});
+  add_output(b, "y", TensorProto::FLOAT, {int64_t{3}, int64_t{2}});
+  for (const ModelProto* m : {&a, &b}) expect_output(load_and_run(*m, x, {1, 3, 1, 2})[0], {3, 2}, x);
+
+  ModelProto c = one_op_model(11, {3, 2});
+  add_ints_attr(add_node(c, "Unsqueeze", {"x"}, {"y"}), "axes", {0, 3});
+  add_output(c, "y", TensorProto::FLOAT, {int64_t{1}, int64_t{3}, int64_t{2}, int64_t{1}});
+  ModelProto d = one_op_model(13, {3, 2});
+  add_i64s(d, "axes", {3, 0});
+  add_node(d, "Unsqueeze", {"x", "axes"}, {"y"});
+  add_output(d, "y", TensorProto::FLOAT, {int64_t{1}, int64_t{3}, int64_t{2}, int64_t{1}});
+  for (const ModelProto* m : {&c, &d}) expect_output(load_and_run(*m, x, {3, 2})[0], {1, 3, 2, 1}, x);
+}
+
+TEST(OnnxImportForms, ReduceSumAndReduceMeanAxes) {
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  ModelProto a = one_op_model(11, {2, 3});
+  auto* n = add_node(a, "ReduceSum", {"x"}, {"y"});
+  add_ints_attr(n, "axes", {1});
+  add_int_attr(n, "keepdims", 0);
+  add_output(a, "y", TensorProto::FLOAT, {int64_t{2}});
+  ModelProto b = one_op_model(13, {2, 3});
+  add_i64s(b, "axes", {1});
+  add_int_attr(add_node(b, "ReduceSum", {"x", "axes"}, {"y"}), "keepdims", 0);
+  add_output(b, "y", TensorProto::FLOAT, {int64_t{2}});
+  for (const ModelProto* m : {&a, &b}) expect_output(load_and_run(*m, x, {2, 3})[0], {2}, {6, 15});
+
+  ModelProto c = one_op_model(13, {2, 3});
+  add_ints_attr(add_node(c, "ReduceMean", {"x"}, {"y"}), "axes", {0});
+  add_output(c, "y", TensorProto::FLOAT, {int64_t{1}, int64_t{3}});
+  ModelProto d = one_op_model(18, {2, 3});
+  add_i64s(d, "axes", {0});
+  add_node(d, "ReduceMean", {"x", "axes"}, {"y"});
+  add_output(d, "y", TensorProto::FLOAT, {int64_t{1}, int64_t{3}});
+  for (const ModelProto* m : {&c, &d}) expect_output(load_and_run(*m, x, {2, 3})[0], {1, 3}, {2.5f, 3.5f, 4.5f});
+}
+
+TEST(OnnxImportForms, SplitSizes) {
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  ModelProto a = one_op_model(11, {6});
+  add_ints_attr(add_node(a, "Split", {"x"}, {"p", "q"}), "split", {2, 4});
+  ModelProto b = one_op_model(13, {6});
+  add_i64s(b, "split", {2, 4});
+  add_node(b, "Split", {"x", "split"}, {"p", "q"});
+  for (ModelProto* m : {&a, &b}) {
+    add_output(*m, "p", TensorProto::FLOAT, {int64_t{2}});
+    add_output(*m, "q", TensorProto::FLOAT, {int64_t{4}});
+    auto out = load_and_run(*m, x, {6});
+    expect_output(out[0], {2}, {1, 2});
+    expect_output(out[1], {4}, {3, 4, 5, 6});
+  }
+}
+
+TEST(OnnxImportForms, ClipMinMax) {
+  std::vector<float> x = {-3, -0.5f, 0.5f, 3};
+  ModelProto a = one_op_model(10, {4});
+  auto* n = add_node(a, "Clip", {"x"}, {"y"});
+  add_float_attr(n, "min", -1);
+  add_float_attr(n, "max", 1);
+  ModelProto b = one_op_model(13, {4});
+  *b.mutable_graph()->add_initializer() = float_tensor("lo", {}, {-1});
+  *b.mutable_graph()->add_initializer() = float_tensor("hi", {}, {1});
+  add_node(b, "Clip", {"x", "lo", "hi"}, {"y"});
+  for (ModelProto* m : {&a, &b}) {
+    add_output(*m, "y", TensorProto::FLOAT, {int64_t{4}});
+    expect_output(load_and_run(*m, x, {4})[0], {4}, {-1, -0.5f, 0.5f, 1});
+  }
+}
+
+TEST(OnnxImportForms, PadPads) {
+  std::vector<float> x = {1, 2, 3};
+  ModelProto a = one_op_model(10, {3});
+  auto* n = add_node(a, "Pad", {"x"}, {"y"});
+  add_ints_attr(n, "pads", {1, 2});
+  add_float_attr(n, "value", 9);
+  ModelProto b = one_op_model(13, {3});
+  add_i64s(b, "pads", {1, 2});
+  *b.mutable_graph()->add_initializer() = float_tensor("value", {}, {9});
+  add_node(b, "Pad", {"x", "pads", "value"}, {"y"});
+  for (ModelProto* m : {&a, &b}) {
+    add_output(*m, "y", TensorProto::FLOAT, {int64_t{6}});
+    expect_output(load_and_run(*m, x, {3})[0], {6}, {9, 1, 2, 3, 9, 9});
+  }
+}
+
+TEST(OnnxImportForms, SliceStartsEndsAxes) {
+  std::vector<float> x = {0, 1, 2, 3, 4, 5, 6, 7};
+  ModelProto a = one_op_model(9, {2, 4});
+  auto* n = add_node(a, "Slice", {"x"}, {"y"});
+  add_ints_attr(n, "starts", {1});
+  add_ints_attr(n, "ends", {3});
+  add_ints_attr(n, "axes", {1});
+  ModelProto b = one_op_model(13, {2, 4});
+  add_i64s(b, "starts", {1});
+  add_i64s(b, "ends", {3});
+  add_i64s(b, "axes", {-1});
+  add_node(b, "Slice", {"x", "starts", "ends", "axes"}, {"y"});
+  for (ModelProto* m : {&a, &b}) {
+    add_output(*m, "y", TensorProto::FLOAT, {int64_t{2}, int64_t{2}});
+    expect_output(load_and_run(*m, x, {2, 4})[0], {2, 2}, {1, 2, 5, 6});
+  }
+}
+
 }  // namespace
 }  // namespace kiln::onnx_test
