@@ -446,6 +446,8 @@ void fused_conv_case(Graph& f, Graph& p, std::vector<Tensor>& in, const Dims& x,
   in.push_back(random_tensor(x, 72, -2.f, 2.f));
 }
 
+void PrintTo(const FusedCase& c, std::ostream* os) { *os << c.name; }
+
 class FusedOpCase : public testing::TestWithParam<FusedCase> {};
 
 TEST_P(FusedOpCase, MatchesTheUnfusedGraph) {
@@ -622,9 +624,9 @@ Graph small_cnn() {
   h = g.op1(
       "Relu",
       {g.op1("Add", {g.op1("MatMul", {h, wt}), g.add_initializer("fc.bias", random_tensor({10}, 141))})});
-  Value* six = g.op1("Constant", {}, attrs({{"value", Tensor::scalar(0.6f)}}));
+  Value* six = g.op1("Constant", {}, attrs({{"value", Tensor::scalar(6.f)}}));
   h = g.op1("Clip", {g.op1("Gemm",
-                           {h, g.add_initializer("head.weight", random_tensor({4, 10}, 150)),
+                           {h, g.add_initializer("head.weight", random_tensor({4, 10}, 150, -0.1f, 0.1f)),
                             g.add_initializer("head.bias", random_tensor({4}, 151))},
                            attrs({{"transB", int64_t{1}}})),
                      g.add_initializer("zero_f", Tensor::scalar(0.f)), six});
