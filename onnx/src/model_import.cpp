@@ -169,7 +169,9 @@ Shape merge_shapes(const Shape& inferred, const Shape& declared) {
   return Shape(std::move(dims));
 }
 
-Graph build_graph(const ::onnx::ModelProto& proto, const TensorSource& source) {
+// Each initializer's bytes are released from the proto once converted, so a large model's
+// weights are not held twice.
+Graph build_graph(::onnx::ModelProto& proto, const TensorSource& source) {
   const std::string& label = source.label;
   const auto& g = proto.graph();
   Graph graph;
@@ -178,11 +180,16 @@ Graph build_graph(const ::onnx::ModelProto& proto, const TensorSource& source) {
     graph.set_opset(is_default_domain(imp.domain()) ? "" : imp.domain(), static_cast<int>(imp.version()));
 
   std::set<std::string> initializer_names;
-  for (const auto& init : g.initializer()) {
+  for (auto& init : *proto.mutable_graph()->mutable_initializer()) {
     std::string what = fmt::format("{}: initializer '{}'", label, init.name());
     if (init.name().empty()) raise(ErrorCode::kInvalidArgument, "{}: an initializer has no name", label);
     graph.add_initializer(init.name(), detail::tensor_from_proto(init, source, what));
     initializer_names.insert(init.name());
+    std::string().swap(*init.mutable_raw_data());
+    init.clear_float_data();
+    init.clear_int32_data();
+    init.clear_int64_data();
+    init.clear_double_data();
   }
   for (const auto& in : g.input()) {
     if (initializer_names.count(in.name())) continue;  // older exporters list initializers as inputs
@@ -245,9 +252,8 @@ void precheck_tensors(const ::onnx::ModelProto& proto, const TensorSource& sourc
   }
 }
 
-Model load_impl(std::string_view bytes, const std::string& label, const std::string& base_dir,
-                const LoadOptions& options) {
-  ::onnx::ModelProto proto = parse(bytes, label, options.limits);
+Model load_proto(::onnx::ModelProto& proto, const std::string& label, const std::string& base_dir,
+                 const LoadOptions& options) {
   check_header(proto, label);
   check_limits(proto, label, options.limits);
   TensorSource source{label, base_dir, options.limits};
@@ -296,13 +302,16 @@ Model load_model(const std::string& path, const LoadOptions& options) {
   std::ifstream in(p, std::ios::binary);
   if (!in || !in.read(bytes.data(), static_cast<std::streamsize>(size)))
     raise(ErrorCode::kIo, "{}: cannot read the file", path);
+  ::onnx::ModelProto proto = parse(bytes, label, options.limits);
+  std::string().swap(bytes);  // the proto holds its own copy of everything
   std::string dir = p.parent_path().string();
-  return load_impl(bytes, label, dir.empty() ? "." : dir, options);
+  return load_proto(proto, label, dir.empty() ? "." : dir, options);
 }
 
 Model load_model_from_bytes(std::string_view bytes, const std::string& label, const std::string& base_dir,
                             const LoadOptions& options) {
-  return load_impl(bytes, label, base_dir, options);
+  ::onnx::ModelProto proto = parse(bytes, label, options.limits);
+  return load_proto(proto, label, base_dir, options);
 }
 
 }  // namespace kiln::onnx
