@@ -16,8 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One line, without the "model.onnx: " every load message starts with (the test name says it).
-std::string one_line(std::string text) {
+// One line, without the test's folder in file paths and the "model.onnx: " every load message
+// starts with (the test name says both).
+std::string one_line(std::string text, const std::string& dir) {
+  for (size_t at; (at = text.find(dir + "/")) != std::string::npos;) text.erase(at, dir.size() + 1);
   for (size_t at; (at = text.find("model.onnx: ")) != std::string::npos;) text.erase(at, 12);
   std::replace(text.begin(), text.end(), '\n', ' ');
   std::replace(text.begin(), text.end(), '\r', ' ');
@@ -98,7 +100,7 @@ TestResult run_node_test(const std::string& dir, const Tolerance& tol) {
     for (const fs::path& set : sets) {
       std::string diff = run_data_set(executor, set, tol);
       if (!diff.empty()) {
-        result.reason = one_line(diff);
+        result.reason = one_line(diff, dir);
         return result;
       }
     }
@@ -108,9 +110,10 @@ TestResult run_node_test(const std::string& dir, const Tolerance& tol) {
     result.status = e.code() == ErrorCode::kUnsupported ? Status::kUnsupported : Status::kFailed;
     result.reason = one_line(result.status == Status::kUnsupported
                                  ? std::string(e.what())
-                                 : fmt::format("{}: {}", kiln::to_string(e.code()), e.what()));
+                                 : fmt::format("{}: {}", kiln::to_string(e.code()), e.what()),
+                             dir);
   } catch (const std::exception& e) {
-    result.reason = one_line(fmt::format("std::exception: {}", e.what()));
+    result.reason = one_line(fmt::format("std::exception: {}", e.what()), dir);
   } catch (...) {
     result.reason = "an exception that is not a std::exception";
   }
