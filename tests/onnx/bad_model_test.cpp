@@ -286,5 +286,39 @@ TEST(OnnxBadModel, MissingFileAndOtherSmallCases) {
                {"str.onnx", "initializer 'names'", "STRING"});
 }
 
+TEST(OnnxBadModel, CorruptedBytesLoadOrFailWithAKilnError) {
+  // Byte-level corruption of a model with every kind of part (typed and raw initializers,
+  // Constant nodes, attributes, symbolic dims): each variant loads or throws one kiln::Error.
+  ModelProto m = good_model();
+  auto* c = add_node(m, "Constant", {}, {"k"}, "k");
+  auto* a = c->add_attribute();
+  a->set_name("value");
+  a->set_type(::onnx::AttributeProto::TENSOR);
+  *a->mutable_t() = float_tensor("", {3}, {1, 2, 3});
+  add_int_attr(add_node(m, "Softmax", {"y"}, {"s"}, "softmax"), "axis", 1);
+  add_node(m, "Add", {"s", "k"}, {"z"}, "add_k");
+  add_output(m, "z", TensorProto::FLOAT, {std::string("N"), int64_t{3}});
+  const std::string bytes = bytes_of(m);
+  ASSERT_NO_THROW(load_model_from_bytes(bytes, "fuzz.onnx"));
+  std::mt19937 rng(42);
+  size_t loaded = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string bad = bytes;
+    for (int flips = 1 + static_cast<int>(rng() % 3); flips > 0; --flips) {
+      size_t at = rng() % bad.size();
+      bad[at] = static_cast<char>(trial % 2 ? bad[at] ^ (1 << (rng() % 8)) : rng());
+    }
+    try {
+      load_model_from_bytes(bad, "fuzz.onnx", "", trial % 3 == 0 ? kNoChecker : LoadOptions{});
+      ++loaded;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("fuzz.onnx: ", 0), 0u) << "unlabelled: " << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "trial " << trial << ": not a kiln::Error: " << e.what();
+    }
+  }
+  EXPECT_LT(loaded, 3000u);
+}
+
 }  // namespace
 }  // namespace kiln::onnx_test
