@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
-#include "kiln/runtime/error.h"
 #include "external_data.h"
+#include "kiln/runtime/error.h"
 #include "kiln/runtime/op_registry.h"
 #include "onnx_proto.h"
 

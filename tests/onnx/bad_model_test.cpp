@@ -173,6 +173,15 @@ TEST(OnnxBadModel, ExternalDataPastTheEndOfItsFile) {
                {"m.onnx", "length is 12 bytes", "needs 24"});
 }
 
+TEST(OnnxBadModel, ExternalDataFileMissing) {
+  TempDir dir;
+  ModelProto m = good_model();
+  make_external(m.mutable_graph()->mutable_initializer(0), "absent.bin");
+  write_file(dir / "m.onnx", bytes_of(m));
+  expect_error([&] { load_model((dir / "m.onnx").string()); }, ErrorCode::kNotFound,
+               {"m.onnx", "initializer 'w'", "'absent.bin' does not exist"});
+}
+
 TEST(OnnxBadModel, RawDataOfTheWrongSize) {
   ModelProto m = good_model();
   m.mutable_graph()->mutable_initializer(0)->set_raw_data(std::string(20, '\0'));
