@@ -3,6 +3,7 @@
 #include <optional>
 #include <set>
 
+#include "kiln/runtime/op_registry.h"
 #include "kiln/runtime/passes.h"
 #include "pass_util.h"
 
@@ -182,6 +183,7 @@ std::vector<Node*> try_fuse(Graph& graph, Node* base) {
 }  // namespace
 
 size_t fuse_bias_activation(Graph& graph) {
+  validate(graph);  // the rules read inferred shapes
   size_t fused = 0;
   std::set<const Node*> removed;  // later nodes of a fused chain are gone
   for (Node* node : graph.topological_order()) {

@@ -11,5 +11,8 @@ namespace kiln::cli {
 using Action = std::function<int()>;
 
 Action add_backends_command(CLI::App& app);
+Action add_info_command(CLI::App& app);
+Action add_run_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);
 
 }  // namespace kiln::cli

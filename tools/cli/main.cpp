@@ -13,10 +13,16 @@ int main(int argc, char** argv) {
   std::map<CLI::App*, kiln::cli::Action> actions;
   auto add = [&](kiln::cli::Action action) { actions[app.get_subcommands({}).back()] = std::move(action); };
   add(kiln::cli::add_backends_command(app));
+  add(kiln::cli::add_info_command(app));
+  add(kiln::cli::add_run_command(app));
+  add(kiln::cli::add_bench_command(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // Usage errors follow the one-line rule too.
+    fmt::print(stderr, "kiln: error [{}]: {}\n", kiln::to_string(kiln::ErrorCode::kInvalidArgument), e.what());
+    return 2;
   }
   try {
     for (const auto& [sub, action] : actions)

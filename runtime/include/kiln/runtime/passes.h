@@ -30,7 +30,8 @@ size_t fold_batch_norm(Graph& graph);
 /// last dim) and Relu or Clip (constant bounds) into one node that the CPU backend runs with
 /// oneDNN post-ops: a bias alone goes into Conv's B or Gemm's C; otherwise the node becomes
 /// kiln.FusedConv, kiln.FusedGemm or kiln.FusedMatMul (domain "kiln", declared at opset 1).
-/// A chain stops at a value that has another use or is a graph output.
+/// A chain stops at a value that has another use or is a graph output. Validates the graph
+/// first (the rules read inferred shapes) and throws kiln::Error when it does not validate.
 size_t fuse_bias_activation(Graph& graph);
 /// Removes nodes whose outputs reach no graph output, then initializers that nothing uses (the
 /// graph is rebuilt then: Value and Node pointers into it are invalidated). Returns how many
