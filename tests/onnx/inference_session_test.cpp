@@ -4,9 +4,9 @@
 #include "kiln/onnx/inference_session.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include "kiln/onnx/model.h"
 #include "test_errors.h"
@@ -98,19 +98,31 @@ TEST(InferenceSession, DescribesInputsAndOutputs) {
 TEST(InferenceSession, RejectsUnknownAndMissingInputs) {
   InferenceSession session(tiny_graph());
   Tensor x = Tensor::from_vector<float>({1, 3}, batch(1));
-  expect_error([&] { session.run({{"x", x}, {"extra", x}}); }, ErrorCode::kInvalidArgument,
-               {"tiny.onnx", "'extra'", "not an input", "inputs: x"});
+  expect_error(
+      [&] {
+        session.run({{"x", x}, {"extra", x}});
+      },
+      ErrorCode::kInvalidArgument, {"tiny.onnx", "'extra'", "not an input", "inputs: x"});
   expect_error([&] { session.run({}); }, ErrorCode::kInvalidArgument, {"tiny.onnx", "input 'x'", "missing"});
 }
 
 TEST(InferenceSession, RejectsWrongDtypeAndShape) {
   InferenceSession session(tiny_graph());
-  expect_error([&] { session.run({{"x", Tensor::from_vector<double>({1, 3}, {1, 2, 3})}}); },
-               ErrorCode::kInvalidArgument, {"tiny.onnx", "input 'x'", "f64", "f32"});
-  expect_error([&] { session.run({{"x", Tensor::zeros({2, 4}, DType::kF32)}}); }, ErrorCode::kInvalidArgument,
-               {"tiny.onnx", "input 'x'", "[2,4]"});
-  expect_error([&] { session.run({{"x", Tensor::zeros({3}, DType::kF32)}}); }, ErrorCode::kInvalidArgument,
-               {"input 'x'", "rank 2"});
+  expect_error(
+      [&] {
+        session.run({{"x", Tensor::from_vector<double>({1, 3}, {1, 2, 3})}});
+      },
+      ErrorCode::kInvalidArgument, {"tiny.onnx", "input 'x'", "f64", "f32"});
+  expect_error(
+      [&] {
+        session.run({{"x", Tensor::zeros({2, 4}, DType::kF32)}});
+      },
+      ErrorCode::kInvalidArgument, {"tiny.onnx", "input 'x'", "[2,4]"});
+  expect_error(
+      [&] {
+        session.run({{"x", Tensor::zeros({3}, DType::kF32)}});
+      },
+      ErrorCode::kInvalidArgument, {"input 'x'", "rank 2"});
 }
 
 TEST(InferenceSession, PlacementAfterTheFirstRun) {
@@ -132,11 +144,13 @@ TEST(InferenceSession, StrictFailsWhenTheFirstBackendIsMissing) {
   SessionOptions options;
   options.backends = {"no_such_backend", "cpu"};
   options.strict = true;
-  expect_error([&] { InferenceSession session(tiny_graph(), options); }, ErrorCode::kUnsupported, "no_such_backend");
+  expect_error([&] { InferenceSession session(tiny_graph(), options); }, ErrorCode::kUnsupported,
+               "no_such_backend");
   options.strict = false;
   InferenceSession session(tiny_graph(), options);  // falls back to cpu
   std::vector<float> x = batch(3);
-  expect_near(session.run({{"x", Tensor::from_vector<float>({3, 3}, x)}}).at("y").to_vector<float>(), expected_y(x));
+  expect_near(session.run({{"x", Tensor::from_vector<float>({3, 3}, x)}}).at("y").to_vector<float>(),
+              expected_y(x));
 }
 
 TEST(InferenceSession, InvalidGraphFailsAtConstruction) {
@@ -145,7 +159,8 @@ TEST(InferenceSession, InvalidGraphFailsAtConstruction) {
   g.add_input("x", DType::kF32, Shape{2, 3});
   g.add_node({"MatMul", {"x", "x"}, {"y"}});  // [2,3] @ [2,3]
   g.add_output("y");
-  expect_error([&] { InferenceSession session(g, with_optimize(false)); }, ErrorCode::kInvalidArgument, "broken.onnx");
+  expect_error([&] { InferenceSession session(g, with_optimize(false)); }, ErrorCode::kInvalidArgument,
+               "broken.onnx");
 }
 
 class SessionFileTest : public ::testing::Test {
@@ -169,8 +184,11 @@ TEST_F(SessionFileTest, LoadsASavedModel) {
   auto out = session.run({{"x", Tensor::from_vector<float>({4, 3}, x)}});
   expect_near(out.at("y").to_vector<float>(), expected_y(x));
   // Errors name the model's file.
-  expect_error([&] { session.run({{"q", Tensor::zeros({1, 3}, DType::kF32)}}); }, ErrorCode::kInvalidArgument,
-               {"tiny.onnx", "'q'"});
+  expect_error(
+      [&] {
+        session.run({{"q", Tensor::zeros({1, 3}, DType::kF32)}});
+      },
+      ErrorCode::kInvalidArgument, {"tiny.onnx", "'q'"});
 }
 
 TEST_F(SessionFileTest, NotAModelFails) {

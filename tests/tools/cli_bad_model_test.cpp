@@ -16,7 +16,8 @@ namespace {
 ModelProto good_model() {
   ModelProto m = make_model(13);
   add_input(m, "x", TensorProto::FLOAT, {int64_t{2}, int64_t{3}});
-  *m.mutable_graph()->add_initializer() = raw_tensor<float>("w", TensorProto::FLOAT, {2, 3}, {1, 2, 3, 4, 5, 6});
+  *m.mutable_graph()->add_initializer() =
+      raw_tensor<float>("w", TensorProto::FLOAT, {2, 3}, {1, 2, 3, 4, 5, 6});
   add_node(m, "Add", {"x", "w"}, {"a"}, "add");
   add_node(m, "Relu", {"a"}, {"y"}, "relu");
   add_output(m, "y", TensorProto::FLOAT, {int64_t{2}, int64_t{3}});
@@ -38,7 +39,8 @@ struct Result {
 
 Result kiln(const TempDir& dir, const std::string& args) {
   std::string out = (dir / "stdout.txt").string(), err = (dir / "stderr.txt").string();
-  int status = std::system((std::string(KILN_BUILD_DIR) + "/kiln " + args + " >" + out + " 2>" + err).c_str());
+  int status =
+      std::system((std::string(KILN_BUILD_DIR) + "/kiln " + args + " >" + out + " 2>" + err).c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
 }
 
@@ -96,17 +98,21 @@ TEST_F(CliBadModel, FileOverTwoGiB) {
 }
 
 TEST_F(CliBadModel, WrongIrVersion) {
-  check("ir.onnx", [](ModelProto& m) { m.set_ir_version(1000); }, "ir_version");
+  check(
+      "ir.onnx", [](ModelProto& m) { m.set_ir_version(1000); }, "ir_version");
 }
 
 TEST_F(CliBadModel, OpFromAnUnknownDomain) {
-  check("acme.onnx", [](ModelProto& m) {
-    auto* imp = m.add_opset_import();
-    imp->set_domain("com.acme");
-    imp->set_version(1);
-    m.mutable_graph()->mutable_node(1)->set_domain("com.acme");
-    m.mutable_graph()->mutable_node(1)->set_op_type("FastRelu");
-  }, "com.acme");
+  check(
+      "acme.onnx",
+      [](ModelProto& m) {
+        auto* imp = m.add_opset_import();
+        imp->set_domain("com.acme");
+        imp->set_version(1);
+        m.mutable_graph()->mutable_node(1)->set_domain("com.acme");
+        m.mutable_graph()->mutable_node(1)->set_op_type("FastRelu");
+      },
+      "com.acme");
 }
 
 TEST_F(CliBadModel, ExternalDataOutsideTheModelsFolder) {
@@ -124,26 +130,37 @@ TEST_F(CliBadModel, ExternalDataOutsideTheModelsFolder) {
 }
 
 TEST_F(CliBadModel, RawDataOfTheWrongSize) {
-  check("raw.onnx", [](ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->set_raw_data(std::string(20, '\0')); },
-        "raw_data");
+  check(
+      "raw.onnx",
+      [](ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->set_raw_data(std::string(20, '\0')); },
+      "raw_data");
 }
 
 TEST_F(CliBadModel, OverflowingAndNegativeDims) {
-  check("overflow.onnx", [](ModelProto& m) {
-    TensorProto* t = m.mutable_graph()->mutable_initializer(0);
-    t->clear_dims();
-    for (int i = 0; i < 3; ++i) t->add_dims(int64_t{1} << 31);
-  }, "initializer 'w'");
-  check("negative.onnx", [](ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->set_dims(1, -3); },
-        "initializer 'w'");
+  check(
+      "overflow.onnx",
+      [](ModelProto& m) {
+        TensorProto* t = m.mutable_graph()->mutable_initializer(0);
+        t->clear_dims();
+        for (int i = 0; i < 3; ++i) t->add_dims(int64_t{1} << 31);
+      },
+      "initializer 'w'");
+  check(
+      "negative.onnx", [](ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->set_dims(1, -3); },
+      "initializer 'w'");
 }
 
 TEST_F(CliBadModel, UnsortedGraphAndCycle) {
-  check("unsorted.onnx", [](ModelProto& m) { m.mutable_graph()->mutable_node()->SwapElements(0, 1); }, "sorted");
-  check("cycle.onnx", [](ModelProto& m) {
-    const std::string y = "y";  // a = Add(x, y); y = Relu(a)
-    m.mutable_graph()->mutable_node(0)->set_input(1, y);
-  }, "cycle.onnx");
+  check(
+      "unsorted.onnx", [](ModelProto& m) { m.mutable_graph()->mutable_node()->SwapElements(0, 1); },
+      "sorted");
+  check(
+      "cycle.onnx",
+      [](ModelProto& m) {
+        const std::string y = "y";  // a = Add(x, y); y = Relu(a)
+        m.mutable_graph()->mutable_node(0)->set_input(1, y);
+      },
+      "cycle.onnx");
 }
 
 }  // namespace

@@ -92,7 +92,8 @@ class CliTest : public ::testing::Test {
   // env: variable assignments for the child, e.g. "KILN_BACKEND_PATH=...".
   Result kiln(const std::string& args, const std::string& env = "") const {
     std::string out = path("stdout.txt"), err = path("stderr.txt");
-    std::string command = env + " " + std::string(KILN_BUILD_DIR) + "/kiln " + args + " >" + out + " 2>" + err;
+    std::string command =
+        env + " " + std::string(KILN_BUILD_DIR) + "/kiln " + args + " >" + out + " 2>" + err;
     int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read(out), read(err)};
   }
@@ -105,12 +106,14 @@ class CliTest : public ::testing::Test {
   }
 
   // The command fails with exactly one line "kiln: error [code]: ..." holding every needle.
-  void expect_failure(const std::string& args, const std::string& code, std::initializer_list<std::string> needles) {
+  void expect_failure(const std::string& args, const std::string& code,
+                      std::initializer_list<std::string> needles) {
     Result r = kiln(args);
     EXPECT_NE(r.code, 0) << args;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.err.rfind("kiln: error [" + code + "]: ", 0), 0u) << r.err;
-    for (const std::string& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << "'" << n << "' in " << r.err;
+    for (const std::string& n : needles)
+      EXPECT_NE(r.err.find(n), std::string::npos) << "'" << n << "' in " << r.err;
   }
 
   fs::path dir_;
@@ -177,7 +180,8 @@ struct Summary {
 
 std::optional<Summary> find_summary(const std::string& out, const std::string& name) {
   std::smatch m;
-  std::regex line("(^|\n)(" + name + ": [a-z0-9]+ \\[[0-9,]*\\]) min=(\\S+) max=(\\S+) mean=(\\S+) values=\\[([^\\]]*)\\]\n");
+  std::regex line("(^|\n)(" + name +
+                  ": [a-z0-9]+ \\[[0-9,]*\\]) min=(\\S+) max=(\\S+) mean=(\\S+) values=\\[([^\\]]*)\\]\n");
   if (!std::regex_search(out, m, line)) return std::nullopt;
   Summary s{m[2], std::stod(m[3]), std::stod(m[4]), std::stod(m[5]), {}};
   std::string values = m[6];
@@ -213,8 +217,8 @@ TEST_F(CliTest, RunPrintsASummaryOfEachOutput) {
 }
 
 TEST_F(CliTest, RunWritesAnNpz) {
-  Result r = kiln("run " + path("tiny.onnx") + " --input x=" + path("x.npy") + " --output " + path("out.npz") +
-                  " --backend cpu --threads 1");
+  Result r = kiln("run " + path("tiny.onnx") + " --input x=" + path("x.npy") + " --output " +
+                  path("out.npz") + " --backend cpu --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;
   std::map<std::string, Tensor> out = read_npz(path("out.npz"));
   ASSERT_EQ(out.size(), 2u);
@@ -239,15 +243,16 @@ TEST_F(CliTest, RunPrintsThePlacement) {
 TEST_F(CliTest, RunErrors) {
   std::string tiny = path("tiny.onnx"), two = path("two.onnx");
   expect_failure("run " + tiny + " --input q=" + path("x.npy"), "InvalidArgument", {"tiny.onnx", "'q'"});
-  expect_failure("run " + two + " --input a=" + path("a.npy"), "InvalidArgument", {"two.onnx", "input 'b'", "missing"});
+  expect_failure("run " + two + " --input a=" + path("a.npy"), "InvalidArgument",
+                 {"two.onnx", "input 'b'", "missing"});
   expect_failure("run " + tiny + " --input =" + path("x.npy"), "InvalidArgument", {"NAME=FILE.npy"});
   expect_failure("run " + tiny + " --input x=", "InvalidArgument", {"NAME=FILE.npy"});
   expect_failure("run " + two + " --input " + path("a.npy"), "InvalidArgument", {"2 inputs", "a, b"});
-  expect_failure("run " + two + " --input a=" + path("a.npy") + " --input a=" + path("a.npy"), "InvalidArgument",
-                 {"'a'", "twice"});
+  expect_failure("run " + two + " --input a=" + path("a.npy") + " --input a=" + path("a.npy"),
+                 "InvalidArgument", {"'a'", "twice"});
   expect_failure("run " + tiny + " --input x=" + path("x64.npy"), "InvalidArgument", {"input 'x'", "f64"});
-  expect_failure("run " + two + " --input a=" + path("x.npy") + " --input b=" + path("a.npy"), "InvalidArgument",
-                 {"input 'a'", "[2,3]"});
+  expect_failure("run " + two + " --input a=" + path("x.npy") + " --input b=" + path("a.npy"),
+                 "InvalidArgument", {"input 'a'", "[2,3]"});
   Result missing = kiln("run " + tiny + " --input x=" + path("nope.npy"));
   EXPECT_NE(missing.code, 0);
   EXPECT_EQ(missing.err.rfind("kiln: error [", 0), 0u) << missing.err;
@@ -273,7 +278,8 @@ TEST_F(CliTest, NotAModel) {
 
 // The test plugin runs only f32 Add/Sub/Mul/Div/Relu/Neg/Abs/Identity: MatMul is reported for
 // it with the plugin's reason, and the command still succeeds.
-const std::string kWithTestBackend = std::string("KILN_BACKEND_PATH=") + KILN_BUILD_DIR + ":" + KILN_TEST_PLUGIN_DIR;
+const std::string kWithTestBackend =
+    std::string("KILN_BACKEND_PATH=") + KILN_BUILD_DIR + ":" + KILN_TEST_PLUGIN_DIR;
 
 TEST_F(CliTest, InfoReportsOpsABackendCannotRun) {
   Result r = kiln("info --json " + path("tiny.onnx"), kWithTestBackend);
@@ -299,7 +305,8 @@ TEST_F(CliTest, InfoReportsOpsABackendCannotRun) {
 }
 
 TEST_F(CliTest, RunFallsBackOrFailsWhenStrict) {
-  std::string args = "run " + path("tiny.onnx") + " --input " + path("x.npy") + " --backend test,cpu --placement";
+  std::string args =
+      "run " + path("tiny.onnx") + " --input " + path("x.npy") + " --backend test,cpu --placement";
   Result r = kiln(args, kWithTestBackend);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\nmatmul +MatMul +cpu +fell back: test: "))) << r.out;

@@ -93,8 +93,8 @@ int bench(const BenchArgs& a) {
         {"inputs", inputs_json},
         {"iterations", a.iterations},
         {"warmup", a.warmup},
-        {"latency_ms", {{"median", median}, {"p90", p90}, {"mean", mean}, {"min", sorted.front()},
-                        {"max", sorted.back()}}},
+        {"latency_ms",
+         {{"median", median}, {"p90", p90}, {"mean", mean}, {"min", sorted.front()}, {"max", sorted.back()}}},
         {"throughput_samples_per_s", throughput},
         {"peak_rss_bytes", rss},
         {"arena_bytes", arena},
@@ -125,12 +125,20 @@ Action add_bench_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("bench", "Measure latency, throughput and memory on random inputs");
   auto a = std::make_shared<BenchArgs>();
   sub->add_option("model", a->model, "The .onnx model")->required();
-  sub->add_option("--batch", a->batch, "Size of symbolic batch dims (dim 0)")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--batch", a->batch, "Size of symbolic batch dims (dim 0)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_option("--backend", a->backend, "Backend preference list, e.g. cuda,cpu")->capture_default_str();
-  sub->add_option("--threads", a->threads, "Threads per backend (0: the backend's default)")->check(CLI::NonNegativeNumber);
-  sub->add_option("--iterations", a->iterations, "Timed runs")->check(CLI::PositiveNumber)->capture_default_str();
-  sub->add_option("--warmup", a->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub->add_option("--dim", a->dims, "NAME=VALUE for a symbolic dim (default: --batch for dim 0, 1 elsewhere)");
+  sub->add_option("--threads", a->threads, "Threads per backend (0: the backend's default)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--iterations", a->iterations, "Timed runs")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  sub->add_option("--warmup", a->warmup, "Untimed runs first")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--dim", a->dims,
+                  "NAME=VALUE for a symbolic dim (default: --batch for dim 0, 1 elsewhere)");
   sub->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
   sub->add_flag("--json", a->json, "Print JSON");
   return [a] { return bench(*a); };

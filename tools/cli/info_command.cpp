@@ -34,9 +34,12 @@ nlohmann::json shape_json(const Shape& s) {
   if (!s.has_rank()) return nullptr;
   nlohmann::json dims = nlohmann::json::array();
   for (const Dim& d : s.dims()) {
-    if (d.is_static()) dims.push_back(d.value());
-    else if (d.is_symbolic()) dims.push_back(d.symbol());
-    else dims.push_back(nullptr);
+    if (d.is_static())
+      dims.push_back(d.value());
+    else if (d.is_symbolic())
+      dims.push_back(d.symbol());
+    else
+      dims.push_back(nullptr);
   }
   return dims;
 }
@@ -63,8 +66,10 @@ std::vector<std::string> backends_to_check(const std::string& list, std::vector<
       return out;
     }
     for (const std::string& name : parse_backend_list(list)) {
-      if (registry.find(name)) out.push_back(name);
-      else notes.push_back(name + ": " + registry.why_missing(name));
+      if (registry.find(name))
+        out.push_back(name);
+      else
+        notes.push_back(name + ": " + registry.why_missing(name));
     }
   } catch (const Error& e) {
     notes.push_back(e.what());
@@ -85,7 +90,8 @@ int info(const InfoArgs& a) {
     inference_error = e.what();
   }
   std::vector<ValueInfo> inputs = value_infos(graph.inputs(), inference_error.empty() ? &inferred : nullptr);
-  std::vector<ValueInfo> outputs = value_infos(graph.outputs(), inference_error.empty() ? &inferred : nullptr);
+  std::vector<ValueInfo> outputs =
+      value_infos(graph.outputs(), inference_error.empty() ? &inferred : nullptr);
 
   int64_t params = 0;
   size_t param_bytes = 0;
@@ -115,7 +121,9 @@ int info(const InfoArgs& a) {
   if (example_error.empty())
     for (const std::string& b : backends) support.push_back(check_backend(graph, examples, b));
 
-  auto runs_all = [](const OpSupport& s) { return s.supported > 0 && s.unsupported.empty() && s.unchecked.empty(); };
+  auto runs_all = [](const OpSupport& s) {
+    return s.supported > 0 && s.unsupported.empty() && s.unchecked.empty();
+  };
 
   if (a.json) {
     nlohmann::json out;
@@ -133,8 +141,11 @@ int info(const InfoArgs& a) {
     out["nodes"] = graph.num_nodes();
     out["ops"] = nlohmann::json::array();
     for (const auto& [key, count] : ops) {
-      nlohmann::json op = {{"op_type", key.second}, {"domain", key.first}, {"count", count},
-                           {"backends", nlohmann::json::array()}, {"unsupported", nlohmann::json::array()},
+      nlohmann::json op = {{"op_type", key.second},
+                           {"domain", key.first},
+                           {"count", count},
+                           {"backends", nlohmann::json::array()},
+                           {"unsupported", nlohmann::json::array()},
                            {"unchecked", nlohmann::json::array()}};
       for (const BackendSupport& b : support) {
         auto it = b.ops.find(key);
@@ -163,11 +174,13 @@ int info(const InfoArgs& a) {
   fmt::print("producer: {} {}\n", model.producer_name.empty() ? "(none)" : model.producer_name,
              model.producer_version);
   std::vector<std::string> opsets;
-  for (const auto& [domain, version] : graph.opsets()) opsets.push_back(fmt::format("{} {}", domain_label(domain), version));
+  for (const auto& [domain, version] : graph.opsets())
+    opsets.push_back(fmt::format("{} {}", domain_label(domain), version));
   fmt::print("opsets: {}\n", fmt::join(opsets, ", "));
   for (const auto& [title, list] : {std::pair{"inputs", &inputs}, std::pair{"outputs", &outputs}}) {
     fmt::print("{}:\n", title);
-    for (const ValueInfo& v : *list) fmt::print("  {}: {} {}\n", v.name, to_string(v.dtype), v.shape.to_string());
+    for (const ValueInfo& v : *list)
+      fmt::print("  {}: {} {}\n", v.name, to_string(v.dtype), v.shape.to_string());
   }
   fmt::print("parameters: {} in {} initializers ({} bytes)\n", params, initializers.size(), param_bytes);
   fmt::print("nodes: {}\n", graph.num_nodes());
@@ -178,14 +191,17 @@ int info(const InfoArgs& a) {
     std::vector<std::string> can;
     for (const BackendSupport& b : support)
       if (auto it = b.ops.find(key); it != b.ops.end() && runs_all(it->second)) can.push_back(b.backend);
-    fmt::print("  {:<{}}  {:>5}  {}\n", op_label(key), width, count, can.empty() ? "-" : fmt::format("{}", fmt::join(can, ",")));
+    fmt::print("  {:<{}}  {:>5}  {}\n", op_label(key), width, count,
+               can.empty() ? "-" : fmt::format("{}", fmt::join(can, ",")));
   }
   for (const BackendSupport& b : support) {
     if (b.plan_error.empty()) continue;
     fmt::print("{}: the model does not plan: {}\n", b.backend, b.plan_error);
     for (const auto& [key, s] : b.ops) {
-      for (const auto& [node, reason] : s.unsupported) fmt::print("  unsupported {} '{}': {}\n", op_label(key), node, reason);
-      for (const auto& [node, reason] : s.unchecked) fmt::print("  not checked {} '{}': {}\n", op_label(key), node, reason);
+      for (const auto& [node, reason] : s.unsupported)
+        fmt::print("  unsupported {} '{}': {}\n", op_label(key), node, reason);
+      for (const auto& [node, reason] : s.unchecked)
+        fmt::print("  not checked {} '{}': {}\n", op_label(key), node, reason);
     }
   }
   if (backends.empty()) fmt::print("no backend to check placement on\n");
@@ -198,7 +214,8 @@ int info(const InfoArgs& a) {
 }  // namespace
 
 Action add_info_command(CLI::App& app) {
-  CLI::App* sub = app.add_subcommand("info", "Describe a model: inputs, outputs, opsets, parameters, ops, backends");
+  CLI::App* sub =
+      app.add_subcommand("info", "Describe a model: inputs, outputs, opsets, parameters, ops, backends");
   auto a = std::make_shared<InfoArgs>();
   sub->add_option("model", a->model, "The .onnx model")->required();
   sub->add_option("--backend", a->backend, "Backends to check ops against (default: every loaded backend)");

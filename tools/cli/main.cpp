@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
     // Usage errors follow the one-line rule too.
-    fmt::print(stderr, "kiln: error [{}]: {}\n", kiln::to_string(kiln::ErrorCode::kInvalidArgument), e.what());
+    fmt::print(stderr, "kiln: error [{}]: {}\n", kiln::to_string(kiln::ErrorCode::kInvalidArgument),
+               e.what());
     return 2;
   }
   try {

@@ -19,8 +19,9 @@ std::map<std::string, Tensor> read_input_files(const std::vector<std::string>& s
       if (inputs.size() != 1) {
         std::vector<std::string> names;
         for (const ValueInfo& i : inputs) names.push_back(i.name);
-        raise(ErrorCode::kInvalidArgument, "--input '{}' has no NAME= and the model has {} inputs ({}); use NAME=FILE.npy",
-              spec, inputs.size(), fmt::join(names, ", "));
+        raise(ErrorCode::kInvalidArgument,
+              "--input '{}' has no NAME= and the model has {} inputs ({}); use NAME=FILE.npy", spec,
+              inputs.size(), fmt::join(names, ", "));
       }
       name = inputs[0].name;
       file = spec;
@@ -57,13 +58,17 @@ std::vector<Dims> choose_input_dims(const std::vector<ValueInfo>& inputs, const 
   std::vector<Dims> out;
   for (const ValueInfo& i : inputs) {
     if (!i.shape.has_rank())
-      raise(ErrorCode::kInvalidArgument, "input '{}' has an unknown rank; its shape cannot be chosen", i.name);
+      raise(ErrorCode::kInvalidArgument, "input '{}' has an unknown rank; its shape cannot be chosen",
+            i.name);
     Dims dims;
     for (size_t d = 0; d < i.shape.rank(); ++d) {
       const Dim& dim = i.shape[d];
-      if (dim.is_static()) dims.push_back(dim.value());
-      else if (dim.is_symbolic()) dims.push_back(symbols.count(dim.symbol()) ? symbols.at(dim.symbol()) : 1);
-      else dims.push_back(d == 0 ? choice.batch : 1);
+      if (dim.is_static())
+        dims.push_back(dim.value());
+      else if (dim.is_symbolic())
+        dims.push_back(symbols.count(dim.symbol()) ? symbols.at(dim.symbol()) : 1);
+      else
+        dims.push_back(d == 0 ? choice.batch : 1);
     }
     out.push_back(std::move(dims));
   }
@@ -93,27 +98,43 @@ Tensor random_tensor(DType dtype, const Dims& dims, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> real(-1.0, 1.0);
   std::uniform_int_distribution<int> bit(0, 1);
   switch (dtype) {
-    case DType::kF32: return fill<float>(dims, [&] { return static_cast<float>(real(rng)); });
-    case DType::kF64: return fill<double>(dims, [&] { return real(rng); });
-    case DType::kI64: return fill<int64_t>(dims, [&] { return int64_t{bit(rng)}; });
-    case DType::kI32: return fill<int32_t>(dims, [&] { return int32_t{bit(rng)}; });
-    case DType::kI8: return fill<int8_t>(dims, [&] { return static_cast<int8_t>(bit(rng)); });
-    case DType::kU8: return fill<uint8_t>(dims, [&] { return static_cast<uint8_t>(bit(rng)); });
-    case DType::kBool: return fill<bool>(dims, [&] { return bit(rng) == 1; });
-    default: raise(ErrorCode::kUnsupported, "cannot generate random {} inputs", to_string(dtype));
+    case DType::kF32:
+      return fill<float>(dims, [&] { return static_cast<float>(real(rng)); });
+    case DType::kF64:
+      return fill<double>(dims, [&] { return real(rng); });
+    case DType::kI64:
+      return fill<int64_t>(dims, [&] { return int64_t{bit(rng)}; });
+    case DType::kI32:
+      return fill<int32_t>(dims, [&] { return int32_t{bit(rng)}; });
+    case DType::kI8:
+      return fill<int8_t>(dims, [&] { return static_cast<int8_t>(bit(rng)); });
+    case DType::kU8:
+      return fill<uint8_t>(dims, [&] { return static_cast<uint8_t>(bit(rng)); });
+    case DType::kBool:
+      return fill<bool>(dims, [&] { return bit(rng) == 1; });
+    default:
+      raise(ErrorCode::kUnsupported, "cannot generate random {} inputs", to_string(dtype));
   }
 }
 
 std::vector<double> to_doubles(const Tensor& t) {
   switch (t.dtype()) {
-    case DType::kF32: return widen<float>(t);
-    case DType::kF64: return widen<double>(t);
-    case DType::kI64: return widen<int64_t>(t);
-    case DType::kI32: return widen<int32_t>(t);
-    case DType::kI8: return widen<int8_t>(t);
-    case DType::kU8: return widen<uint8_t>(t);
-    case DType::kBool: return widen<bool>(t);
-    default: raise(ErrorCode::kUnsupported, "cannot summarize {} values", to_string(t.dtype()));
+    case DType::kF32:
+      return widen<float>(t);
+    case DType::kF64:
+      return widen<double>(t);
+    case DType::kI64:
+      return widen<int64_t>(t);
+    case DType::kI32:
+      return widen<int32_t>(t);
+    case DType::kI8:
+      return widen<int8_t>(t);
+    case DType::kU8:
+      return widen<uint8_t>(t);
+    case DType::kBool:
+      return widen<bool>(t);
+    default:
+      raise(ErrorCode::kUnsupported, "cannot summarize {} values", to_string(t.dtype()));
   }
 }
 

@@ -17,8 +17,7 @@ std::string why_not_alone(const Node& node, const OpDef& def) {
   for (size_t i = 0; i < node.inputs().size(); ++i) {
     const Value* in = node.input(i);
     if (!in || in->initializer()) continue;
-    if (def.is_shape_input(i))
-      return "its shape input '" + in->name() + "' is computed at run time";
+    if (def.is_shape_input(i)) return "its shape input '" + in->name() + "' is computed at run time";
     if (in->dtype() == DType::kUndefined || !in->shape().is_static())
       return "the type of its input '" + in->name() + "' is not known for the example inputs";
   }
@@ -49,7 +48,8 @@ Graph single_node_graph(const Graph& source, const Node& node, std::vector<Tenso
   return g;
 }
 
-void check_nodes_alone(const Graph& graph, const std::vector<Tensor>& example_inputs, BackendSupport& result) {
+void check_nodes_alone(const Graph& graph, const std::vector<Tensor>& example_inputs,
+                       BackendSupport& result) {
   // Types inferred for the example shapes, so that each node alone has concrete inputs.
   Graph typed = graph.clone();
   for (size_t i = 0; i < typed.inputs().size() && i < example_inputs.size(); ++i)
@@ -78,8 +78,10 @@ void check_nodes_alone(const Graph& graph, const std::vector<Tensor>& example_in
       executor.plan(inputs);
       ++s.supported;
     } catch (const Error& e) {
-      if (e.code() == ErrorCode::kUnsupported) s.unsupported.emplace_back(node->name(), e.what());
-      else s.unchecked.emplace_back(node->name(), e.what());
+      if (e.code() == ErrorCode::kUnsupported)
+        s.unsupported.emplace_back(node->name(), e.what());
+      else
+        s.unchecked.emplace_back(node->name(), e.what());
     }
   }
 }

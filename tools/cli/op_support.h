@@ -14,7 +14,7 @@
 namespace kiln::cli {
 
 struct OpSupport {
-  size_t supported = 0;                                       // nodes this backend runs
+  size_t supported = 0;                                          // nodes this backend runs
   std::vector<std::pair<std::string, std::string>> unsupported;  // node name, reason
   std::vector<std::pair<std::string, std::string>> unchecked;    // node name, why it was not tried
 };

@@ -46,7 +46,8 @@ std::string summarize(const std::string& name, const Tensor& t) {
   }
   std::string out = head;
   if (nans < v.size())
-    out += fmt::format(" min={:.6g} max={:.6g} mean={:.6g}", lo, hi, sum / static_cast<double>(v.size() - nans));
+    out +=
+        fmt::format(" min={:.6g} max={:.6g} mean={:.6g}", lo, hi, sum / static_cast<double>(v.size() - nans));
   if (nans) out += fmt::format(" nan={}", nans);
   constexpr size_t kShown = 6;
   std::vector<std::string> first;
@@ -69,7 +70,8 @@ int run(const RunArgs& a) {
     fmt::print("wrote {} output{} to {}\n", outputs.size(), outputs.size() == 1 ? "" : "s", a.output);
     return 0;
   }
-  for (const ValueInfo& info : session.outputs()) fmt::print("{}\n", summarize(info.name, outputs.at(info.name)));
+  for (const ValueInfo& info : session.outputs())
+    fmt::print("{}\n", summarize(info.name, outputs.at(info.name)));
   return 0;
 }
 
@@ -83,7 +85,8 @@ Action add_run_command(CLI::App& app) {
   sub->add_option("--output,-o", a->output, "Write every output to this .npz instead of printing a summary");
   sub->add_option("--backend", a->backend, "Backend preference list, e.g. cuda,cpu")->capture_default_str();
   sub->add_flag("--strict", a->strict, "Fail instead of falling back to a later backend");
-  sub->add_option("--threads", a->threads, "Threads per backend (0: the backend's default)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--threads", a->threads, "Threads per backend (0: the backend's default)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_flag("--placement", a->placement, "Print which backend ran each node");
   return [a] { return run(*a); };
 }
