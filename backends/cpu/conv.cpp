@@ -2,7 +2,8 @@
 // auto_pad, optional bias; ConvTranspose also output_padding and output_shape. Both run on
 // oneDNN's (de)convolution primitive in the layouts oneDNN prefers, with operands reordered
 // through per-thread scratch buffers when those differ from the plain ONNX layouts. FusedConv
-// (fused.cpp) is Conv with an activation post-op.
+// (fused.cpp) is Conv with an activation post-op, and its optional input Z (a residual of the
+// output's shape) is added through a sum post-op before the activation.
 
 #include <cstring>
 
@@ -43,6 +44,7 @@ std::string plan_conv(const NodeView& v, ConvPlan& p) {
   if (p.in_channels % p.group != 0 || p.out_channels % p.group != 0) return "channels are not divisible by group";
   if (v.has_input(2) && v.input_shape(2) != Dims{p.out_channels}) return "B must have shape [M]";
   if (p.y[0] != p.x[0] || p.y[1] != p.out_channels) return "output shape must be [N, M, ...]";
+  if (v.has_input(3) && v.input_shape(3) != p.y) return "Z must have the output's shape";
   Dims in(p.x.begin() + 2, p.x.end()), kernel(p.w.begin() + 2, p.w.end());
   if (v.attr_ints("kernel_shape", kernel) != kernel) return "kernel_shape differs from W's spatial dims";
   std::string why = read_window(v, in, kernel, p.win);
@@ -99,6 +101,11 @@ class Staged {
   void finish(const void* buf, void* data) const {
     if (needed_) reorder_.run({buf, data});
   }
+  /// Writes `data` (plain, `bytes` long) into `buf` in the inner layout.
+  void in_to(const void* data, void* buf, size_t bytes) const {
+    if (needed_) reorder_.run({data, buf});
+    else if (buf != data) std::memmove(buf, data, bytes);
+  }
 
  private:
   bool needed_ = false;
@@ -113,6 +120,7 @@ class ConvKernel : public Kernel {
     std::string why = plan_conv(v, p);
     if (!why.empty()) fail(v, why);
     has_bias_ = v.has_input(2);
+    has_sum_ = v.has_input(3);
     y_ = p.y;
     if (numel(p.y) == 0) return;  // nothing to compute
     if (numel(p.x) == 0 || numel(p.w) == 0) {
@@ -147,6 +155,7 @@ class ConvKernel : public Kernel {
     const auto fwd = dnnl::prop_kind::forward_inference;
     dnnl::primitive_attr attr;
     dnnl::post_ops po;
+    if (has_sum_) po.append_sum(1.f);  // Y holds Z when the primitive runs
     act_.append_to(po);
     attr.set_post_ops(po);
     // oneDNN's preferred (blocked) layouts plus reorders beat its plain-layout code: measured on
@@ -180,6 +189,7 @@ class ConvKernel : public Kernel {
     const void* x = src_.in(in[0].data, 0);
     const void* w = wei_.in(in[1].data, 1);
     void* y = dst_.out(out[0].data, 2);
+    if (has_sum_) sum_.in_to(in[3].data, y, static_cast<size_t>(numel(y_)) * sizeof(float));
     if (has_bias_) call_.run({x, w, in[2].data, y});
     else call_.run({x, w, y});
     dst_.finish(y, out[0].data);
@@ -192,6 +202,7 @@ class ConvKernel : public Kernel {
     src_.setup(x_md, pd.src_desc(), true);
     wei_.setup(w_md, pd.weights_desc(), true);
     dst_.setup(y_md, pd.dst_desc(), false);
+    if (has_sum_) sum_.setup(y_md, pd.dst_desc(), true);
     call_.set_primitive(std::move(prim));
     call_.bind(DNNL_ARG_SRC, src_.inner());
     call_.bind(DNNL_ARG_WEIGHTS, wei_.inner());
@@ -208,13 +219,15 @@ class ConvKernel : public Kernel {
         float b = has_bias_ ? static_cast<const float*>(in[2].data)[c] : 0.f;
         std::fill_n(y + (n * channels + c) * inner, inner, b);
       }
+    if (has_sum_)
+      for (int64_t i = 0; i < numel(y_); ++i) y[i] += static_cast<const float*>(in[3].data)[i];
     act_.apply(y, numel(y_));
   }
 
   Activation act_;
   Dims y_;
-  bool has_bias_ = false, fill_bias_ = false, ready_ = false;
-  Staged src_, wei_, dst_;
+  bool has_bias_ = false, has_sum_ = false, fill_bias_ = false, ready_ = false;
+  Staged src_, wei_, dst_, sum_;
   DnnlCall call_;
 };
 

@@ -1,6 +1,7 @@
 // kiln's fused inference ops (domain "kiln"), made by fuse_bias_activation: FusedConv,
-// FusedGemm and FusedMatMul are their base op followed by an optional bias (FusedMatMul) and
-// an activation (Relu or Clip). Shape rules are the base op's own, called through its
+// FusedGemm and FusedMatMul are their base op followed by an optional bias (FusedMatMul), an
+// optional residual Z (FusedConv, as ONNX Runtime's FusedConv) and an activation (Relu or
+// Clip). Shape rules are the base op's own, called through its
 // registered definition, plus checks of the bias and activation attributes.
 #include <memory>
 
@@ -67,10 +68,20 @@ void register_fused_ops(OpRegistry& registry) {
   auto gemm = std::make_shared<OpDef>(base_def(registry, "Gemm"));
   auto matmul = std::make_shared<OpDef>(base_def(registry, "MatMul"));
 
-  // FusedConv(X, W, B?): Conv, then the activation.
-  registry.add(fused_def("FusedConv", *conv, 2, 3).infer([conv](InferContext& c) {
+  // FusedConv(X, W, B?, Z?): Conv, plus Z (a residual of the output's shape), then the
+  // activation.
+  registry.add(fused_def("FusedConv", *conv, 2, 4).infer([conv](InferContext& c) {
     check_activation(c);
     ValueType out = infer_as_base(c, *conv, 3);
+    if (c.has_input(3)) {
+      require_same_dtype(c, 0, 3);
+      const Shape& z = c.input_shape(3);
+      bool same = !z.has_rank() || !out.shape.has_rank() || z.rank() == out.shape.rank();
+      for (size_t i = 0; same && z.has_rank() && out.shape.has_rank() && i < z.rank(); ++i)
+        same = merge_dim(z[i], out.shape[i]).has_value();
+      if (!same)
+        c.fail("Z has shape {}, expected the output's shape {}", z.to_string(), out.shape.to_string());
+    }
     c.set_output(0, out.dtype, out.shape);
   }));
   // FusedGemm(A, B, C?): Gemm (C is its bias), then the activation.

@@ -1,5 +1,6 @@
-// Conv / Gemm / MatMul, then an Add of a constant bias, then Relu or Clip -> one node whose
-// bias and activation run inside the base op's primitive (oneDNN post-ops on the CPU).
+// Conv / Gemm / MatMul, then an Add of a constant bias, (Conv only) an Add of a residual of the
+// same shape, then Relu or Clip -> one node whose bias, residual and activation run inside the
+// base op's primitive (oneDNN post-ops on the CPU).
 #include <optional>
 #include <set>
 
@@ -50,6 +51,26 @@ std::optional<BiasAdd> find_bias_add(Value* y, size_t axis) {
   std::optional<std::vector<float>> v = bias_vector(*c, y->shape(), axis);
   if (!v) return std::nullopt;
   return BiasAdd{add, std::move(*v)};
+}
+
+// Every dim static or symbolic: equal shapes are then equal at run time.
+bool fully_named(const Shape& s) {
+  if (!s.has_rank()) return false;
+  for (const Dim& d : s.dims())
+    if (d.is_unknown()) return false;
+  return true;
+}
+
+// y + z for a z of y's exact shape (a residual connection), computed elsewhere.
+std::optional<std::pair<Node*, Value*>> find_residual_add(Value* y) {
+  if (!passes::single_use(y) || !fully_named(y->shape())) return std::nullopt;
+  Node* add = passes::only_user(y);
+  if (!passes::is_op(add, "Add") || add->inputs().size() != 2 || !add->output(0)) return std::nullopt;
+  Value* z = add->input(0) == y ? add->input(1) : add->input(0);
+  if (!z || z == y || z->dtype() != DType::kF32 || z->shape() != y->shape() ||
+      add->output(0)->shape() != y->shape())
+    return std::nullopt;
+  return std::make_pair(add, z);
 }
 
 struct Act {
@@ -133,8 +154,11 @@ std::vector<Node*> try_fuse(Graph& graph, Node* base) {
   if (add && matmul && (!base->input(1)->shape().has_rank() || base->input(1)->shape().rank() < 2))
     add.reset();
   Value* end = add ? add->node->output(0) : y;
+  // Conv only: a residual Z, added by a sum post-op.
+  std::optional<std::pair<Node*, Value*>> residual = conv ? find_residual_add(end) : std::nullopt;
+  if (residual) end = residual->first->output(0);
   std::optional<Act> act = find_activation(graph, end);
-  if (!add && !act) return {};
+  if (!add && !act && !residual) return {};
   if (act) end = act->node->output(0);
 
   std::vector<std::string> inputs{base->input(0)->name(), base->input(1)->name()};
@@ -148,6 +172,10 @@ std::vector<Node*> try_fuse(Graph& graph, Node* base) {
                                             conv_bias(b ? b->initializer() : nullptr, add->bias)));
     else if (b)
       inputs.push_back(b->name());
+    if (residual) {
+      if (inputs.size() == 2) inputs.push_back("");  // no B
+      inputs.push_back(residual->second->name());
+    }
   } else if (gemm) {
     const Value* c = base->input(2);
     if (add) {
@@ -166,7 +194,7 @@ std::vector<Node*> try_fuse(Graph& graph, Node* base) {
   }
   // A bias alone fits Conv's B and Gemm's C; anything else needs kiln's fused op.
   std::string domain;
-  if (act || matmul) {
+  if (act || matmul || residual) {
     op = "Fused" + op;
     domain = "kiln";
     if (act) set_activation(attrs, *act);
@@ -174,6 +202,7 @@ std::vector<Node*> try_fuse(Graph& graph, Node* base) {
   }
   std::vector<Node*> removed{base};
   if (add) removed.push_back(add->node);
+  if (residual) removed.push_back(residual->first);
   if (act) removed.push_back(act->node);
   NodeSpec spec{op, inputs, {end->name()}, attrs, base->name(), domain};
   passes::replace_nodes(graph, removed, std::move(spec));

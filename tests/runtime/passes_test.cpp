@@ -341,6 +341,45 @@ TEST(FuseBiasActivation, NotForBiasesThatAreNotPerChannel) {
       rewritten(g3, fuse_bias_activation, 0, {random_tensor({2, 4, 9, 9}, 44), Tensor::scalar(0.1f)});
 }
 
+// x -> Conv -> Add(x) -> [Relu]: ResNet's skip connection.
+Graph residual_block(const Shape& x_shape, bool conv_bias, bool relu,
+                     const Shape& z_shape = Shape::unknown_rank()) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, x_shape);
+  Value* z = z_shape.has_rank() ? g.add_input("z", DType::kF32, z_shape) : x;
+  std::vector<Value*> in{x, g.add_initializer("w", random_tensor({4, 4, 3, 3}, 200))};
+  if (conv_bias) in.push_back(g.add_initializer("b", random_tensor({4}, 201)));
+  Value* y = g.op1("Add", {z, g.op1("Conv", in, attrs({{"pads", std::vector<int64_t>{1, 1, 1, 1}}}))});
+  if (relu) y = g.op1("Relu", {y});
+  g.add_output(y->name());
+  return g;
+}
+
+TEST(FuseBiasActivation, ResidualAddAndRelu) {
+  Graph opt = rewritten(residual_block(Shape{"N", 4, 6, 6}, true, true), fuse_bias_activation, 1,
+                        {random_tensor({2, 4, 6, 6}, 202)});
+  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"kiln.FusedConv", 1}}));
+  ASSERT_EQ(opt.nodes()[0]->inputs().size(), 4u);
+  EXPECT_EQ(opt.nodes()[0]->input(3)->name(), "x");
+  Graph opt2 = rewritten(residual_block(Shape{"N", 4, 6, 6}, false, false), fuse_bias_activation, 1,
+                         {random_tensor({3, 4, 6, 6}, 203)});
+  EXPECT_EQ(op_counts(opt2), (std::map<std::string, int>{{"kiln.FusedConv", 1}}));
+  EXPECT_EQ(opt2.nodes()[0]->input(2), nullptr);  // no B
+}
+
+TEST(FuseBiasActivation, NoResidualFusionWhenZBroadcastsOrHasUnknownDims) {
+  // Z of [1, 4, 6, 6] broadcast over the batch: Y's buffer cannot start as Z.
+  Graph g1 = residual_block(Shape{2, 4, 6, 6}, true, true, Shape{1, 4, 6, 6});
+  Graph opt1 = rewritten(g1, fuse_bias_activation, 0,
+                         {random_tensor({2, 4, 6, 6}, 204), random_tensor({1, 4, 6, 6}, 205)});
+  EXPECT_EQ(op_counts(opt1), (std::map<std::string, int>{{"Add", 1}, {"Conv", 1}, {"Relu", 1}}));
+  // Unknown dims might differ at run time (and broadcast).
+  Graph g2 = residual_block(Shape{Dim(), 4, 6, 6}, true, true, Shape{Dim(), 4, 6, 6});
+  Graph opt2 = rewritten(g2, fuse_bias_activation, 0,
+                         {random_tensor({2, 4, 6, 6}, 206), random_tensor({2, 4, 6, 6}, 207)});
+  EXPECT_EQ(op_counts(opt2), (std::map<std::string, int>{{"Add", 1}, {"Conv", 1}, {"Relu", 1}}));
+}
+
 TEST(FuseBiasActivation, SharedBiasConstantServesTwoFusions) {
   Graph g;
   Value* x = g.add_input("x", DType::kF32, Shape{2, 4, 5, 5});
@@ -427,8 +466,10 @@ Attributes with_activation(Attributes a, const std::string& act, float lo, float
   return a;
 }
 
+// z: the shape of a residual input Z added before the activation (the output's); empty for none.
 void fused_conv_case(Graph& f, Graph& p, std::vector<Tensor>& in, const Dims& x, const Dims& w, bool bias,
-                     Attributes conv_attrs, const std::string& act, float lo = 0, float hi = 0) {
+                     Attributes conv_attrs, const std::string& act, float lo = 0, float hi = 0,
+                     const Dims& z = {}) {
   f.set_opset("kiln", 1);
   std::vector<Value*> fi{f.add_input("x", DType::kF32, Shape::of(x)),
                          f.add_initializer("w", random_tensor(w, 70))};
@@ -440,10 +481,17 @@ void fused_conv_case(Graph& f, Graph& p, std::vector<Tensor>& in, const Dims& x,
   }
   NodeSpec spec{"FusedConv", {}, {"y"}, with_activation(conv_attrs, act, lo, hi), "fc", "kiln"};
   for (Value* v : fi) spec.inputs.push_back(v->name());
+  Value* y = p.op1("Conv", pi, conv_attrs);
+  in.push_back(random_tensor(x, 72, -2.f, 2.f));
+  if (!z.empty()) {
+    if (!bias) spec.inputs.push_back("");
+    spec.inputs.push_back(f.add_input("z", DType::kF32, Shape::of(z))->name());
+    y = p.op1("Add", {y, p.add_input("z", DType::kF32, Shape::of(z))});
+    in.push_back(random_tensor(z, 73, -2.f, 2.f));
+  }
   f.add_node(spec);
   f.add_output("y");
-  p.add_output(plain_activation(p, p.op1("Conv", pi, conv_attrs), act, lo, hi)->name());
-  in.push_back(random_tensor(x, 72, -2.f, 2.f));
+  p.add_output(plain_activation(p, y, act, lo, hi)->name());
 }
 
 void PrintTo(const FusedCase& c, std::ostream* os) { *os << c.name; }
@@ -478,6 +526,17 @@ std::vector<FusedCase> fused_cases() {
   cases.push_back({"Conv1dNoActivation", [](Graph& f, Graph& p, auto& in) {
                      fused_conv_case(f, p, in, {2, 3, 10}, {4, 3, 3}, true, attrs({{"dilations", V{2}}}), "");
                    }});
+  cases.push_back({"Conv2dResidualRelu", [](Graph& f, Graph& p, auto& in) {
+                     fused_conv_case(f, p, in, {2, 3, 7, 7}, {5, 3, 3, 3}, true,
+                                     attrs({{"pads", V{1, 1, 1, 1}}}), "Relu", 0, 0, {2, 5, 7, 7});
+                   }});
+  cases.push_back({"Conv2dResidualNoBiasNoActivation", [](Graph& f, Graph& p, auto& in) {
+                     fused_conv_case(f, p, in, {1, 8, 5, 5}, {8, 8, 1, 1}, false, {}, "", 0, 0, {1, 8, 5, 5});
+                   }});
+  cases.push_back(
+      {"Conv2dEmptyInputChannelsResidualClip", [](Graph& f, Graph& p, auto& in) {
+         fused_conv_case(f, p, in, {1, 0, 4, 4}, {3, 0, 1, 1}, true, {}, "Clip", -1.f, 1.f, {1, 3, 4, 4});
+       }});
   cases.push_back({"Conv2dEmptyInputChannelsRelu", [](Graph& f, Graph& p, auto& in) {
                      fused_conv_case(f, p, in, {1, 0, 4, 4}, {3, 0, 1, 1}, true, {}, "Relu");
                    }});
@@ -641,18 +700,16 @@ TEST(OptimizeForInference, SmallCnn) {
   std::map<std::string, size_t> changes;
   for (const auto& [name, n] : report.changes) changes[name] += n;
   EXPECT_EQ(changes["fold_batch_norm"], 2u);
-  EXPECT_EQ(changes["fuse_bias_activation"], 3u);  // conv1+Relu, MatMul+Add+Relu, Gemm+Clip
-  EXPECT_GE(changes["fold_constants"], 2u);        // Transpose, Constant (Shape chain: batch is dynamic)
-  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"Add", 1},
-                                                        {"Concat", 1},
-                                                        {"Conv", 1},
+  EXPECT_EQ(changes["fuse_bias_activation"],
+            4u);                             // conv1+Relu, conv2+residual+Relu, MatMul+Add+Relu, Gemm+Clip
+  EXPECT_GE(changes["fold_constants"], 2u);  // Transpose, Constant (Shape chain: batch is dynamic)
+  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"Concat", 1},
                                                         {"Gather", 1},
                                                         {"GlobalAveragePool", 1},
-                                                        {"Relu", 1},
                                                         {"Reshape", 1},
                                                         {"Shape", 1},
                                                         {"Unsqueeze", 1},
-                                                        {"kiln.FusedConv", 1},
+                                                        {"kiln.FusedConv", 2},
                                                         {"kiln.FusedGemm", 1},
                                                         {"kiln.FusedMatMul", 1}}));
   for (const Value* v : opt.initializers()) EXPECT_FALSE(v->uses().empty()) << v->name();

@@ -27,7 +27,8 @@ size_t fold_constants(Graph& graph);
 /// Conv's output feeds only the BatchNormalization and every parameter is an f32 initializer.
 size_t fold_batch_norm(Graph& graph);
 /// Fuses Conv, Gemm or MatMul with a following bias Add (a constant along the channels or the
-/// last dim) and Relu or Clip (constant bounds) into one node that the CPU backend runs with
+/// last dim), for Conv an Add of a residual of the output's exact shape (ResNet's skip
+/// connection), and Relu or Clip (constant bounds) into one node that the CPU backend runs with
 /// oneDNN post-ops: a bias alone goes into Conv's B or Gemm's C; otherwise the node becomes
 /// kiln.FusedConv, kiln.FusedGemm or kiln.FusedMatMul (domain "kiln", declared at opset 1).
 /// A chain stops at a value that has another use or is a graph output. Validates the graph
