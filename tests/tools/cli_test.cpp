@@ -341,6 +341,9 @@ TEST_F(CliTest, BenchText) {
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\npeak memory: [0-9.]+ MiB RSS"))) << r.out;
   expect_failure("bench " + path("tiny.onnx") + " --dim N", "InvalidArgument", {"--dim 'N'"});
   expect_failure("bench " + path("tiny.onnx") + " --iterations 0", "InvalidArgument", {"--iterations"});
+  // A static batch dim cannot take another --batch.
+  expect_failure("bench " + path("two.onnx") + " --batch 4", "InvalidArgument",
+                 {"two.onnx", "--batch 4", "input 'a'"});
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "kiln/onnx/inference_session.h"
 #include "kiln/runtime/backend.h"
+#include "kiln/runtime/error.h"
 #include "model_inputs.h"
 
 namespace kiln::cli {
@@ -23,6 +24,7 @@ namespace {
 struct BenchArgs {
   std::string model;
   int64_t batch = 1;
+  bool batch_given = false;  // --batch on the command line
   std::string backend = "cpu";
   int threads = 0;
   int iterations = 50;
@@ -62,6 +64,9 @@ int bench(const BenchArgs& a) {
     inputs.emplace(session.inputs()[i].name, random_tensor(session.inputs()[i].dtype, dims[i], rng));
   // Samples per run: the batch dim of the first input (static models run their fixed batch).
   int64_t samples = !dims.empty() && !dims[0].empty() ? dims[0][0] : 1;
+  if (a.batch_given && samples != a.batch)
+    raise(ErrorCode::kInvalidArgument, "{}: --batch {} does not apply: input '{}' has batch dim {}", a.model,
+          a.batch, session.inputs().empty() ? "" : session.inputs()[0].name, samples);
 
   for (int i = 0; i < a.warmup; ++i) session.run(inputs);
   std::vector<double> ms;
@@ -141,7 +146,11 @@ Action add_bench_command(CLI::App& app) {
                   "NAME=VALUE for a symbolic dim (default: --batch for dim 0, 1 elsewhere)");
   sub->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
   sub->add_flag("--json", a->json, "Print JSON");
-  return [a] { return bench(*a); };
+  CLI::Option* batch = sub->get_option("--batch");
+  return [a, batch] {
+    a->batch_given = batch->count() > 0;
+    return bench(*a);
+  };
 }
 
 }  // namespace kiln::cli
