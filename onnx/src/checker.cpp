@@ -1,5 +1,5 @@
 // onnx's checker, with its messages folded onto one line.
-#include "onnx_proto.h"
+#include "checker.h"
 
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
@@ -38,17 +38,20 @@ int onnx_checker_max_opset() {
   return it == ranges.end() ? 0 : it->second.second;
 }
 
-bool run_onnx_checker(const ::onnx::ModelProto& model, const std::string& base_dir, const std::string& label) {
+bool run_onnx_checker(const ::onnx::ModelProto& model, const std::string& base_dir,
+                      const std::string& label) {
   // onnx 1.12 knows opsets up to 17; for a newer opset it would check each node against an
   // older schema (ReduceMean-13 for a ReduceMean-18) and reject valid models.
   for (const auto& imp : model.opset_import())
-    if ((imp.domain().empty() || imp.domain() == "ai.onnx") && imp.version() > onnx_checker_max_opset()) return false;
+    if ((imp.domain().empty() || imp.domain() == "ai.onnx") && imp.version() > onnx_checker_max_opset())
+      return false;
   try {
     ::onnx::checker::CheckerContext ctx;
     if (!base_dir.empty()) ctx.set_model_dir(base_dir + "/");
     ::onnx::checker::check_model(model, ctx);
   } catch (const std::exception& e) {
-    raise(ErrorCode::kInvalidArgument, "{}: the onnx checker rejected the model: {}", label, one_line(e.what()));
+    raise(ErrorCode::kInvalidArgument, "{}: the onnx checker rejected the model: {}", label,
+          one_line(e.what()));
   }
   return true;
 }

@@ -21,20 +21,22 @@ bool is_inside(const fs::path& dir, const fs::path& path) {
 }
 }  // namespace
 
-std::string resolve_external_path(const std::string& base_dir, const std::string& location, const std::string& what) {
+std::string resolve_external_path(const std::string& base_dir, const std::string& location,
+                                  const std::string& what) {
   if (base_dir.empty())
-    raise(ErrorCode::kInvalidArgument,
-          "{}: the data is stored externally in '{}', but the model was loaded from bytes without a folder to "
-          "read it from",
-          what, location);
+    raise(
+        ErrorCode::kInvalidArgument,
+        "{}: the data is stored externally in '{}', but the model was loaded from bytes without a folder to "
+        "read it from",
+        what, location);
   if (location.empty()) raise(ErrorCode::kInvalidArgument, "{}: external data has an empty location", what);
   if (location.find('\0') != std::string::npos)
     raise(ErrorCode::kInvalidArgument, "{}: external data location contains a NUL byte", what);
   fs::path rel(location);
   if (rel.is_absolute() || rel.has_root_name() || rel.has_root_directory())
     raise(ErrorCode::kInvalidArgument,
-          "{}: external data location '{}' is an absolute path; it must be relative to the model's folder", what,
-          location);
+          "{}: external data location '{}' is an absolute path; it must be relative to the model's folder",
+          what, location);
   for (const fs::path& part : rel)
     if (part == "..")
       raise(ErrorCode::kInvalidArgument,
@@ -42,20 +44,24 @@ std::string resolve_external_path(const std::string& base_dir, const std::string
             location);
   std::error_code ec;
   fs::path dir = fs::canonical(base_dir, ec);
-  if (ec) raise(ErrorCode::kIo, "{}: cannot resolve the model's folder '{}': {}", what, base_dir, ec.message());
+  if (ec)
+    raise(ErrorCode::kIo, "{}: cannot resolve the model's folder '{}': {}", what, base_dir, ec.message());
   fs::path full = dir / rel;
   if (!fs::exists(fs::symlink_status(full, ec)))
     raise(ErrorCode::kNotFound, "{}: external data file '{}' does not exist", what, location);
   // Symlinks are followed, then the real path must still be inside the folder.
   fs::path real = fs::canonical(full, ec);
   if (ec)
-    raise(ErrorCode::kNotFound, "{}: external data file '{}' cannot be resolved: {}", what, location, ec.message());
+    raise(ErrorCode::kNotFound, "{}: external data file '{}' cannot be resolved: {}", what, location,
+          ec.message());
   if (!is_inside(dir, real))
     raise(ErrorCode::kInvalidArgument,
-          "{}: external data location '{}' resolves to '{}', outside the model's folder '{}' (through a symlink)",
+          "{}: external data location '{}' resolves to '{}', outside the model's folder '{}' (through a "
+          "symlink)",
           what, location, real.string(), dir.string());
   if (!fs::is_regular_file(real, ec))
-    raise(ErrorCode::kInvalidArgument, "{}: external data location '{}' is not a regular file", what, location);
+    raise(ErrorCode::kInvalidArgument, "{}: external data location '{}' is not a regular file", what,
+          location);
   return real.string();
 }
 
@@ -66,7 +72,8 @@ uint64_t external_file_size(const std::string& path, const std::string& what) {
   return size;
 }
 
-void read_external_bytes(const std::string& path, uint64_t offset, uint64_t bytes, void* out, const std::string& what) {
+void read_external_bytes(const std::string& path, uint64_t offset, uint64_t bytes, void* out,
+                         const std::string& what) {
   uint64_t size = external_file_size(path, what);
   if (offset > size || bytes > size - offset)
     raise(ErrorCode::kInvalidArgument,

@@ -1,6 +1,7 @@
 // kiln::Model -> ModelProto bytes, checked by onnx's checker, and written atomically.
 #include "kiln/onnx/model.h"
 
+// Then protobuf, the standard library, kiln and onnx/ private headers.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,9 +12,10 @@
 #include <filesystem>
 #include <set>
 
+#include "checker.h"
 #include "kiln/runtime/error.h"
 #include "kiln/runtime/op_registry.h"
-#include "onnx_proto.h"
+#include "tensor_proto.h"
 
 #ifndef KILN_VERSION
 #define KILN_VERSION "0"
@@ -53,7 +55,8 @@ void attribute_to_proto(const std::string& name, const Attribute& value, ::onnx:
           a->set_s(v);
         } else if constexpr (std::is_same_v<T, Tensor>) {
           a->set_type(A::TENSOR);
-          if (!v.defined()) raise(ErrorCode::kInvalidArgument, "{}: attribute '{}' holds no tensor", what, name);
+          if (!v.defined())
+            raise(ErrorCode::kInvalidArgument, "{}: attribute '{}' holds no tensor", what, name);
           detail::tensor_to_proto(v, "", a->mutable_t());
         } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
           a->set_type(A::INTS);
@@ -170,8 +173,9 @@ void save_model(const Model& model, const std::string& path, const SaveOptions& 
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
   std::string tmp = (dir / fmt::format(".{}.XXXXXX", target.filename().string())).string();
   int fd = ::mkstemp(tmp.data());
-  if (fd < 0) raise(ErrorCode::kIo, "{}: cannot create a temporary file in '{}': {}", path, dir.string(),
-                    std::strerror(errno));
+  if (fd < 0)
+    raise(ErrorCode::kIo, "{}: cannot create a temporary file in '{}': {}", path, dir.string(),
+          std::strerror(errno));
   try {
     write_all(fd, bytes, path);
     if (::fsync(fd) != 0) raise(ErrorCode::kIo, "{}: fsync failed: {}", path, std::strerror(errno));

@@ -1,6 +1,7 @@
 // ModelProto -> kiln::Model: parse, onnx's checker, kiln's own checks, then kiln::validate.
 #include "kiln/onnx/model.h"
 
+// Then protobuf, the standard library, kiln and onnx/ private headers.
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
@@ -10,10 +11,11 @@
 #include <map>
 #include <set>
 
+#include "checker.h"
 #include "external_data.h"
 #include "kiln/runtime/error.h"
 #include "kiln/runtime/op_registry.h"
-#include "onnx_proto.h"
+#include "tensor_proto.h"
 
 namespace kiln::onnx {
 
@@ -32,7 +34,8 @@ bool is_default_domain(const std::string& domain) { return domain.empty() || dom
 ::onnx::ModelProto parse(std::string_view bytes, const std::string& label, const LoadLimits& limits) {
   if (bytes.size() > limits.max_file_bytes || bytes.size() > static_cast<size_t>(INT_MAX))
     raise(ErrorCode::kInvalidArgument,
-          "{}: the model is {} bytes, over the {} byte limit (protobuf holds at most 2 GiB; store large weights as "
+          "{}: the model is {} bytes, over the {} byte limit (protobuf holds at most 2 GiB; store large "
+          "weights as "
           "external data)",
           label, bytes.size(), std::min<uint64_t>(limits.max_file_bytes, INT_MAX));
   ::onnx::ModelProto proto;
@@ -40,8 +43,8 @@ bool is_default_domain(const std::string& domain) { return domain.empty() || dom
   google::protobuf::io::CodedInputStream coded(&stream);
   coded.SetTotalBytesLimit(INT_MAX);
   if (!proto.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage())
-    raise(ErrorCode::kInvalidArgument, "{}: not an ONNX model (the protobuf does not parse; truncated or corrupt?)",
-          label);
+    raise(ErrorCode::kInvalidArgument,
+          "{}: not an ONNX model (the protobuf does not parse; truncated or corrupt?)", label);
   // Random bytes sometimes parse as a protobuf of unknown fields; a model has these two.
   if (!proto.has_ir_version() || !proto.has_graph())
     raise(ErrorCode::kInvalidArgument, "{}: not an ONNX model (no {})", label,
@@ -51,15 +54,17 @@ bool is_default_domain(const std::string& domain) { return domain.empty() || dom
 
 void check_header(const ::onnx::ModelProto& proto, const std::string& label) {
   if (proto.ir_version() < kMinIrVersion || proto.ir_version() > kMaxIrVersion)
-    raise(ErrorCode::kUnsupported, "{}: ir_version {} is not supported; kiln reads ONNX IR versions {} to {} (onnx 1.12)",
-          label, proto.ir_version(), kMinIrVersion, kMaxIrVersion);
+    raise(ErrorCode::kUnsupported,
+          "{}: ir_version {} is not supported; kiln reads ONNX IR versions {} to {} (onnx 1.12)", label,
+          proto.ir_version(), kMinIrVersion, kMaxIrVersion);
   if (proto.opset_import_size() == 0)
     raise(ErrorCode::kInvalidArgument, "{}: the model declares no opset_import", label);
   for (const auto& imp : proto.opset_import()) {
     if (!is_default_domain(imp.domain())) continue;
     if (imp.version() < kMinOpset || imp.version() > kLatestOpset)
-      raise(ErrorCode::kUnsupported, "{}: opset {} of the default domain is not supported; kiln supports opsets {} to {}",
-            label, imp.version(), kMinOpset, kLatestOpset);
+      raise(ErrorCode::kUnsupported,
+            "{}: opset {} of the default domain is not supported; kiln supports opsets {} to {}", label,
+            imp.version(), kMinOpset, kLatestOpset);
   }
 }
 
@@ -67,7 +72,8 @@ void check_header(const ::onnx::ModelProto& proto, const std::string& label) {
 void check_limits(const ::onnx::ModelProto& proto, const std::string& label, const LoadLimits& limits) {
   const auto& g = proto.graph();
   if (static_cast<size_t>(g.node_size()) > limits.max_nodes)
-    raise(ErrorCode::kInvalidArgument, "{}: {} nodes is over the limit of {}", label, g.node_size(), limits.max_nodes);
+    raise(ErrorCode::kInvalidArgument, "{}: {} nodes is over the limit of {}", label, g.node_size(),
+          limits.max_nodes);
   if (g.sparse_initializer_size() > 0)
     raise(ErrorCode::kUnsupported, "{}: sparse initializer '{}' is not supported", label,
           g.sparse_initializer(0).values().name());
@@ -92,8 +98,8 @@ void check_supported_ops(const ::onnx::ModelProto& proto, const std::map<std::st
       auto it = opsets.find(domain);
       int opset = it == opsets.end() ? 0 : it->second;
       if (opset < def->since() || opset > def->until())
-        what = fmt::format("{} at opset {} (kiln has it for opsets {} to {})", node.op_type(), opset, def->since(),
-                           def->until());
+        what = fmt::format("{} at opset {} (kiln has it for opsets {} to {})", node.op_type(), opset,
+                           def->since(), def->until());
     } else {
       what = domain.empty() ? node.op_type() : fmt::format("{} from domain '{}'", node.op_type(), domain);
     }
@@ -105,25 +111,34 @@ void check_supported_ops(const ::onnx::ModelProto& proto, const std::map<std::st
   std::vector<std::string> parts;
   for (const std::string& what : order) {
     const auto& nodes = unsupported[what];
-    parts.push_back(fmt::format("{} ({} {})", what, nodes.size() == 1 ? "node" : "nodes", fmt::join(nodes, ", ")));
+    parts.push_back(
+        fmt::format("{} ({} {})", what, nodes.size() == 1 ? "node" : "nodes", fmt::join(nodes, ", ")));
   }
-  raise(ErrorCode::kUnsupported, "{}: {} unsupported op{}: {}", label, order.size(), order.size() == 1 ? "" : "s",
-        fmt::join(parts, "; "));
+  raise(ErrorCode::kUnsupported, "{}: {} unsupported op{}: {}", label, order.size(),
+        order.size() == 1 ? "" : "s", fmt::join(parts, "; "));
 }
 
-Attribute attribute_from_proto(const ::onnx::AttributeProto& a, const TensorSource& source, const std::string& what) {
+Attribute attribute_from_proto(const ::onnx::AttributeProto& a, const TensorSource& source,
+                               const std::string& what) {
   const std::string where = fmt::format("{}: attribute '{}'", what, a.name());
   if (!a.ref_attr_name().empty())
     raise(ErrorCode::kUnsupported, "{} refers to a function attribute, which kiln does not support", where);
   using A = ::onnx::AttributeProto;
   switch (a.type()) {
-    case A::INT: return a.i();
-    case A::FLOAT: return a.f();
-    case A::STRING: return a.s();
-    case A::TENSOR: return detail::tensor_from_proto(a.t(), source, where);
-    case A::INTS: return std::vector<int64_t>(a.ints().begin(), a.ints().end());
-    case A::FLOATS: return std::vector<float>(a.floats().begin(), a.floats().end());
-    case A::STRINGS: return std::vector<std::string>(a.strings().begin(), a.strings().end());
+    case A::INT:
+      return a.i();
+    case A::FLOAT:
+      return a.f();
+    case A::STRING:
+      return a.s();
+    case A::TENSOR:
+      return detail::tensor_from_proto(a.t(), source, where);
+    case A::INTS:
+      return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+    case A::FLOATS:
+      return std::vector<float>(a.floats().begin(), a.floats().end());
+    case A::STRINGS:
+      return std::vector<std::string>(a.strings().begin(), a.strings().end());
     case A::TENSORS: {
       std::vector<Tensor> tensors;
       for (int i = 0; i < a.tensors_size(); ++i)
@@ -139,7 +154,8 @@ Attribute attribute_from_proto(const ::onnx::AttributeProto& a, const TensorSour
     case A::TYPE_PROTO:
     case A::TYPE_PROTOS:
       raise(ErrorCode::kUnsupported, "{} is a TYPE_PROTO, which kiln does not support", where);
-    default: break;
+    default:
+      break;
   }
   raise(ErrorCode::kInvalidArgument, "{} has no valid type ({})", where, static_cast<int>(a.type()));
 }
@@ -193,7 +209,8 @@ Graph build_graph(::onnx::ModelProto& proto, const TensorSource& source) {
   }
   for (const auto& in : g.input()) {
     if (initializer_names.count(in.name())) continue;  // older exporters list initializers as inputs
-    auto type = detail::type_from_proto(in.type(), source.limits, fmt::format("{}: input '{}'", label, in.name()));
+    auto type =
+        detail::type_from_proto(in.type(), source.limits, fmt::format("{}: input '{}'", label, in.name()));
     if (type.dtype == DType::kUndefined)
       raise(ErrorCode::kInvalidArgument, "{}: input '{}' has no element type", label, in.name());
     graph.add_input(in.name(), type.dtype, type.shape);
@@ -205,7 +222,8 @@ Graph build_graph(::onnx::ModelProto& proto, const TensorSource& source) {
     spec.domain = is_default_domain(n.domain()) ? "" : n.domain();
     const std::string what = fmt::format("{}: node '{}' ({})", label, spec.name, spec.op_type);
     for (const auto& a : n.attribute()) {
-      if (spec.attrs.has(a.name())) raise(ErrorCode::kInvalidArgument, "{}: attribute '{}' is repeated", what, a.name());
+      if (spec.attrs.has(a.name()))
+        raise(ErrorCode::kInvalidArgument, "{}: attribute '{}' is repeated", what, a.name());
       spec.attrs.set(a.name(), attribute_from_proto(a, source, what));
     }
     graph.add_node(std::move(spec));
@@ -224,7 +242,8 @@ void apply_declared_types(const ::onnx::ModelProto& proto, Graph& graph, const T
     if (v->dtype() != DType::kUndefined && type.dtype != DType::kUndefined && v->dtype() != type.dtype)
       raise(ErrorCode::kInvalidArgument, "{}: {} '{}' is declared {} but computes {}", source.label, kind,
             info.name(), to_string(type.dtype), to_string(v->dtype()));
-    v->set_type(v->dtype() == DType::kUndefined ? type.dtype : v->dtype(), merge_shapes(v->shape(), type.shape));
+    v->set_type(v->dtype() == DType::kUndefined ? type.dtype : v->dtype(),
+                merge_shapes(v->shape(), type.shape));
   };
   for (const auto& out : proto.graph().output()) apply(out, "output");
   for (const auto& info : proto.graph().value_info()) apply(info, "value_info");
@@ -295,7 +314,8 @@ Model load_model(const std::string& path, const LoadOptions& options) {
   if (ec) raise(ErrorCode::kIo, "{}: cannot read its size: {}", path, ec.message());
   if (size > options.limits.max_file_bytes || size > static_cast<uint64_t>(INT_MAX))
     raise(ErrorCode::kInvalidArgument,
-          "{}: the file is {} bytes, over the {} byte limit (protobuf holds at most 2 GiB; store large weights as "
+          "{}: the file is {} bytes, over the {} byte limit (protobuf holds at most 2 GiB; store large "
+          "weights as "
           "external data)",
           label, size, std::min<uint64_t>(options.limits.max_file_bytes, INT_MAX));
   std::string bytes(size, '\0');

@@ -22,7 +22,8 @@ constexpr LoadOptions kNoChecker{.run_checker = false};
 ModelProto good_model() {
   ModelProto m = make_model(13);
   add_input(m, "x", TensorProto::FLOAT, {int64_t{2}, int64_t{3}});
-  *m.mutable_graph()->add_initializer() = raw_tensor<float>("w", TensorProto::FLOAT, {2, 3}, {1, 2, 3, 4, 5, 6});
+  *m.mutable_graph()->add_initializer() =
+      raw_tensor<float>("w", TensorProto::FLOAT, {2, 3}, {1, 2, 3, 4, 5, 6});
   add_node(m, "Add", {"x", "w"}, {"a"}, "add");
   add_node(m, "Relu", {"a"}, {"y"}, "relu");
   add_output(m, "y", TensorProto::FLOAT, {int64_t{2}, int64_t{3}});
@@ -54,7 +55,8 @@ TEST(OnnxBadModel, TruncatedFile) {
   // Every cut is refused cleanly, with and without the checker.
   for (size_t n = 0; n < bytes.size(); ++n)
     for (const LoadOptions& options : {LoadOptions{}, kNoChecker})
-      EXPECT_NE(error_message([&] { load_model_from_bytes(bytes.substr(0, n), "cut.onnx", "", options); }), "")
+      EXPECT_NE(error_message([&] { load_model_from_bytes(bytes.substr(0, n), "cut.onnx", "", options); }),
+                "")
           << "cut at " << n;
 }
 
@@ -114,8 +116,8 @@ TEST(OnnxBadModel, ExternalDataWithDotDot) {
   make_external(m.mutable_graph()->mutable_initializer(0), "../w.bin");
   write_file(dir / "model" / "m.onnx", bytes_of(m));
   for (const LoadOptions& options : {LoadOptions{}, kNoChecker})
-    expect_error([&] { load_model((dir / "model" / "m.onnx").string(), options); }, ErrorCode::kInvalidArgument,
-                 {"m.onnx", "initializer 'w'", "'../w.bin' contains '..'"});
+    expect_error([&] { load_model((dir / "model" / "m.onnx").string(), options); },
+                 ErrorCode::kInvalidArgument, {"m.onnx", "initializer 'w'", "'../w.bin' contains '..'"});
   make_external(m.mutable_graph()->mutable_initializer(0), "sub/../../w.bin");
   write_file(dir / "model" / "m2.onnx", bytes_of(m));
   expect_error([&] { load_model((dir / "model" / "m2.onnx").string()); }, ErrorCode::kInvalidArgument,
@@ -138,7 +140,7 @@ TEST(OnnxBadModel, ExternalDataThroughASymlinkThatLeavesTheFolder) {
   fs::create_directory(dir / "elsewhere");
   write_file(dir / "elsewhere" / "w.bin", kWeights);
   fs::create_symlink(dir / "elsewhere" / "w.bin", dir / "model" / "w.bin");  // a file link
-  fs::create_directory_symlink(dir / "elsewhere", dir / "model" / "sub");      // a folder link
+  fs::create_directory_symlink(dir / "elsewhere", dir / "model" / "sub");    // a folder link
   for (const char* location : {"w.bin", "sub/w.bin"}) {
     ModelProto m = good_model();
     make_external(m.mutable_graph()->mutable_initializer(0), location);
@@ -214,7 +216,12 @@ TEST(OnnxBadModel, NegativeDim) {
   expect_error([&] { load_model_from_bytes(bytes_of(m), "neg.onnx"); }, ErrorCode::kInvalidArgument,
                {"neg.onnx", "initializer 'w'", "dim 1 is negative (-3)"});
   ModelProto in = good_model();
-  in.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)
+  in.mutable_graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->mutable_dim(0)
       ->set_dim_value(-1);
   expect_error([&] { load_model_from_bytes(bytes_of(in), "negin.onnx"); }, ErrorCode::kInvalidArgument,
                {"negin.onnx", "input 'x'", "dim 0 is negative"});
@@ -262,8 +269,8 @@ TEST(OnnxBadModel, GraphWithACycle) {
   std::string bytes = bytes_of(m);
   expect_error([&] { load_model_from_bytes(bytes, "cycle.onnx"); }, ErrorCode::kInvalidArgument,
                {"cycle.onnx", "onnx checker", "topologically sorted"});
-  expect_error([&] { load_model_from_bytes(bytes, "cycle.onnx", "", kNoChecker); }, ErrorCode::kInvalidArgument,
-               {"cycle.onnx", "cycle through node"});
+  expect_error([&] { load_model_from_bytes(bytes, "cycle.onnx", "", kNoChecker); },
+               ErrorCode::kInvalidArgument, {"cycle.onnx", "cycle through node"});
 }
 
 TEST(OnnxBadModel, MissingFileAndOtherSmallCases) {
@@ -276,8 +283,8 @@ TEST(OnnxBadModel, MissingFileAndOtherSmallCases) {
   a->set_name("body");
   a->set_type(::onnx::AttributeProto::GRAPH);
   a->mutable_g()->set_name("sub");
-  expect_error([&] { load_model_from_bytes(bytes_of(g), "sub.onnx", "", kNoChecker); }, ErrorCode::kUnsupported,
-               {"sub.onnx", "node 'relu' (Relu)", "attribute 'body'", "subgraph"});
+  expect_error([&] { load_model_from_bytes(bytes_of(g), "sub.onnx", "", kNoChecker); },
+               ErrorCode::kUnsupported, {"sub.onnx", "node 'relu' (Relu)", "attribute 'body'", "subgraph"});
   // A value defined twice breaks SSA.
   ModelProto ssa = good_model();
   ssa.mutable_graph()->mutable_node(1)->set_output(0, "a");

@@ -97,7 +97,8 @@ TEST(OnnxExport, WrittenModelHasKilnFieldsAndPassesTheChecker) {
   // Nodes in topological order, the omitted output kept as "".
   std::vector<std::string> ops;
   for (const auto& n : proto.graph().node()) ops.push_back(n.op_type());
-  EXPECT_EQ(ops, (std::vector<std::string>{"Constant", "MatMul", "Add", "Relu", "Mul", "LayerNormalization"}));
+  EXPECT_EQ(ops,
+            (std::vector<std::string>{"Constant", "MatMul", "Add", "Relu", "Mul", "LayerNormalization"}));
   EXPECT_EQ(proto.graph().node(5).output(1), "");
   // Inputs, outputs and value_info carry dtypes and symbolic dims.
   const auto& in = proto.graph().input(0).type().tensor_type();
@@ -146,7 +147,8 @@ TEST(OnnxExport, SaveModelWritesAtomicallyAndReportsIoErrors) {
   save_model(model, path.string());
   // Only the model is in the folder: the temporary file was renamed into place.
   std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(dir.path())) files.push_back(entry.path().filename().string());
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    files.push_back(entry.path().filename().string());
   EXPECT_EQ(files, std::vector<std::string>{"out.onnx"});
   Model back = load_model(path.string());
   expect_same_graph(model.graph, back.graph);
@@ -190,14 +192,16 @@ TEST_P(NodeTestRoundTrip, MatchesStoredOutputsBeforeAndAfterExport) {
 INSTANTIATE_TEST_SUITE_P(
     OnnxExport, NodeTestRoundTrip,
     ::testing::Values("test_relu", "test_add_bcast", "test_matmul_2d", "test_gemm_all_attributes",
-                      "test_conv_with_strides_padding", "test_softmax_axis_1", "test_transpose_all_permutations_0",
-                      "test_reshape_negative_dim", "test_concat_2d_axis_0", "test_clip_default_min", "test_squeeze",
+                      "test_conv_with_strides_padding", "test_softmax_axis_1",
+                      "test_transpose_all_permutations_0", "test_reshape_negative_dim",
+                      "test_concat_2d_axis_0", "test_clip_default_min", "test_squeeze",
                       "test_unsqueeze_axis_0", "test_slice", "test_split_equal_parts_1d",
                       "test_reduce_mean_default_axes_keepdims_example", "test_maxpool_2d_pads",
-                      "test_batchnorm_example", "test_constant", "test_cast_FLOAT_to_DOUBLE", "test_where_example", "test_gather_0",
-                      "test_flatten_axis1", "test_expand_dim_changed", "test_averagepool_2d_default",
-                      "test_globalaveragepool", "test_sigmoid", "test_reduce_sum_default_axes_keepdims_example",
-                      "test_constantofshape_int_zeros", "test_range_float_type_positive_delta", "test_shape",
+                      "test_batchnorm_example", "test_constant", "test_cast_FLOAT_to_DOUBLE",
+                      "test_where_example", "test_gather_0", "test_flatten_axis1", "test_expand_dim_changed",
+                      "test_averagepool_2d_default", "test_globalaveragepool", "test_sigmoid",
+                      "test_reduce_sum_default_axes_keepdims_example", "test_constantofshape_int_zeros",
+                      "test_range_float_type_positive_delta", "test_shape",
                       "test_layer_normalization_2d_axis0"),
     [](const ::testing::TestParamInfo<std::string>& p) { return p.param.substr(5); });
 
@@ -221,7 +225,8 @@ TEST(OnnxExport, EveryNodeTestModelRoundTripsOrFailsCleanly) {
     } catch (const Error& e) {
       ++refused;
       // KILN_SHOW_REFUSED=1 lists why each refused model was refused.
-      if (std::getenv("KILN_SHOW_REFUSED")) std::cout << entry.path().filename().string() << ": " << e.what() << "\n";
+      if (std::getenv("KILN_SHOW_REFUSED"))
+        std::cout << entry.path().filename().string() << ": " << e.what() << "\n";
       EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "multi-line message: " << e.what();
       EXPECT_EQ(std::string(e.what()).rfind("model.onnx: ", 0), 0u) << "unlabelled message: " << e.what();
       continue;

@@ -281,7 +281,8 @@ TEST(OnnxImport, ValueInfoAndUnknownDims) {
   x->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()->Add();
   add_node(m, "Relu", {"x"}, {"r"}, "relu");
   add_node(m, "Neg", {"r"}, {"y"}, "neg");
-  set_type(m.mutable_graph()->add_value_info(), "r", TensorProto::FLOAT, {std::string("S"), std::string("T")});
+  set_type(m.mutable_graph()->add_value_info(), "r", TensorProto::FLOAT,
+           {std::string("S"), std::string("T")});
   add_output(m, "y", TensorProto::FLOAT, {std::string("S"), std::string("T")});
   auto model = load_model_from_bytes(bytes_of(m), "vi.onnx");
   const Shape& in = model.graph.inputs()[0]->shape();
@@ -337,7 +338,10 @@ TEST(OnnxImport, ExternalDataWithOffsetAndLength) {
     for (auto& e : *m.mutable_graph()->mutable_initializer(i)->mutable_external_data())
       if (e.key() == "location") e.set_value("link.bin");
   write_file(dir / "linked.onnx", bytes_of(m));
-  EXPECT_EQ(load_model((dir / "linked.onnx").string()).graph.find_value("fc.weight")->initializer()->to_vector<float>(),
+  EXPECT_EQ(load_model((dir / "linked.onnx").string())
+                .graph.find_value("fc.weight")
+                ->initializer()
+                ->to_vector<float>(),
             kW);
 }
 
@@ -385,8 +389,9 @@ TEST(OnnxImport, EveryUnsupportedOpIsReportedAtOnce) {
   add_node(m, "NoSuchOpB", {"c"}, {"d"}, "b1");
   add_node(m, "Custom", {"d"}, {"y"}, "custom")->set_domain("com.example");
   add_output(m, "y", TensorProto::FLOAT, {});
-  std::string message = error_message(
-      [&] { load_model_from_bytes(bytes_of(m), "many.onnx", "", {.run_checker = false}); }, ErrorCode::kUnsupported);
+  std::string message =
+      error_message([&] { load_model_from_bytes(bytes_of(m), "many.onnx", "", {.run_checker = false}); },
+                    ErrorCode::kUnsupported);
   for (const char* needle : {"many.onnx", "3 unsupported ops", "NoSuchOpA (nodes 'a1', 'NoSuchOpA_2')",
                              "NoSuchOpB (node 'b1')", "Custom from domain 'com.example' (node 'custom')"})
     EXPECT_NE(message.find(needle), std::string::npos) << needle << " in: " << message;
@@ -398,7 +403,8 @@ TEST(OnnxImport, OpOutsideItsOpsetRangeIsReported) {
   // at an earlier one. Find such an op in the registry rather than naming one here.
   const OpDef* late = nullptr;
   for (const OpDef* def : OpRegistry::builtin().all())
-    if (def->domain().empty() && def->since() > 7 && def->since() <= 18 && (!late || def->since() > late->since()))
+    if (def->domain().empty() && def->since() > 7 && def->since() <= 18 &&
+        (!late || def->since() > late->since()))
       late = def;
   ASSERT_NE(late, nullptr);
   ModelProto m = make_model(7, 3);
@@ -490,7 +496,8 @@ TEST(OnnxImportForms, ReduceSumAndReduceMeanAxes) {
   add_i64s(d, "axes", {0});
   add_node(d, "ReduceMean", {"x", "axes"}, {"y"});
   add_output(d, "y", TensorProto::FLOAT, {int64_t{1}, int64_t{3}});
-  for (const ModelProto* m : {&c, &d}) expect_output(load_and_run(*m, x, {2, 3})[0], {1, 3}, {2.5f, 3.5f, 4.5f});
+  for (const ModelProto* m : {&c, &d})
+    expect_output(load_and_run(*m, x, {2, 3})[0], {1, 3}, {2.5f, 3.5f, 4.5f});
 }
 
 TEST(OnnxImportForms, SplitSizes) {

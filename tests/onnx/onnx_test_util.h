@@ -44,19 +44,24 @@ inline void set_type(::onnx::ValueInfoProto* v, const std::string& name, int32_t
   auto* shape = tt->mutable_shape();
   for (const DimSpec& d : dims) {
     auto* dim = shape->add_dim();
-    if (std::holds_alternative<int64_t>(d)) dim->set_dim_value(std::get<int64_t>(d));
-    else dim->set_dim_param(std::get<std::string>(d));
+    if (std::holds_alternative<int64_t>(d))
+      dim->set_dim_value(std::get<int64_t>(d));
+    else
+      dim->set_dim_param(std::get<std::string>(d));
   }
 }
 
-inline void add_input(ModelProto& m, const std::string& name, int32_t elem_type, const std::vector<DimSpec>& dims) {
+inline void add_input(ModelProto& m, const std::string& name, int32_t elem_type,
+                      const std::vector<DimSpec>& dims) {
   set_type(m.mutable_graph()->add_input(), name, elem_type, dims);
 }
-inline void add_output(ModelProto& m, const std::string& name, int32_t elem_type, const std::vector<DimSpec>& dims) {
+inline void add_output(ModelProto& m, const std::string& name, int32_t elem_type,
+                       const std::vector<DimSpec>& dims) {
   set_type(m.mutable_graph()->add_output(), name, elem_type, dims);
 }
 
-inline ::onnx::NodeProto* add_node(ModelProto& m, const std::string& op, const std::vector<std::string>& inputs,
+inline ::onnx::NodeProto* add_node(ModelProto& m, const std::string& op,
+                                   const std::vector<std::string>& inputs,
                                    const std::vector<std::string>& outputs, const std::string& name = "") {
   auto* n = m.mutable_graph()->add_node();
   n->set_op_type(op);
@@ -139,14 +144,30 @@ inline Tensor tensor_of(const TensorProto& t) {
   Dims dims(t.dims().begin(), t.dims().end());
   DType dtype = DType::kUndefined;
   switch (t.data_type()) {
-    case TensorProto::FLOAT: dtype = DType::kF32; break;
-    case TensorProto::DOUBLE: dtype = DType::kF64; break;
-    case TensorProto::INT64: dtype = DType::kI64; break;
-    case TensorProto::INT32: dtype = DType::kI32; break;
-    case TensorProto::INT8: dtype = DType::kI8; break;
-    case TensorProto::UINT8: dtype = DType::kU8; break;
-    case TensorProto::BOOL: dtype = DType::kBool; break;
-    default: ADD_FAILURE() << "test data type " << t.data_type(); return {};
+    case TensorProto::FLOAT:
+      dtype = DType::kF32;
+      break;
+    case TensorProto::DOUBLE:
+      dtype = DType::kF64;
+      break;
+    case TensorProto::INT64:
+      dtype = DType::kI64;
+      break;
+    case TensorProto::INT32:
+      dtype = DType::kI32;
+      break;
+    case TensorProto::INT8:
+      dtype = DType::kI8;
+      break;
+    case TensorProto::UINT8:
+      dtype = DType::kU8;
+      break;
+    case TensorProto::BOOL:
+      dtype = DType::kBool;
+      break;
+    default:
+      ADD_FAILURE() << "test data type " << t.data_type();
+      return {};
   }
   Tensor out = Tensor::empty(dims, dtype);
   if (t.has_raw_data()) {
@@ -177,14 +198,30 @@ inline std::vector<double> as_doubles(const Tensor& t) {
   for (size_t i = 0; i < out.size(); ++i) {
     const char* p = static_cast<const char*>(c.raw_data()) + i * size_of(c.dtype());
     switch (c.dtype()) {
-      case DType::kF32: out[i] = *reinterpret_cast<const float*>(p); break;
-      case DType::kF64: out[i] = *reinterpret_cast<const double*>(p); break;
-      case DType::kI64: out[i] = static_cast<double>(*reinterpret_cast<const int64_t*>(p)); break;
-      case DType::kI32: out[i] = *reinterpret_cast<const int32_t*>(p); break;
-      case DType::kI8: out[i] = *reinterpret_cast<const int8_t*>(p); break;
-      case DType::kU8: out[i] = *reinterpret_cast<const uint8_t*>(p); break;
-      case DType::kBool: out[i] = *reinterpret_cast<const uint8_t*>(p) ? 1 : 0; break;
-      default: ADD_FAILURE() << "dtype " << to_string(c.dtype()); return out;
+      case DType::kF32:
+        out[i] = *reinterpret_cast<const float*>(p);
+        break;
+      case DType::kF64:
+        out[i] = *reinterpret_cast<const double*>(p);
+        break;
+      case DType::kI64:
+        out[i] = static_cast<double>(*reinterpret_cast<const int64_t*>(p));
+        break;
+      case DType::kI32:
+        out[i] = *reinterpret_cast<const int32_t*>(p);
+        break;
+      case DType::kI8:
+        out[i] = *reinterpret_cast<const int8_t*>(p);
+        break;
+      case DType::kU8:
+        out[i] = *reinterpret_cast<const uint8_t*>(p);
+        break;
+      case DType::kBool:
+        out[i] = *reinterpret_cast<const uint8_t*>(p) ? 1 : 0;
+        break;
+      default:
+        ADD_FAILURE() << "dtype " << to_string(c.dtype());
+        return out;
     }
   }
   return out;
@@ -201,15 +238,16 @@ inline void expect_close(const Tensor& got, const Tensor& want, const std::strin
       EXPECT_TRUE(std::isnan(g[i])) << what << "[" << i << "]";
       continue;
     }
-    EXPECT_LE(std::fabs(g[i] - w[i]), atol + rtol * std::fabs(w[i])) << what << "[" << i << "]: " << g[i]
-                                                                     << " vs " << w[i];
+    EXPECT_LE(std::fabs(g[i] - w[i]), atol + rtol * std::fabs(w[i]))
+        << what << "[" << i << "]: " << g[i] << " vs " << w[i];
   }
 }
 
 inline bool same_bytes(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   Tensor ca = a.to(Device::host()).contiguous(), cb = b.to(Device::host()).contiguous();
-  return ca.nbytes() == cb.nbytes() && (ca.nbytes() == 0 || std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()) == 0);
+  return ca.nbytes() == cb.nbytes() &&
+         (ca.nbytes() == 0 || std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()) == 0);
 }
 
 inline bool same_attribute(const Attribute& a, const Attribute& b) {

@@ -1,0 +1,18 @@
+#pragma once
+// Private to onnx/: onnx's checker behind a kiln::Error.
+
+#include <onnx/onnx_pb.h>
+
+#include <string>
+
+namespace kiln::onnx::detail {
+
+/// The newest default-domain opset the linked onnx library knows (17 for onnx 1.12).
+int onnx_checker_max_opset();
+/// Runs onnx's checker. base_dir resolves external data. Throws Error(kInvalidArgument)
+/// "<label>: the onnx checker rejected the model: <its message on one line>". Returns false,
+/// checking nothing, when the model's default opset is newer than the checker knows; kiln's own
+/// checks then stand alone.
+bool run_onnx_checker(const ::onnx::ModelProto& model, const std::string& base_dir, const std::string& label);
+
+}  // namespace kiln::onnx::detail
