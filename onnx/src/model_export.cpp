@@ -3,9 +3,9 @@
 
 // Then protobuf, the standard library, kiln and onnx/ private headers.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -171,8 +171,16 @@ void save_model(const Model& model, const std::string& path, const SaveOptions& 
   std::string bytes = serialize_model(model, options);
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  std::string tmp = (dir / fmt::format(".{}.XXXXXX", target.filename().string())).string();
-  int fd = ::mkstemp(tmp.data());
+  // A fresh name opened with O_EXCL and mode 0666, so the umask applies as for any new file
+  // (mkstemp would make it 0600) without touching the process-wide umask.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+    tmp = (dir / fmt::format(".{}.{}.{}.tmp", target.filename().string(), ::getpid(), counter++)).string();
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0)
     raise(ErrorCode::kIo, "{}: cannot create a temporary file in '{}': {}", path, dir.string(),
           std::strerror(errno));
@@ -188,10 +196,6 @@ void save_model(const Model& model, const std::string& path, const SaveOptions& 
     ::unlink(tmp.c_str());
     raise(ErrorCode::kIo, "{}: close failed: {}", path, std::strerror(errno));
   }
-  // mkstemp makes the file 0600; give the model the permissions a plain open would.
-  mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::chmod(tmp.c_str(), 0666 & ~mask);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <onnx/checker.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -150,6 +151,10 @@ TEST(OnnxExport, SaveModelWritesAtomicallyAndReportsIoErrors) {
   for (const auto& entry : fs::directory_iterator(dir.path()))
     files.push_back(entry.path().filename().string());
   EXPECT_EQ(files, std::vector<std::string>{"out.onnx"});
+  // Permissions as for any new file: 0666 less the umask.
+  mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(static_cast<mode_t>(fs::status(path).permissions()), 0666 & ~mask);
   Model back = load_model(path.string());
   expect_same_graph(model.graph, back.graph);
   expect_error([&] { save_model(model, (dir / "missing" / "x.onnx").string()); }, ErrorCode::kIo, "x.onnx");
