@@ -197,11 +197,15 @@ int info(const InfoArgs& a) {
   for (const BackendSupport& b : support) {
     if (b.plan_error.empty()) continue;
     fmt::print("{}: the model does not plan: {}\n", b.backend, b.plan_error);
+    // Runtime messages already start with "node 'name' (Op)"; others get that prefix here.
+    auto line = [&](const char* what, const OpKey& key, const std::string& node, const std::string& reason) {
+      std::string prefix = fmt::format("node '{}' ({})", node, op_label(key));
+      bool named = reason.find(prefix) != std::string::npos;
+      fmt::print("  {} on {}: {}{}\n", what, b.backend, named ? "" : prefix + ": ", reason);
+    };
     for (const auto& [key, s] : b.ops) {
-      for (const auto& [node, reason] : s.unsupported)
-        fmt::print("  unsupported {} '{}': {}\n", op_label(key), node, reason);
-      for (const auto& [node, reason] : s.unchecked)
-        fmt::print("  not checked {} '{}': {}\n", op_label(key), node, reason);
+      for (const auto& [node, reason] : s.unsupported) line("unsupported", key, node, reason);
+      for (const auto& [node, reason] : s.unchecked) line("not checked", key, node, reason);
     }
   }
   if (backends.empty()) fmt::print("no backend to check placement on\n");
