@@ -716,6 +716,79 @@ TEST(OptimizeForInference, SmallCnn) {
   for (int64_t batch : {1, 4}) expect_same_outputs(g, opt, {random_tensor({batch, 3, 8, 8}, 160, -3.f, 3.f)});
 }
 
+// Random chains of Conv, BatchNormalization, bias Adds of several shapes, residual Adds, Relu
+// and Clip over [N, 4, 5, 5] values, some used twice or also graph outputs: whatever the passes
+// rewrite, the outputs stay the same.
+Graph random_conv_graph(uint32_t seed) {
+  std::mt19937 gen(seed);
+  auto pick = [&](size_t n) { return static_cast<size_t>(gen() % n); };
+  Graph g;
+  std::vector<Value*> values{g.add_input("x", DType::kF32, Shape{"N", 4, 5, 5})};
+  uint32_t k = seed * 100;
+  for (int step = 0; step < 12; ++step) {
+    Value* last = values.back();
+    Value* v = nullptr;
+    switch (pick(7)) {
+      case 0:
+      case 1: {
+        std::vector<Value*> in{
+            values[pick(values.size())],
+            g.add_initializer(fmt::format("w{}", k), random_tensor({4, 4, 3, 3}, k, -0.3f, 0.3f))};
+        if (pick(2)) in.push_back(g.add_initializer(fmt::format("b{}", k), random_tensor({4}, k + 1)));
+        v = g.op1("Conv", in, attrs({{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+        break;
+      }
+      case 2:
+        v = g.op1("BatchNormalization",
+                  {last, g.add_initializer(fmt::format("s{}", k), random_tensor({4}, k, 0.5f, 1.5f)),
+                   g.add_initializer(fmt::format("t{}", k), random_tensor({4}, k + 1)),
+                   g.add_initializer(fmt::format("m{}", k), random_tensor({4}, k + 2)),
+                   g.add_initializer(fmt::format("v{}", k), random_tensor({4}, k + 3, 0.5f, 2.f))});
+        break;
+      case 3: {
+        const Dims shapes[] = {{1, 4, 1, 1}, {4, 1, 1}, {1}, {}, {1, 1, 1, 5}, {4, 5, 5}};
+        Value* c = g.add_initializer(fmt::format("c{}", k), random_tensor(shapes[pick(6)], k));
+        v = pick(2) ? g.op1("Add", {last, c}) : g.op1("Add", {c, last});
+        break;
+      }
+      case 4:
+        v = g.op1("Add", {last, values[pick(values.size())]});
+        break;
+      case 5:
+        v = g.op1("Relu", {last});
+        break;
+      default:
+        v = g.op1("Clip", {last, g.add_initializer(fmt::format("lo{}", k), Tensor::scalar(-0.5f)),
+                           g.add_initializer(fmt::format("hi{}", k), Tensor::scalar(0.8f))});
+        break;
+    }
+    if (pick(6) == 0) g.add_output(v->name());
+    values.push_back(v);
+    k += 10;
+  }
+  g.add_output(values.back()->name());
+  return g;
+}
+
+TEST(OptimizeForInference, RandomConvGraphsKeepTheirOutputs) {
+  size_t fused = 0, folded = 0;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Graph g = random_conv_graph(seed);
+    validate(g);
+    Graph opt = g.clone();
+    PassReport report = optimize_for_inference(opt, test_registry());
+    for (const auto& [name, n] : report.changes) {
+      if (name == "fuse_bias_activation") fused += n;
+      if (name == "fold_batch_norm") folded += n;
+    }
+    expect_same_outputs(g, opt, {random_tensor({2, 4, 5, 5}, seed, -2.f, 2.f)});
+  }
+  // The generator must exercise the rewrites.
+  EXPECT_GT(fused, 20u);
+  EXPECT_GT(folded, 3u);
+}
+
 TEST(OptimizeForInference, RejectsAnInvalidGraph) {
   Graph g;
   g.add_input("x", DType::kF32, Shape{2});
