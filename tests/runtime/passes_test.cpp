@@ -789,6 +789,74 @@ TEST(OptimizeForInference, RandomConvGraphsKeepTheirOutputs) {
   EXPECT_GT(folded, 3u);
 }
 
+// The same over [3, 6] values with MatMul, Gemm (transposes, alpha, beta, C of several
+// shapes), bias Adds, residual Adds, Relu and Clip.
+Graph random_dense_graph(uint32_t seed) {
+  std::mt19937 gen(seed);
+  auto pick = [&](size_t n) { return static_cast<size_t>(gen() % n); };
+  Graph g;
+  std::vector<Value*> values{g.add_input("x", DType::kF32, Shape{3, 6})};
+  uint32_t k = seed * 100;
+  for (int step = 0; step < 12; ++step) {
+    Value* last = values.back();
+    Value* v = nullptr;
+    switch (pick(6)) {
+      case 0:
+        v = g.op1("MatMul", {values[pick(values.size())],
+                             g.add_initializer(fmt::format("w{}", k), random_tensor({6, 6}, k))});
+        break;
+      case 1: {
+        bool trans_b = pick(2);
+        std::vector<Value*> in{values[pick(values.size())],
+                               g.add_initializer(fmt::format("w{}", k), random_tensor({6, 6}, k))};
+        const Dims c_shapes[] = {{6}, {1, 6}, {3, 6}, {3, 1}, {}};
+        if (size_t c = pick(6); c < 5)
+          in.push_back(g.add_initializer(fmt::format("c{}", k), random_tensor(c_shapes[c], k + 1)));
+        v = g.op1("Gemm", in,
+                  attrs({{"transB", int64_t{trans_b}},
+                         {"alpha", pick(2) ? 1.f : 0.5f},
+                         {"beta", pick(2) ? 1.f : 2.f}}));
+        break;
+      }
+      case 2: {
+        const Dims shapes[] = {{6}, {1, 6}, {1}, {}};
+        Value* c = g.add_initializer(fmt::format("b{}", k), random_tensor(shapes[pick(4)], k));
+        v = pick(2) ? g.op1("Add", {last, c}) : g.op1("Add", {c, last});
+        break;
+      }
+      case 3:
+        v = g.op1("Add", {last, values[pick(values.size())]});
+        break;
+      case 4:
+        v = g.op1("Relu", {last});
+        break;
+      default:
+        v = g.op1("Clip", {last, g.add_initializer(fmt::format("lo{}", k), Tensor::scalar(-0.5f)),
+                           g.add_initializer(fmt::format("hi{}", k), Tensor::scalar(0.8f))});
+        break;
+    }
+    if (pick(6) == 0) g.add_output(v->name());
+    values.push_back(v);
+    k += 10;
+  }
+  g.add_output(values.back()->name());
+  return g;
+}
+
+TEST(OptimizeForInference, RandomDenseGraphsKeepTheirOutputs) {
+  size_t fused = 0;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Graph g = random_dense_graph(seed);
+    validate(g);
+    Graph opt = g.clone();
+    for (const auto& [name, n] : optimize_for_inference(opt, test_registry()).changes)
+      if (name == "fuse_bias_activation") fused += n;
+    expect_same_outputs(g, opt, {random_tensor({3, 6}, seed, -2.f, 2.f)});
+  }
+  EXPECT_GT(fused, 20u);
+}
+
 TEST(OptimizeForInference, RejectsAnInvalidGraph) {
   Graph g;
   g.add_input("x", DType::kF32, Shape{2});
