@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dnnl_context.h"
+#include "serial_scope.h"
 
 namespace kiln::cpu {
 
@@ -29,14 +30,19 @@ class DnnlCall {
   void bind(int arg, const dnnl::memory::desc& md) {
     args_[arg] = dnnl::memory(md, engine(), DNNL_MEMORY_NONE);
     order_.push_back(arg);
+    bytes_ += md.get_size();
   }
   /// Argument with a fixed, kernel-owned buffer (e.g. a constant made at prepare time).
-  void bind_owned(int arg, const dnnl::memory& mem) { args_[arg] = mem; }
+  void bind_owned(int arg, const dnnl::memory& mem) {
+    args_[arg] = mem;
+    bytes_ += mem.get_desc().get_size();
+  }
 
   void run(std::initializer_list<const void*> buffers) const {
     std::lock_guard<std::mutex> lock(mutex_);
     size_t i = 0;
     for (const void* b : buffers) args_.at(order_.at(i++)).set_data_handle(const_cast<void*>(b));
+    SerialScope serial(bytes_ < kParallelMinBytes);  // see serial_scope.h
     primitive_.execute(stream(), args_);
     stream().wait();
   }
@@ -45,6 +51,7 @@ class DnnlCall {
   dnnl::primitive primitive_;
   mutable std::unordered_map<int, dnnl::memory> args_;
   std::vector<int> order_;
+  size_t bytes_ = 0;  // all arguments: a measure of the call's work
   mutable std::mutex mutex_;
 };
 

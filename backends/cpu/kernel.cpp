@@ -136,6 +136,15 @@ std::vector<float> NodeView::attr_floats(std::string_view name, const std::vecto
   return a ? std::vector<float>(a->floats, a->floats + a->count) : fallback;
 }
 
+size_t NodeView::io_bytes() const {
+  size_t bytes = 0;
+  for (size_t i = 0; i < num_inputs(); ++i)
+    if (has_input(i)) bytes += static_cast<size_t>(numel(input_shape(i))) * dtype_size(input_dtype(i));
+  for (size_t i = 0; i < num_outputs(); ++i)
+    bytes += static_cast<size_t>(numel(output_shape(i))) * dtype_size(output_dtype(i));
+  return bytes;
+}
+
 std::string NodeView::cache_key() const {
   std::ostringstream key;
   key << node.op_type << '/' << node.domain << '/' << node.opset;

@@ -65,6 +65,9 @@ struct NodeView {
   std::vector<int64_t> attr_ints(std::string_view name, const std::vector<int64_t>& fallback) const;
   std::vector<float> attr_floats(std::string_view name, const std::vector<float>& fallback) const;
 
+  /// Bytes of all present inputs and outputs: a measure of the node's work.
+  size_t io_bytes() const;
+
   /// Op, opset, dtypes, shapes, known values and attributes: two nodes with equal keys can
   /// share one kernel.
   std::string cache_key() const;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernel.h"
+#include "serial_scope.h"
 
 namespace kiln::cpu::plain {
 
@@ -77,8 +78,8 @@ inline void check_arity(const std::string& prefix, size_t n_in, size_t need_in, 
                                              std::to_string(need_in) + " and " + std::to_string(need_out));
 }
 
-/// Below this many bytes of work, threads cost more than they save.
-inline constexpr int64_t kParallelBytes = int64_t{1} << 16;
+/// Below this many bytes of work, threads cost more than they save (serial_scope.h).
+inline constexpr int64_t kParallelBytes = static_cast<int64_t>(kParallelMinBytes);
 
 /// Calls fn(begin, end) on disjoint parts of [0, n), in parallel when work_bytes is large.
 /// fn must not throw: exceptions cannot leave an OpenMP region.

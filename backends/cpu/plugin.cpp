@@ -13,6 +13,7 @@
 
 #include "dnnl_context.h"
 #include "kernel.h"
+#include "serial_scope.h"
 
 namespace kiln::cpu {
 namespace {
@@ -140,6 +141,7 @@ kiln_status prepare(void* self, int32_t, const kiln_node* node, kiln_kernel** ou
       if (it != b->cache.end()) kernel = it->second;
     }
     if (!kernel) {
+      SerialScope serial(view.io_bytes() < kParallelMinBytes);  // see serial_scope.h
       kernel = e->prepare(view);
       std::lock_guard<std::mutex> lock(b->mutex);
       b->cache.emplace(key, kernel);
