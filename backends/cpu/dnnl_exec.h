@@ -89,19 +89,6 @@ inline std::string node_label(const NodeView& v) {
   return "node '" + std::string(v.name()) + "' (" + std::string(v.op_type()) + ")";
 }
 
-/// "" when every present input and every wanted output (dtype not UNDEFINED: omitted optional
-/// outputs are skipped) has a dtype in `allowed`, else the reason.
-inline std::string check_dtypes(const NodeView& v, std::initializer_list<int32_t> allowed) {
-  auto ok = [&](int32_t d) { return std::find(allowed.begin(), allowed.end(), d) != allowed.end(); };
-  for (size_t i = 0; i < v.num_inputs(); ++i)
-    if (v.has_input(i) && !ok(v.input_dtype(i)))
-      return std::string("input dtype ") + dtype_name(v.input_dtype(i)) + " not supported";
-  for (size_t i = 0; i < v.num_outputs(); ++i)
-    if (v.output_dtype(i) != KILN_DTYPE_UNDEFINED && !ok(v.output_dtype(i)))
-      return std::string("output dtype ") + dtype_name(v.output_dtype(i)) + " not supported";
-  return "";
-}
-
 /// Resolves a possibly negative axis against rank; throws naming the node when out of range.
 inline int64_t normalize_axis(const NodeView& v, int64_t axis, int64_t rank) {
   int64_t r = std::max<int64_t>(rank, 1);  // a rank-0 tensor acts as rank 1 here

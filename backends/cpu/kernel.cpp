@@ -1,5 +1,6 @@
 #include "kernel.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -196,18 +197,25 @@ const KernelEntry* KernelTable::find(std::string_view op_type) const {
   return it == entries_.end() ? nullptr : &it->second;
 }
 
+namespace {
+std::string check_dtypes(const NodeView& v, const int32_t* begin, const int32_t* end) {
+  auto ok = [&](int32_t d) { return std::find(begin, end, d) != end; };
+  for (size_t i = 0; i < v.num_inputs(); ++i)
+    if (v.has_input(i) && !ok(v.input_dtype(i)))
+      return std::string("input dtype ") + dtype_name(v.input_dtype(i)) + " not supported";
+  for (size_t i = 0; i < v.num_outputs(); ++i)
+    if (v.output_dtype(i) != KILN_DTYPE_UNDEFINED && !ok(v.output_dtype(i)))
+      return std::string("output dtype ") + dtype_name(v.output_dtype(i)) + " not supported";
+  return "";
+}
+}  // namespace
+
+std::string check_dtypes(const NodeView& v, std::initializer_list<int32_t> allowed) {
+  return check_dtypes(v, allowed.begin(), allowed.end());
+}
+
 SupportsFn dtypes_in(std::vector<int32_t> dtypes) {
-  return [dtypes](const NodeView& v) -> std::string {
-    auto ok = [&](int32_t d) {
-      for (int32_t x : dtypes) if (x == d) return true;
-      return false;
-    };
-    for (size_t i = 0; i < v.num_inputs(); ++i)
-      if (v.has_input(i) && !ok(v.input_dtype(i))) return std::string("input dtype ") + dtype_name(v.input_dtype(i)) + " not supported";
-    for (size_t i = 0; i < v.num_outputs(); ++i)
-      if (v.output_dtype(i) != KILN_DTYPE_UNDEFINED && !ok(v.output_dtype(i))) return std::string("output dtype ") + dtype_name(v.output_dtype(i)) + " not supported";
-    return "";
-  };
+  return [dtypes](const NodeView& v) { return check_dtypes(v, dtypes.data(), dtypes.data() + dtypes.size()); };
 }
 
 }  // namespace kiln::cpu

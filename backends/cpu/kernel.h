@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -102,8 +103,10 @@ class KernelTable {
   std::map<std::string, KernelEntry, std::less<>> entries_;
 };
 
-/// Supports-function helper: accepts when every present input and output dtype is in
-/// `dtypes`, else names the first offending dtype.
+/// "" when every present input and every wanted output (omitted optional outputs are skipped)
+/// has a dtype in `allowed`, else the reason naming the first offending dtype.
+std::string check_dtypes(const NodeView& v, std::initializer_list<int32_t> allowed);
+/// check_dtypes as a SupportsFn.
 SupportsFn dtypes_in(std::vector<int32_t> dtypes);
 
 /// Every kernel family registers here (kernels.cpp); called once from kiln_backend_init.
