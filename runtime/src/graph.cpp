@@ -127,6 +127,13 @@ void Graph::remove_node(Node* node) {
   nodes_.erase(std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& n) { return n.get() == node; }));
 }
 
+void Graph::remove_initializer(Value* value) {
+  if (!value->initializer_ || !value->uses_.empty() || value->is_output_ || value->is_input_)
+    raise(ErrorCode::kInvalidArgument, "{}: '{}' is not an unused initializer", label_, value->name());
+  by_name_.erase(value->name());
+  values_.erase(std::find_if(values_.begin(), values_.end(), [&](const auto& v) { return v.get() == value; }));
+}
+
 size_t Graph::remove_dead_nodes() {
   size_t removed = 0;
   for (bool changed = true; changed;) {

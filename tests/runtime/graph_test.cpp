@@ -172,5 +172,20 @@ TEST(Graph, ReplaceUsesAndDeadNodeRemoval) {
   validate(g);
 }
 
+TEST(Graph, RemovesOnlyUnusedInitializers) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, {2});
+  Value* used = g.add_initializer("used", f32({2}));
+  Value* unused = g.add_initializer("unused", f32({2}));
+  g.add_output(g.op1("Add", {x, used})->name());
+  expect_error([&] { g.remove_initializer(used); }, ErrorCode::kInvalidArgument, "'used' is not an unused initializer");
+  expect_error([&] { g.remove_initializer(x); }, ErrorCode::kInvalidArgument, "'x' is not an unused initializer");
+  g.remove_initializer(unused);
+  EXPECT_EQ(g.find_value("unused"), nullptr);
+  EXPECT_EQ(g.initializers().size(), 1u);
+  EXPECT_EQ(g.find_value("used"), used);  // other values keep their addresses
+  validate(g);
+}
+
 }  // namespace
 }  // namespace kiln

@@ -116,6 +116,9 @@ class Graph {
   /// Removes nodes whose outputs are unused and are not graph outputs, repeatedly.
   size_t remove_dead_nodes();
   void remove_node(Node* node);
+  /// Removes an initializer nothing reads. Throws Error(kInvalidArgument) when it is used, is a
+  /// graph output, or is not an initializer.
+  void remove_initializer(Value* value);
 
   // --- Queries.
   Value* find_value(std::string_view name) const;

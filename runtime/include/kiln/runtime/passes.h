@@ -34,9 +34,8 @@ size_t fold_batch_norm(Graph& graph);
 /// A chain stops at a value that has another use or is a graph output. Validates the graph
 /// first (the rules read inferred shapes) and throws kiln::Error when it does not validate.
 size_t fuse_bias_activation(Graph& graph);
-/// Removes nodes whose outputs reach no graph output, then initializers that nothing uses (the
-/// graph is rebuilt then: Value and Node pointers into it are invalidated). Returns how many
-/// nodes and initializers were removed.
+/// Removes nodes whose outputs reach no graph output, then initializers that nothing uses.
+/// Returns how many nodes and initializers were removed.
 size_t eliminate_dead_code(Graph& graph);
 
 struct PassReport {
