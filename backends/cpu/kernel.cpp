@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <sstream>
 
 namespace kiln::cpu {
@@ -146,7 +147,14 @@ size_t NodeView::io_bytes() const {
   return bytes;
 }
 
-std::string NodeView::cache_key() const {
+std::optional<std::string> NodeView::cache_key() const {
+  // A kernel built from a large constant (weights) is not shared: keying it by content would
+  // cost as much as the data, and keying it by anything less could hand a node another's weights.
+  auto large = [](const kiln_tensor* t) { return t && numel(shape_of(*t)) > KILN_SMALL_CONSTANT; };
+  for (size_t i = 0; i < node.n_inputs; ++i)
+    if (large(node.inputs[i].host_value)) return std::nullopt;
+  for (size_t i = 0; i < node.n_attrs; ++i)
+    if (node.attrs[i].type == KILN_ATTR_TENSOR && large(node.attrs[i].t)) return std::nullopt;
   std::ostringstream key;
   key << node.op_type << '/' << node.domain << '/' << node.opset;
   auto put_value = [&](const kiln_value& v) {

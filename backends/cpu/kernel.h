@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -70,8 +71,9 @@ struct NodeView {
   size_t io_bytes() const;
 
   /// Op, opset, dtypes, shapes, known values and attributes: two nodes with equal keys can
-  /// share one kernel.
-  std::string cache_key() const;
+  /// share one kernel. std::nullopt for a node with a large known input (weights): its kernel
+  /// is its own.
+  std::optional<std::string> cache_key() const;
 };
 
 /// A prepared kernel. run() must not change the kernel's observable state: one kernel may

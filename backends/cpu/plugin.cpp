@@ -8,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -47,8 +48,9 @@ kiln_status guarded(F&& f) noexcept {
 struct CpuBackend {
   KernelTable table;
   std::mutex mutex;  // guards cache
-  // Kernels by NodeView::cache_key(): equal nodes share one prepared kernel (and its primitive).
-  std::unordered_map<std::string, std::shared_ptr<Kernel>> cache;
+  // Kernels by NodeView::cache_key(): equal nodes share one prepared kernel (and its primitive)
+  // while any of them holds it; a kernel no plan uses any more is freed.
+  std::unordered_map<std::string, std::weak_ptr<Kernel>> cache;
   std::string device_name;
   // Each init gets its own table: two registries in one process share the library but not state.
   kiln_backend_i abi{};
@@ -133,18 +135,20 @@ kiln_status prepare(void* self, int32_t, const kiln_node* node, kiln_kernel** ou
     NodeView view{*node};
     const KernelEntry* e = b->table.find(node->op_type);
     if (!e) throw KernelError(KILN_ERR_UNSUPPORTED, std::string("no cpu kernel for ") + node->op_type);
-    std::string key = view.cache_key();
+    std::optional<std::string> key = view.cache_key();
     std::shared_ptr<Kernel> kernel;
-    {
+    if (key) {
       std::lock_guard<std::mutex> lock(b->mutex);
-      auto it = b->cache.find(key);
-      if (it != b->cache.end()) kernel = it->second;
+      auto it = b->cache.find(*key);
+      if (it != b->cache.end()) kernel = it->second.lock();
     }
     if (!kernel) {
       SerialScope serial(view.io_bytes() < kParallelMinBytes);  // see serial_scope.h
       kernel = e->prepare(view);
-      std::lock_guard<std::mutex> lock(b->mutex);
-      b->cache.emplace(key, kernel);
+      if (key) {
+        std::lock_guard<std::mutex> lock(b->mutex);
+        b->cache[*key] = kernel;
+      }
     }
     *out = reinterpret_cast<kiln_kernel*>(new KernelHandle{std::move(kernel)});
   });

@@ -11,8 +11,7 @@ NodeDesc::NodeDesc(const Node& node, const OpDef& def, int opset, const std::vec
                    const std::vector<ValueType>& output_types, const std::vector<const Tensor*>& known) {
   for (size_t i = 0; i < input_types.size(); ++i) {
     const Tensor* value = i < known.size() ? known[i] : nullptr;
-    bool pass = value && (def.is_shape_input(i) || value->numel() <= KILN_SMALL_CONSTANT);
-    inputs_.push_back(make_value(input_types[i], pass ? value : nullptr));
+    inputs_.push_back(make_value(input_types[i], value));
   }
   for (const ValueType& t : output_types) outputs_.push_back(make_value(t, nullptr));
   for (const auto& [name, value] : node.attrs().all()) add_attr(name, value);

@@ -17,9 +17,8 @@ kiln_tensor abi_tensor(const Tensor& t);
 class NodeDesc {
  public:
   /// types: one per node input (kUndefined dtype for an omitted optional input) and per output.
-  /// known: host values per input, or nullptr. Values are passed for shape inputs, and for
-  /// other inputs with at most KILN_SMALL_CONSTANT elements. Schema defaults fill in absent
-  /// attributes, so kernels see every attribute the op defines.
+  /// known: host values per input, or nullptr; every known value is passed as host_value.
+  /// Schema defaults fill in absent attributes, so kernels see every attribute the op defines.
   NodeDesc(const Node& node, const OpDef& def, int opset, const std::vector<ValueType>& input_types,
            const std::vector<ValueType>& output_types, const std::vector<const Tensor*>& known);
   NodeDesc(const NodeDesc&) = delete;

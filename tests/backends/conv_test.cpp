@@ -25,6 +25,15 @@ OpCase conv_case(const std::string& name, Gen& gen, const Dims& x, const Dims& w
   return oc.expect([p](const Refs& in) { return Refs{conv(in[0], in[1], in.size() > 2 ? in[2] : Ref::absent(), p)}; });
 }
 
+// Weights fed at run time (as during training): the kernel reorders them on every run instead
+// of once at prepare time.
+OpCase conv_runtime_weights_case(const std::string& name, Gen& gen, const Dims& x, const Dims& w, const ConvParams& p) {
+  OpCase oc(name, "Conv");
+  oc.input(gen.uniform(x)).input(gen.uniform(w)).input(gen.uniform({w[0]}));
+  set_conv_attrs(oc, p, Dims(w.begin() + 2, w.end()), /*with_kernel_shape=*/false);
+  return oc.expect([p](const Refs& in) { return Refs{conv(in[0], in[1], in[2], p)}; });
+}
+
 OpCase conv_transpose_case(const std::string& name, Gen& gen, const Dims& x, const Dims& w, bool bias,
                            const ConvParams& p) {
   OpCase oc(name, "ConvTranspose");
@@ -57,6 +66,9 @@ std::vector<OpCase> cases() {
   return {
       // 2-D.
       conv_case("Conv2dBasic", gen, {1, 3, 5, 5}, {4, 3, 3, 3}, true, {}),
+      conv_runtime_weights_case("Conv2dRuntimeWeights", gen, {2, 16, 9, 9}, {32, 16, 3, 3}, params({1, 1}, {1, 1, 1, 1}, {})),
+      conv_runtime_weights_case("Conv2dRuntimeWeightsGroups", gen, {1, 32, 8, 8}, {32, 8, 3, 3},
+                                params({2, 2}, {1, 1, 1, 1}, {}, 4)),
       conv_case("Conv2dPadsStrides", gen, {2, 3, 7, 6}, {4, 3, 3, 3}, true, params({2, 2}, {1, 1, 1, 1}, {})),
       conv_case("Conv2dAsymmetricPads", gen, {1, 2, 5, 5}, {3, 2, 3, 2}, true, params({2, 1}, {0, 1, 2, 0}, {})),
       conv_case("Conv2dDilations", gen, {1, 2, 7, 7}, {2, 2, 3, 3}, true, params({}, {2, 2, 2, 2}, {2, 2})),

@@ -92,11 +92,13 @@ typedef struct kiln_attr {
 
 /* One input or output of a node with its concrete dtype and shape. An omitted optional
  * input has dtype KILN_DTYPE_UNDEFINED. host_value is non-NULL when the runtime knows the
- * input's value at prepare time and it is small: the inputs that shape inference reads
- * (Reshape's shape, Slice's starts...) and constants of at most KILN_SMALL_CONSTANT
- * elements (Clip's min, Pow's exponent). It lives in host memory and is valid only during
- * supports() and prepare(): a kernel copies what it needs. The same data also arrives as a
- * normal input tensor at run time. */
+ * input's value at prepare time: initializers, Constant outputs, and the values shape
+ * inference reads (Reshape's shape, Slice's starts...). Such a value is constant for the
+ * kernel's whole life, so a kernel may keep a transformed copy (e.g. weights reordered into
+ * its preferred layout) and ignore the run-time tensor. host_value lives in host memory and is
+ * valid only during supports() and prepare(): a kernel copies what it needs. The same data
+ * also arrives as a normal input tensor at run time. Values of at most KILN_SMALL_CONSTANT
+ * elements are small enough to key a kernel cache by content. */
 #define KILN_SMALL_CONSTANT 64
 typedef struct kiln_value {
   int32_t dtype; /* kiln_dtype */
