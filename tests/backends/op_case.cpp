@@ -253,20 +253,21 @@ TEST_P(OpCaseTest, Run) {
   for (size_t i = 0; i < outs.size(); ++i) expect_matches(outs[i], want[i], c, i);
 }
 
-// The op list: each op must have at least one case (and so runs on every backend list).
+// Every op of ONNX's domain in the registry has at least one case (and so runs on every backend
+// list); an op added without cases fails here. kiln's own fused ops are tested against their
+// unfused graphs in tests/runtime/passes_test.cpp.
 TEST(OpCaseCoverage, EveryOpHasCases) {
-  static const char* const kOps[] = {
-      "MatMul", "Gemm", "Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-      "BatchNormalization", "LayerNormalization", "Softmax", "LogSoftmax", "Relu", "LeakyRelu", "Sigmoid",
-      "Tanh", "Erf", "Gelu", "Exp", "Log", "Sqrt", "Abs", "Neg", "Clip", "Pow", "Add", "Sub", "Mul", "Div",
-      "ReduceSum", "ReduceMean", "ReduceMax", "Reshape", "Flatten", "Transpose", "Concat", "Split", "Slice",
-      "Gather", "Squeeze", "Unsqueeze", "Expand", "Tile", "Pad", "Range", "Shape", "Constant",
-      "ConstantOfShape", "Cast", "Identity", "Where", "Equal", "Less", "Greater"};
   std::set<std::string> covered;
   for (const auto& family : declared_cases()) {
     for (const OpCase& c : *family) covered.insert(c.op_type);
   }
-  for (const char* op : kOps) EXPECT_TRUE(covered.count(op)) << op << " has no op case";
+  size_t checked = 0;
+  for (const OpDef* def : OpRegistry::builtin().all()) {
+    if (!def->domain().empty()) continue;
+    ++checked;
+    EXPECT_TRUE(covered.count(def->name())) << def->name() << " has no op case";
+  }
+  EXPECT_GE(checked, 54u);
 }
 
 }  // namespace kiln::test
