@@ -100,6 +100,12 @@ std::unique_ptr<Kernel> prepare_shape(const NodeView& v) {
   return std::make_unique<ShapeKernel>(plain::node_prefix(v), std::move(dims));
 }
 
+std::unique_ptr<Kernel> prepare_size(const NodeView& v) {
+  if (!v.output_shape(0).empty())
+    fail(v, "output shape " + plain::dims_str(v.output_shape(0)) + " should be [] (a scalar)");
+  return std::make_unique<ShapeKernel>(plain::node_prefix(v), std::vector<int64_t>{numel(v.input_shape(0))});
+}
+
 }  // namespace
 
 void register_shape_kernels(KernelTable& table) {
@@ -109,6 +115,7 @@ void register_shape_kernels(KernelTable& table) {
   table.add("Unsqueeze", supports_copy, prepare_copy);
   table.add("Identity", supports_copy, prepare_copy);
   table.add("Shape", supports_shape, prepare_shape);
+  table.add("Size", supports_shape, prepare_size);
 }
 
 }  // namespace kiln::cpu

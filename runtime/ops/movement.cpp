@@ -1,4 +1,5 @@
-// Transpose, Concat, Split, Slice, Gather, Expand, Tile and Pad.
+// Transpose, Concat, Split, Slice, Gather, Expand, Tile and Pad; GatherElements, GatherND,
+// ScatterElements, ScatterND, DepthToSpace, SpaceToDepth, Trilu, CumSum, EyeLike and OneHot.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -420,6 +421,196 @@ void infer_pad(InferContext& c) {
   c.set_output(0, dtype, Shape(std::move(out)));
 }
 
+// --- GatherElements, GatherND, ScatterElements, ScatterND
+
+void infer_gather_elements(InferContext& c) {
+  require_index(c, 1, true);
+  const Shape& data = c.input_shape(0);
+  const Shape& indices = c.input_shape(1);
+  require_rank(c, 0, data, 1);
+  if (data.has_rank() && indices.has_rank() && data.rank() != indices.rank())
+    c.fail("indices {} must have the rank of data {}", indices.to_string(), data.to_string());
+  if (data.has_rank()) c.normalize_axis(c.attr_int("axis"), static_cast<int64_t>(data.rank()));
+  c.set_output(0, c.input_dtype(0), indices);
+}
+
+void infer_gather_nd(InferContext& c) {
+  forbid_attr_before(c, "batch_dims", 12);
+  require_index(c, 1);
+  const Shape& data = c.input_shape(0);
+  const Shape& indices = c.input_shape(1);
+  DType dtype = c.input_dtype(0);
+  require_rank(c, 0, data, 1);
+  require_rank(c, 1, indices, 1);
+  int64_t b = c.attr_int("batch_dims");
+  if (b < 0) c.fail("batch_dims is {}, expected >= 0", b);
+  if (!data.has_rank() || !indices.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
+  auto r = static_cast<int64_t>(data.rank()), q = static_cast<int64_t>(indices.rank());
+  if (b >= std::min(r, q)) c.fail("batch_dims {} must be less than the ranks of data {} and indices {}", b,
+                                  data.to_string(), indices.to_string());
+  for (int64_t i = 0; i < b; ++i)
+    if (!merge_dim(data[static_cast<size_t>(i)], indices[static_cast<size_t>(i)]))
+      c.fail("batch dim {} differs between data {} and indices {}", i, data.to_string(), indices.to_string());
+  const Dim& last = indices[static_cast<size_t>(q - 1)];
+  if (!last.is_static()) return c.set_output(0, dtype, Shape::unknown_rank());
+  if (last.value() < 1 || last.value() > r - b)
+    c.fail("indices {} has last dim {}, expected 1..{}", indices.to_string(), last.value(), r - b);
+  std::vector<Dim> out(indices.dims().begin(), indices.dims().end() - 1);
+  out.insert(out.end(), data.dims().begin() + b + last.value(), data.dims().end());
+  c.set_output(0, dtype, Shape(std::move(out)));
+}
+
+void check_reduction(InferContext& c) {
+  forbid_attr_before(c, "reduction", 16);
+  std::string r = c.attr_string("reduction");
+  bool ok = r == "none" || r == "add" || r == "mul" || (c.opset() >= 18 && (r == "max" || r == "min"));
+  if (!ok) c.fail("reduction is '{}', expected none, add or mul{}", r, c.opset() >= 18 ? ", max or min" : "");
+}
+
+void infer_scatter_elements(InferContext& c) {
+  check_reduction(c);
+  require_index(c, 1, true);
+  require_same_dtype(c, 0, 2);
+  const Shape& data = c.input_shape(0);
+  const Shape& indices = c.input_shape(1);
+  const Shape& updates = c.input_shape(2);
+  require_rank(c, 0, data, 1);
+  if (data.has_rank() && indices.has_rank() && data.rank() != indices.rank())
+    c.fail("indices {} must have the rank of data {}", indices.to_string(), data.to_string());
+  if (indices.has_rank() && updates.has_rank() && indices.rank() == updates.rank()) {
+    for (size_t i = 0; i < indices.rank(); ++i)
+      if (!merge_dim(indices[i], updates[i]))
+        c.fail("updates {} must have the shape of indices {}", updates.to_string(), indices.to_string());
+  } else if (indices.has_rank() && updates.has_rank()) {
+    c.fail("updates {} must have the shape of indices {}", updates.to_string(), indices.to_string());
+  }
+  if (data.has_rank()) c.normalize_axis(c.attr_int("axis"), static_cast<int64_t>(data.rank()));
+  c.set_output(0, c.input_dtype(0), data);
+}
+
+void infer_scatter_nd(InferContext& c) {
+  check_reduction(c);
+  require_index(c, 1);
+  require_same_dtype(c, 0, 2);
+  const Shape& data = c.input_shape(0);
+  const Shape& indices = c.input_shape(1);
+  const Shape& updates = c.input_shape(2);
+  require_rank(c, 0, data, 1);
+  require_rank(c, 1, indices, 1);
+  if (data.has_rank() && indices.has_rank() && updates.has_rank() && indices[indices.rank() - 1].is_static()) {
+    int64_t k = indices[indices.rank() - 1].value();
+    auto r = static_cast<int64_t>(data.rank());
+    if (k < 1 || k > r) c.fail("indices {} has last dim {}, expected 1..{}", indices.to_string(), k, r);
+    std::vector<Dim> want(indices.dims().begin(), indices.dims().end() - 1);
+    want.insert(want.end(), data.dims().begin() + k, data.dims().end());
+    bool ok = want.size() == updates.rank();
+    for (size_t i = 0; ok && i < want.size(); ++i) ok = merge_dim(want[i], updates[i]).has_value();
+    if (!ok) c.fail("updates {} should have shape {}", updates.to_string(), Shape(want).to_string());
+  }
+  c.set_output(0, c.input_dtype(0), data);
+}
+
+// --- DepthToSpace, SpaceToDepth
+
+void infer_depth_space(InferContext& c, bool to_space) {
+  if (to_space) {
+    forbid_attr_before(c, "mode", 11);
+    std::string mode = c.attr_string("mode");
+    if (mode != "DCR" && mode != "CRD") c.fail("mode is '{}', expected DCR or CRD", mode);
+  }
+  const Shape& x = c.input_shape(0);
+  DType dtype = c.input_dtype(0);
+  require_rank(c, 0, x, 4, 4);
+  int64_t b = c.attr_int("blocksize");
+  if (b < 1) c.fail("blocksize is {}, expected >= 1", b);
+  if (!x.has_rank()) return c.set_output(0, dtype, unknown_dims(4));
+  std::vector<Dim> out = x.dims();
+  int64_t bb = checked_mul(c, b, b);
+  if (to_space) {
+    if (x[1].is_static()) {
+      if (x[1].value() % bb != 0) c.fail("channels of {} are not divisible by blocksize^2 = {}", x.to_string(), bb);
+      out[1] = x[1].value() / bb;
+    } else {
+      out[1] = Dim();
+    }
+    out[2] = dim_scale(c, x[2], b);
+    out[3] = dim_scale(c, x[3], b);
+  } else {
+    for (size_t i = 2; i < 4; ++i) {
+      if (x[i].is_static()) {
+        if (x[i].value() % b != 0) c.fail("axis {} of {} is not divisible by blocksize {}", i, x.to_string(), b);
+        out[i] = x[i].value() / b;
+      } else {
+        out[i] = Dim();
+      }
+    }
+    out[1] = dim_scale(c, x[1], bb);
+  }
+  c.set_output(0, dtype, Shape(std::move(out)));
+}
+
+// --- Trilu, CumSum, EyeLike, OneHot
+
+void require_scalar_input(InferContext& c, size_t i, const char* what) {
+  if (!c.has_input(i)) return;
+  require_index(c, i, true);
+  const Shape& s = c.input_shape(i);
+  if (s.has_rank() && !(s.rank() == 0 || (s.rank() == 1 && s[0] == Dim(int64_t{1}))))
+    c.fail("{} must be a scalar, got shape {}", what, s.to_string());
+}
+
+void infer_trilu(InferContext& c) {
+  require_rank(c, 0, c.input_shape(0), 2);
+  require_scalar_input(c, 1, "k");
+  c.set_output(0, c.input_dtype(0), c.input_shape(0));
+}
+
+void infer_cumsum(InferContext& c) {
+  require_numeric(c, 0);
+  require_scalar_input(c, 1, "axis");
+  const Shape& x = c.input_shape(0);
+  if (std::optional<std::vector<int64_t>> axis = c.input_ints(1); axis && x.has_rank() && axis->size() == 1)
+    c.normalize_axis((*axis)[0], static_cast<int64_t>(x.rank()));
+  c.set_output(0, c.input_dtype(0), x);
+}
+
+void infer_eye_like(InferContext& c) {
+  const Shape& x = c.input_shape(0);
+  require_rank(c, 0, x, 2, 2);
+  DType dtype = c.input_dtype(0);
+  if (c.has_attr("dtype")) {
+    std::optional<DType> d = dtype_from_onnx(c.attr_int("dtype"));
+    if (!d) fail_unsupported(c, fmt::format("dtype {} is not supported", c.attr_int("dtype")));
+    dtype = *d;
+  }
+  c.set_output(0, dtype, x.has_rank() ? x : unknown_dims(2));
+}
+
+void infer_one_hot(InferContext& c) {
+  require_numeric(c, 0);
+  require_numeric(c, 1);
+  const Shape& indices = c.input_shape(0);
+  const Shape& values = c.input_shape(2);
+  if (values.has_rank() && !(values.rank() == 1 && merge_dim(values[0], Dim(int64_t{2}))))
+    c.fail("values must have shape [2], got {}", values.to_string());
+  const Shape& depth_shape = c.input_shape(1);
+  if (depth_shape.has_rank() && !(depth_shape.rank() == 0 || (depth_shape.rank() == 1 && depth_shape[0] == Dim(int64_t{1}))))
+    c.fail("depth must be a scalar, got shape {}", depth_shape.to_string());
+  DType dtype = c.input_dtype(2);
+  if (!indices.has_rank()) return c.set_output(0, dtype, Shape::unknown_rank());
+  auto rank = static_cast<int64_t>(indices.rank()) + 1;
+  auto axis = static_cast<size_t>(c.normalize_axis(c.attr_int("axis"), rank));
+  Dim depth;
+  if (const Tensor* t = c.input_value(1); t && t->numel() == 1) {
+    double d = t->item<double>();
+    if (!(d >= 1)) c.fail("depth is {}, expected >= 1", d);
+    depth = static_cast<int64_t>(d);
+  }
+  std::vector<Dim> out = indices.dims();
+  out.insert(out.begin() + static_cast<ptrdiff_t>(axis), depth);
+  c.set_output(0, dtype, Shape(std::move(out)));
+}
+
 }  // namespace
 
 void register_movement_ops(OpRegistry& registry) {
@@ -463,6 +654,60 @@ void register_movement_ops(OpRegistry& registry) {
                    .attr("value", AttrType::kFloat, float_attr(0.0f))  // before opset 11
                    .shape_inputs({1, 3})
                    .infer(infer_pad));
+  // Gather-like and scatter ops; ScatterElements/ScatterND get `reduction` at 16 (max/min at 18).
+  registry.add(OpDef("GatherElements")
+                   .opsets(11)
+                   .inputs(2, 2)
+                   .attr("axis", AttrType::kInt, int_attr(0))
+                   .infer(infer_gather_elements));
+  registry.add(OpDef("GatherND")
+                   .opsets(11)
+                   .inputs(2, 2)
+                   .attr("batch_dims", AttrType::kInt, int_attr(0))  // since opset 12
+                   .infer(infer_gather_nd));
+  // Scatter (deprecated, opsets 9..10) is ScatterElements under another name; kiln starts at 11.
+  registry.add(OpDef("ScatterElements")
+                   .opsets(11)
+                   .inputs(3, 3)
+                   .attr("axis", AttrType::kInt, int_attr(0))
+                   .attr("reduction", AttrType::kString, string_attr("none"))
+                   .infer(infer_scatter_elements));
+  registry.add(OpDef("ScatterND")
+                   .opsets(11)
+                   .inputs(3, 3)
+                   .attr("reduction", AttrType::kString, string_attr("none"))
+                   .infer(infer_scatter_nd));
+  // mode arrives at opset 11 (DCR before).
+  registry.add(OpDef("DepthToSpace")
+                   .opsets(1)
+                   .required_attr("blocksize", AttrType::kInt)
+                   .attr("mode", AttrType::kString, string_attr("DCR"))
+                   .infer([](InferContext& c) { infer_depth_space(c, true); }));
+  registry.add(OpDef("SpaceToDepth")
+                   .opsets(1)
+                   .required_attr("blocksize", AttrType::kInt)
+                   .infer([](InferContext& c) { infer_depth_space(c, false); }));
+  registry.add(
+      OpDef("Trilu").opsets(14).inputs(1, 2).attr("upper", AttrType::kInt, int_attr(1)).infer(infer_trilu));
+  // CumSum's axis is read by the kernel at run time.
+  registry.add(OpDef("CumSum")
+                   .opsets(11)
+                   .inputs(2, 2)
+                   .attr("exclusive", AttrType::kInt, int_attr(0))
+                   .attr("reverse", AttrType::kInt, int_attr(0))
+                   .infer(infer_cumsum));
+  registry.add(OpDef("EyeLike")
+                   .opsets(9)
+                   .optional_attr("dtype", AttrType::kInt)
+                   .attr("k", AttrType::kInt, int_attr(0))
+                   .infer(infer_eye_like));
+  // depth sets the output's shape: it must be known at plan time.
+  registry.add(OpDef("OneHot")
+                   .opsets(9)
+                   .inputs(3, 3)
+                   .attr("axis", AttrType::kInt, int_attr(-1))
+                   .shape_inputs({1})
+                   .infer(infer_one_hot));
 }
 
 }  // namespace kiln::ops

@@ -208,6 +208,16 @@ void infer_identity(InferContext& c) {
   c.set_output(0, c.input_dtype(0), c.input_shape(0));
 }
 
+void infer_size(InferContext& c) {
+  const Shape& x = c.input_shape(0);
+  if (x.has_rank() && x.is_static()) {
+    int64_t n = 1;
+    for (const Dim& d : x.dims()) n = checked_mul(c, n, d.value());
+    return set_int_output(c, 0, IntValue{DType::kI64, {}, {n}});
+  }
+  c.set_output(0, DType::kI64, Shape(std::vector<Dim>{}));
+}
+
 }  // namespace
 
 void register_shape_ops(OpRegistry& registry) {
@@ -237,6 +247,7 @@ void register_shape_ops(OpRegistry& registry) {
                    .attr("start", AttrType::kInt, int_attr(0))  // start/end since opset 15
                    .optional_attr("end", AttrType::kInt)
                    .infer(infer_shape));
+  registry.add(OpDef("Size").opsets(1).infer(infer_size));
   registry.add(OpDef("Identity").opsets(1).infer(infer_identity));
 }
 

@@ -129,6 +129,12 @@ OpCase shape_case(const std::string& name, const Tensor& x, int opset, std::opti
   });
 }
 
+OpCase size_case(const std::string& name, const Tensor& x) {
+  OpCase oc(name, "Size");
+  oc.at_opset(13).input(x);
+  return oc.expect([](const Refs& in) { return Refs{Ref(DType::kI64, {}, {static_cast<double>(in[0].numel())})}; });
+}
+
 std::vector<OpCase> cases() {
   Gen gen(8);
   return {
@@ -168,6 +174,9 @@ std::vector<OpCase> cases() {
       shape_case("ShapeStartEndNegative", gen.uniform({2, 3, 4, 5}), 15, -3, -1),
       shape_case("ShapeOfRank0", f32_scalar(1.0f), 13, std::nullopt, std::nullopt),
       shape_case("ShapeOfEmpty", gen.uniform({0, 5}), 13, std::nullopt, std::nullopt),
+      size_case("Size", gen.uniform({2, 3, 4})),
+      size_case("SizeOfScalar", f32_scalar(2.0f)),
+      size_case("SizeOfEmpty", gen.integers({3, 0}, 0, 1)),
   };
 }
 
