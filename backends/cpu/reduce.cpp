@@ -1,9 +1,15 @@
 // ReduceSum, ReduceMean, ReduceMax: axes from the attribute (older opsets) or from input 1,
 // keepdims, noop_with_empty_axes. f32 runs on oneDNN's reduction primitive; i64/i32 Sum and
 // Max run in plain C++. Empty inputs give 0 (Sum), NaN (Mean) or the dtype's lowest (Max).
+// ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp and ReduceSumSquare
+// share the plan and run in plain C++ (f32 accumulates in double); ArgMax/ArgMin likewise.
 
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <type_traits>
+#include <vector>
 
 #include "compute_broadcast.h"
 #include "compute_reduce.h"
@@ -20,7 +26,26 @@ Red red_of(std::string_view op) {
 }
 
 // The opset from which axes come as input 1 instead of an attribute.
-int axes_input_opset(Red r) { return r == Red::kSum ? 13 : 18; }
+int axes_input_opset(std::string_view op) { return op == "ReduceSum" ? 13 : 18; }
+
+// The reductions that run in plain C++ only.
+enum class PlainRed { kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
+
+std::optional<PlainRed> plain_red_of(std::string_view op) {
+  if (op == "ReduceMin") return PlainRed::kMin;
+  if (op == "ReduceProd") return PlainRed::kProd;
+  if (op == "ReduceL1") return PlainRed::kL1;
+  if (op == "ReduceL2") return PlainRed::kL2;
+  if (op == "ReduceLogSum") return PlainRed::kLogSum;
+  if (op == "ReduceLogSumExp") return PlainRed::kLogSumExp;
+  if (op == "ReduceSumSquare") return PlainRed::kSumSquare;
+  return std::nullopt;
+}
+
+// Integer inputs are taken by the reductions whose result stays an integer.
+bool plain_int_ok(PlainRed r) {
+  return r == PlainRed::kMin || r == PlainRed::kProd || r == PlainRed::kL1 || r == PlainRed::kSumSquare;
+}
 
 struct ReducePlan {
   Dims in;          // input shape
@@ -29,10 +54,9 @@ struct ReducePlan {
 };
 
 std::string plan_reduce(const NodeView& v, ReducePlan& p) {
-  Red r = red_of(v.op_type());
   p.in = v.input_shape(0);
   std::vector<int64_t> axes;
-  if (v.opset() >= axes_input_opset(r)) {
+  if (v.opset() >= axes_input_opset(v.op_type())) {
     if (v.has_input(1)) {
       if (!v.input_value(1)) return "axes (input 1) must be known before running";
       axes = v.input_ints(1);
@@ -60,7 +84,9 @@ std::string plan_reduce(const NodeView& v, ReducePlan& p) {
 
 std::string supports_reduce(const NodeView& v) {
   int32_t dt = v.input_dtype(0);
-  bool int_ok = red_of(v.op_type()) != Red::kMean && (dt == KILN_DTYPE_I64 || dt == KILN_DTYPE_I32);
+  std::optional<PlainRed> plain = plain_red_of(v.op_type());
+  bool int_ok = (plain ? plain_int_ok(*plain) : red_of(v.op_type()) != Red::kMean) &&
+                (dt == KILN_DTYPE_I64 || dt == KILN_DTYPE_I32);
   if (dt != KILN_DTYPE_F32 && !int_ok) return std::string("dtype ") + dtype_name(dt) + " not supported";
   if (v.output_dtype(0) != dt) return "output dtype differs from the input's";
   ReducePlan p;
@@ -136,15 +162,167 @@ class IntReduceKernel : public Kernel {
   int64_t out_numel_;
 };
 
+// Accumulates in double for f32 and in wrapping 64-bit integers for i64/i32.
+template <class T>
+class PlainReduceKernel : public Kernel {
+  static constexpr bool kFloat = std::is_floating_point_v<T>;
+  using Acc = std::conditional_t<kFloat, double, int64_t>;
+
+ public:
+  PlainReduceKernel(const ReducePlan& p, PlainRed r)
+      : red_(r), identity_(p.identity), in_(p.in), to_out_(broadcast_strides(p.kept, p.in)),
+        out_numel_(numel(p.kept)) {}
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    const T* x = static_cast<const T*>(in[0].data);
+    T* y = static_cast<T*>(out[0].data);
+    if (identity_) {
+      std::memcpy(y, x, static_cast<size_t>(out_numel_) * sizeof(T));
+      return;
+    }
+    std::vector<Acc> acc(static_cast<size_t>(out_numel_), init());
+    for_each_broadcast<1>(in_, {to_out_}, [&](int64_t i, const std::array<int64_t, 1>& o) {
+      Acc& a = acc[static_cast<size_t>(o[0])];
+      a = fold(a, static_cast<Acc>(x[i]));
+    });
+    for (int64_t i = 0; i < out_numel_; ++i) y[i] = finish(acc[static_cast<size_t>(i)]);
+  }
+
+ private:
+  static Acc wrap_add(Acc a, Acc b) {
+    if constexpr (kFloat) return a + b;
+    else return static_cast<Acc>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  }
+  static Acc wrap_mul(Acc a, Acc b) {
+    if constexpr (kFloat) return a * b;
+    else return static_cast<Acc>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  }
+  Acc init() const {
+    if (red_ == PlainRed::kProd) return Acc(1);
+    if (red_ == PlainRed::kMin) {
+      if constexpr (kFloat) return std::numeric_limits<double>::infinity();
+      else return static_cast<Acc>(std::numeric_limits<T>::max());
+    }
+    return Acc(0);
+  }
+  Acc fold(Acc a, Acc v) const {
+    switch (red_) {
+      case PlainRed::kMin:
+        if constexpr (kFloat) return v < a || std::isnan(v) ? v : a;  // NaN propagates
+        else return v < a ? v : a;
+      case PlainRed::kProd: return wrap_mul(a, v);
+      case PlainRed::kL1: return wrap_add(a, v < 0 ? wrap_mul(v, Acc(-1)) : v);
+      case PlainRed::kL2:
+      case PlainRed::kSumSquare: return wrap_add(a, wrap_mul(v, v));
+      case PlainRed::kLogSum: return a + v;
+      case PlainRed::kLogSumExp:
+        if constexpr (kFloat) return a + std::exp(v);
+        else return a;
+    }
+    return a;
+  }
+  T finish(Acc a) const {
+    if constexpr (kFloat) {
+      if (red_ == PlainRed::kL2) return static_cast<T>(std::sqrt(a));
+      if (red_ == PlainRed::kLogSum || red_ == PlainRed::kLogSumExp) return static_cast<T>(std::log(a));
+    }
+    return static_cast<T>(a);
+  }
+
+  PlainRed red_;
+  bool identity_;
+  Dims in_, to_out_;
+  int64_t out_numel_;
+};
+
+template <class T>
+std::unique_ptr<Kernel> make_plain_reduce(const ReducePlan& p, PlainRed r) {
+  return std::make_unique<PlainReduceKernel<T>>(p, r);
+}
+
 std::unique_ptr<Kernel> prepare_reduce(const NodeView& v) {
   ReducePlan p;
   std::string why = plan_reduce(v, p);
   if (!why.empty()) fail(v, why);
+  if (std::optional<PlainRed> plain = plain_red_of(v.op_type())) {
+    switch (v.input_dtype(0)) {
+      case KILN_DTYPE_I64: return make_plain_reduce<int64_t>(p, *plain);
+      case KILN_DTYPE_I32: return make_plain_reduce<int32_t>(p, *plain);
+      default: return make_plain_reduce<float>(p, *plain);
+    }
+  }
   Red r = red_of(v.op_type());
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_I64: return std::make_unique<IntReduceKernel<int64_t>>(p, r);
     case KILN_DTYPE_I32: return std::make_unique<IntReduceKernel<int32_t>>(p, r);
     default: return make_float_reduce(p.in, p.kept, r, p.identity);
+  }
+}
+
+// ArgMax/ArgMin over one axis: the input viewed as [outer, n, inner].
+struct ArgPlan {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+std::string plan_arg(const NodeView& v, ArgPlan& p) {
+  const Dims& in = v.input_shape(0);
+  auto rank = static_cast<int64_t>(in.size());
+  int64_t axis = v.attr_int("axis", 0);
+  if (axis < -rank || axis >= rank) return "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank);
+  if (axis < 0) axis += rank;
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t d = in[static_cast<size_t>(i)];
+    if (i < axis) p.outer *= d;
+    else if (i == axis) p.n = d;
+    else p.inner *= d;
+  }
+  if (p.n == 0 && p.outer * p.inner != 0) return "cannot take ArgMax/ArgMin over an empty axis";
+  return "";
+}
+
+std::string supports_arg(const NodeView& v) {
+  int32_t dt = v.input_dtype(0);
+  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_I64 && dt != KILN_DTYPE_I32)
+    return std::string("dtype ") + dtype_name(dt) + " not supported";
+  if (v.output_dtype(0) != KILN_DTYPE_I64) return "output must be i64";
+  ArgPlan p;
+  return plan_arg(v, p);
+}
+
+template <class T>
+class ArgKernel : public Kernel {
+ public:
+  ArgKernel(const ArgPlan& p, bool is_max, bool last) : p_(p), max_(is_max), last_(last) {}
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    const T* x = static_cast<const T*>(in[0].data);
+    auto* y = static_cast<int64_t*>(out[0].data);
+    for (int64_t o = 0; o < p_.outer; ++o)
+      for (int64_t j = 0; j < p_.inner; ++j) {
+        const T* base = x + o * p_.n * p_.inner + j;
+        int64_t best = 0;
+        for (int64_t k = 1; k < p_.n; ++k) {
+          T a = base[k * p_.inner], b = base[best * p_.inner];
+          bool better = max_ ? (last_ ? a >= b : a > b) : (last_ ? a <= b : a < b);
+          if (better) best = k;
+        }
+        y[o * p_.inner + j] = best;
+      }
+  }
+
+ private:
+  ArgPlan p_;
+  bool max_, last_;
+};
+
+std::unique_ptr<Kernel> prepare_arg(const NodeView& v) {
+  ArgPlan p;
+  std::string why = plan_arg(v, p);
+  if (!why.empty()) fail(v, why);
+  bool is_max = v.op_type() == "ArgMax";
+  bool last = v.attr_int("select_last_index", 0) != 0;
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_I64: return std::make_unique<ArgKernel<int64_t>>(p, is_max, last);
+    case KILN_DTYPE_I32: return std::make_unique<ArgKernel<int32_t>>(p, is_max, last);
+    default: return std::make_unique<ArgKernel<float>>(p, is_max, last);
   }
 }
 
@@ -155,7 +333,11 @@ std::unique_ptr<Kernel> make_float_reduce(const Dims& in, const Dims& kept, Red 
 }
 
 void register_reduce_kernels(KernelTable& table) {
-  for (const char* op : {"ReduceSum", "ReduceMean", "ReduceMax"}) table.add(op, supports_reduce, prepare_reduce);
+  for (const char* op : {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                         "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+    table.add(op, supports_reduce, prepare_reduce);
+  table.add("ArgMax", supports_arg, prepare_arg);
+  table.add("ArgMin", supports_arg, prepare_arg);
 }
 
 }  // namespace kiln::cpu

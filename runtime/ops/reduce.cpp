@@ -1,4 +1,4 @@
-// ReduceSum, ReduceMean and ReduceMax. `axes` is an attribute until it becomes input 1
+// The Reduce* family and ArgMax/ArgMin. `axes` is an attribute until it becomes input 1
 // (opset 13 for ReduceSum, 18 for the others); noop_with_empty_axes arrives with the input.
 #include "infer_util.h"
 #include "op_families.h"
@@ -55,12 +55,47 @@ OpDef reduce_def(const char* name, int axes_input_opset) {
       .infer(reduce_infer(axes_input_opset));
 }
 
+// ArgMax/ArgMin: one axis (negative from opset 11), keepdims, select_last_index (opset 12);
+// the output is i64.
+void infer_arg_reduce(InferContext& c) {
+  require_numeric(c, 0);
+  forbid_attr_before(c, "select_last_index", 12);
+  const Shape& x = c.input_shape(0);
+  bool keepdims = c.attr_int("keepdims") != 0;
+  if (!x.has_rank()) return c.set_output(0, DType::kI64, Shape::unknown_rank());
+  auto rank = static_cast<int64_t>(x.rank());
+  int64_t axis = normalize_axes(c, {c.attr_int("axis")}, rank)[0];
+  std::vector<Dim> out;
+  for (size_t i = 0; i < x.rank(); ++i) {
+    if (static_cast<int64_t>(i) != axis)
+      out.push_back(x[i]);
+    else if (keepdims)
+      out.emplace_back(int64_t{1});
+  }
+  c.set_output(0, DType::kI64, Shape(std::move(out)));
+}
+
+OpDef arg_reduce_def(const char* name) {
+  return OpDef(name)
+      .opsets(1)
+      .inputs(1, 1)
+      .attr("axis", AttrType::kInt, int_attr(0))
+      .attr("keepdims", AttrType::kInt, int_attr(1))
+      .attr("select_last_index", AttrType::kInt, int_attr(0))  // from opset 12
+      .infer(infer_arg_reduce);
+}
+
 }  // namespace
 
 void register_reduce_ops(OpRegistry& registry) {
   registry.add(reduce_def("ReduceSum", 13));
   registry.add(reduce_def("ReduceMean", 18));
   registry.add(reduce_def("ReduceMax", 18));
+  for (const char* op : {"ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+                         "ReduceSumSquare"})
+    registry.add(reduce_def(op, 18));
+  registry.add(arg_reduce_def("ArgMax"));
+  registry.add(arg_reduce_def("ArgMin"));
 }
 
 }  // namespace kiln::ops

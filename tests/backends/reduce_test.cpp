@@ -1,7 +1,8 @@
-// ReduceSum, ReduceMean and ReduceMax: axes as attribute or input (by opset), keepdims,
-// negative axes, all axes, noop_with_empty_axes.
+// The Reduce* ops: axes as attribute or input (by opset), keepdims, negative axes, all axes,
+// noop_with_empty_axes. ArgMax/ArgMin: axis, keepdims, select_last_index.
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "op_case.h"
@@ -9,7 +10,7 @@
 namespace kiln::test {
 namespace {
 
-enum class Kind { kSum, kMean, kMax };
+enum class Kind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
 
 // How the case passes its axes.
 enum class AxesAs { kNone, kAttr, kInput, kConstant };
@@ -24,7 +25,8 @@ struct ReduceSpec {
 };
 
 OpCase reduce_case(const std::string& name, const Tensor& x, const ReduceSpec& s) {
-  static const char* const kOps[] = {"ReduceSum", "ReduceMean", "ReduceMax"};
+  static const char* const kOps[] = {"ReduceSum", "ReduceMean",   "ReduceMax",       "ReduceMin",      "ReduceProd",
+                                     "ReduceL1",  "ReduceL2",     "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"};
   OpCase oc(name, kOps[static_cast<int>(s.kind)]);
   oc.at_opset(s.opset).input(x);
   const Tensor axes_tensor = i64({static_cast<int64_t>(s.axes.size())}, s.axes);
@@ -39,7 +41,26 @@ OpCase reduce_case(const std::string& name, const Tensor& x, const ReduceSpec& s
     Dims axes;
     for (int64_t a : s.axes) axes.push_back(norm_axis(a, x_ref.rank()));
     const bool keep = s.keepdims != 0;
+    auto same = [](double acc, int64_t) { return acc; };
+    auto add = [](double acc, double v) { return acc + v; };
     switch (s.kind) {
+      case Kind::kMin:
+        return Refs{reduce(x_ref, axes, keep, std::numeric_limits<double>::infinity(),
+                           [](double acc, double v) { return std::min(acc, v); }, same)};
+      case Kind::kProd:
+        return Refs{reduce(x_ref, axes, keep, 1.0, [](double acc, double v) { return acc * v; }, same)};
+      case Kind::kL1:
+        return Refs{reduce(x_ref, axes, keep, 0.0, [](double acc, double v) { return acc + std::fabs(v); }, same)};
+      case Kind::kL2:
+        return Refs{reduce(x_ref, axes, keep, 0.0, [](double acc, double v) { return acc + v * v; },
+                           [](double acc, int64_t) { return std::sqrt(acc); })};
+      case Kind::kLogSum:
+        return Refs{reduce(x_ref, axes, keep, 0.0, add, [](double acc, int64_t) { return std::log(acc); })};
+      case Kind::kLogSumExp:
+        return Refs{reduce(x_ref, axes, keep, 0.0, [](double acc, double v) { return acc + std::exp(v); },
+                           [](double acc, int64_t) { return std::log(acc); })};
+      case Kind::kSumSquare:
+        return Refs{reduce(x_ref, axes, keep, 0.0, [](double acc, double v) { return acc + v * v; }, same)};
       case Kind::kSum:
         return Refs{reduce(x_ref, axes, keep, 0.0, [](double acc, double v) { return acc + v; },
                            [](double acc, int64_t) { return acc; })};
@@ -52,6 +73,77 @@ OpCase reduce_case(const std::string& name, const Tensor& x, const ReduceSpec& s
     return Refs{reduce(x_ref, axes, keep, -std::numeric_limits<double>::infinity(),
                        [](double acc, double v) { return std::max(acc, v); }, [](double acc, int64_t) { return acc; })};
   });
+}
+
+// ArgMax/ArgMin over one axis; ties go to the first index, or the last with select_last_index.
+OpCase arg_case(const std::string& name, bool is_max, const Tensor& x, int64_t axis, int keepdims, bool last,
+                int opset = 13) {
+  OpCase oc(name, is_max ? "ArgMax" : "ArgMin");
+  oc.at_opset(opset).input(x).attr("axis", axis);
+  if (keepdims >= 0) oc.attr("keepdims", keepdims);
+  if (last) oc.attr("select_last_index", 1);
+  return oc.expect([=](const Refs& in) {
+    const Ref& xr = in[0];
+    const int64_t ax = norm_axis(axis, xr.rank());
+    Dims kept = xr.shape;
+    kept[static_cast<size_t>(ax)] = 1;
+    Ref out(DType::kI64, kept);
+    for_each_index(kept, [&](const Dims& o) {
+      Dims idx = o;
+      int64_t best = 0;
+      for (int64_t k = 0; k < xr.shape[static_cast<size_t>(ax)]; ++k) {
+        idx[static_cast<size_t>(ax)] = k;
+        Dims bi = o;
+        bi[static_cast<size_t>(ax)] = best;
+        double a = xr.at(idx), b = xr.at(bi);
+        bool better = is_max ? (last ? a >= b : a > b) : (last ? a <= b : a < b);
+        if (k > 0 && better) best = k;
+      }
+      out.at(o) = static_cast<double>(best);
+    });
+    if (keepdims == 0) {
+      Dims dropped;
+      for (size_t i = 0; i < kept.size(); ++i)
+        if (static_cast<int64_t>(i) != ax) dropped.push_back(kept[i]);
+      out.shape = dropped;
+    }
+    return Refs{out};
+  });
+}
+
+std::vector<OpCase> more_cases() {
+  Gen gen(11);
+  const Dims x{2, 3, 4};
+  return {
+      reduce_case("ReduceMinAxesAttrOpset13", gen.uniform(x), {Kind::kMin, 13, AxesAs::kAttr, {1}, 1}),
+      reduce_case("ReduceMinAxesInputOpset18", gen.uniform(x), {Kind::kMin, 18, AxesAs::kConstant, {-1, 0}, 0}),
+      reduce_case("ReduceMinAllAxes", gen.uniform(x), {Kind::kMin, 13, AxesAs::kNone, {}, 0}),
+      reduce_case("ReduceMinI64", gen.integers(x, -50, 50), {Kind::kMin, 13, AxesAs::kAttr, {2}, 0}),
+      reduce_case("ReduceProdAxesAttr", gen.uniform(x, 0.5, 1.5), {Kind::kProd, 13, AxesAs::kAttr, {0, 2}, 1}),
+      reduce_case("ReduceProdAxesInputOpset18", gen.uniform(x, 0.5, 1.5), {Kind::kProd, 18, AxesAs::kInput, {1}, 0}),
+      reduce_case("ReduceProdI64", gen.integers(x, -3, 4), {Kind::kProd, 13, AxesAs::kAttr, {-1}, 1}),
+      reduce_case("ReduceL1NegativeAxes", gen.uniform(x), {Kind::kL1, 13, AxesAs::kAttr, {-2}, 1}),
+      reduce_case("ReduceL1AllAxesOpset18", gen.uniform(x), {Kind::kL1, 18, AxesAs::kNone, {}, 0}),
+      reduce_case("ReduceL2AxesAttr", gen.uniform(x), {Kind::kL2, 13, AxesAs::kAttr, {2}, 0}),
+      reduce_case("ReduceL2AxesInputOpset18", gen.uniform(x), {Kind::kL2, 18, AxesAs::kConstant, {0, 1}, 1}),
+      reduce_case("ReduceLogSumAxesAttr", gen.uniform(x, 0.1, 2.0), {Kind::kLogSum, 13, AxesAs::kAttr, {1}, 1}),
+      reduce_case("ReduceLogSumAllAxesToRank0", gen.uniform(x, 0.1, 2.0), {Kind::kLogSum, 13, AxesAs::kNone, {}, 0}),
+      reduce_case("ReduceLogSumExpAxesAttr", gen.uniform(x, -5.0, 5.0), {Kind::kLogSumExp, 13, AxesAs::kAttr, {0}, 0}),
+      reduce_case("ReduceLogSumExpNoopOpset18", gen.uniform(x), {Kind::kLogSumExp, 18, AxesAs::kNone, {}, 1, true}),
+      reduce_case("ReduceSumSquareAxesAttr", gen.uniform(x), {Kind::kSumSquare, 13, AxesAs::kAttr, {-1, 1}, 1}),
+      reduce_case("ReduceSumSquareAxesInputOpset18", gen.uniform(x), {Kind::kSumSquare, 18, AxesAs::kInput, {2}, 0}),
+      reduce_case("ReduceSumSquareI64", gen.integers(x, -9, 9), {Kind::kSumSquare, 13, AxesAs::kAttr, {0}, 1}),
+      reduce_case("ReduceMinRank0", f32({}, {2.5f}), {Kind::kMin, 13, AxesAs::kNone, {}, 0}),
+      arg_case("ArgMaxAxis1Keep", true, gen.uniform(x), 1, 1, false),
+      arg_case("ArgMaxNegativeAxisNoKeep", true, gen.uniform(x), -1, 0, false),
+      arg_case("ArgMaxDefaultKeepdimsOpset11", true, gen.uniform(x), 0, -1, false, 11),
+      arg_case("ArgMaxSelectLastIndex", true, i64({2, 4}, {1, 3, 3, 0, 5, 5, 2, 5}), 1, 1, true),
+      arg_case("ArgMaxTiesFirstIndex", true, i64({2, 4}, {1, 3, 3, 0, 5, 5, 2, 5}), 1, 0, false),
+      arg_case("ArgMinAxis0", false, gen.uniform(x), 0, 1, false),
+      arg_case("ArgMinNegativeAxisNoKeep", false, gen.uniform(x), -2, 0, false),
+      arg_case("ArgMinSelectLastIndexI32", false, i32({3, 2}, {1, 0, 1, 2, 0, 0}), 0, 1, true),
+      arg_case("ArgMinRank1", false, f32({5}, {3, 1, 4, 1, 5}), 0, 0, false),
+  };
 }
 
 std::vector<OpCase> cases() {
@@ -86,5 +178,6 @@ std::vector<OpCase> cases() {
 }  // namespace
 
 KILN_OP_CASES(Reduce, cases());
+KILN_OP_CASES(ReduceMore, more_cases());
 
 }  // namespace kiln::test
