@@ -1,7 +1,10 @@
 // Add, Sub, Mul, Div with numpy broadcasting in both directions. f32 runs on oneDNN's binary
 // primitive (tiny outputs in plain C++); i64 and i32 (shape arithmetic) run in plain C++.
+// Mod and the variadic Max, Min, Sum and Mean run in plain C++.
 
+#include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "compute_broadcast.h"
 #include "dnnl_exec.h"
@@ -150,10 +153,164 @@ std::unique_ptr<Kernel> prepare_binary(const NodeView& v) {
   }
 }
 
+// ---- Mod ----
+
+std::string supports_mod(const NodeView& v) {
+  if (!v.has_input(0) || !v.has_input(1)) return "needs two inputs";
+  int32_t a = v.input_dtype(0);
+  if (v.input_dtype(1) != a || v.output_dtype(0) != a) return "input and output dtypes differ";
+  switch (a) {
+    case KILN_DTYPE_F32: case KILN_DTYPE_F64: case KILN_DTYPE_I64: case KILN_DTYPE_I32: case KILN_DTYPE_I8:
+    case KILN_DTYPE_U8: break;
+    default: return std::string("dtype ") + dtype_name(a) + " not supported";
+  }
+  bool floating = a == KILN_DTYPE_F32 || a == KILN_DTYPE_F64;
+  if (floating && v.attr_int("fmod", 0) == 0) return "floating-point Mod needs fmod=1";
+  Dims out = v.output_shape(0);
+  if (!broadcastable(v.input_shape(0), out) || !broadcastable(v.input_shape(1), out))
+    return "input shapes do not broadcast to the output shape";
+  return "";
+}
+
+// fmod=1: the remainder takes the sign of the dividend (C's fmod and %); fmod=0 (integers):
+// the sign of the divisor (Python's %). Integer division by zero is an error.
+template <class T>
+class ModKernel : public Kernel {
+ public:
+  ModKernel(const NodeView& v)
+      : fmod_(v.attr_int("fmod", 0) != 0), a_shape_(v.input_shape(0)), b_shape_(v.input_shape(1)),
+        out_shape_(v.output_shape(0)), label_(node_label(v)) {}
+
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    const auto* a = static_cast<const T*>(in[0].data);
+    const auto* b = static_cast<const T*>(in[1].data);
+    auto* y = static_cast<T*>(out[0].data);
+    if constexpr (std::is_floating_point_v<T>) {
+      broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [](T x, T z) { return std::fmod(x, z); });
+    } else {
+      broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [this](T x, T z) {
+        if (z == 0) throw KernelError(KILN_ERR_INVALID_ARGUMENT, label_ + ": integer modulo by zero");
+        if constexpr (std::is_signed_v<T>) {
+          if (z == -1) return T(0);  // avoids the trap of MIN % -1
+        }
+        T r = T(x % z);
+        if constexpr (std::is_signed_v<T>) {
+          if (!fmod_ && r != 0 && ((r < 0) != (z < 0))) r = T(r + z);
+        }
+        return r;
+      });
+    }
+  }
+
+ private:
+  bool fmod_;
+  Dims a_shape_, b_shape_, out_shape_;
+  std::string label_;
+};
+
+std::unique_ptr<Kernel> prepare_mod(const NodeView& v) {
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_F32: return std::make_unique<ModKernel<float>>(v);
+    case KILN_DTYPE_F64: return std::make_unique<ModKernel<double>>(v);
+    case KILN_DTYPE_I64: return std::make_unique<ModKernel<int64_t>>(v);
+    case KILN_DTYPE_I32: return std::make_unique<ModKernel<int32_t>>(v);
+    case KILN_DTYPE_I8: return std::make_unique<ModKernel<int8_t>>(v);
+    case KILN_DTYPE_U8: return std::make_unique<ModKernel<uint8_t>>(v);
+    default: fail(v, std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported");
+  }
+}
+
+// ---- Max, Min, Sum, Mean ----
+
+enum class VarOp { kMax, kMin, kSum, kMean };
+
+VarOp var_op(std::string_view op) {
+  if (op == "Max") return VarOp::kMax;
+  if (op == "Min") return VarOp::kMin;
+  if (op == "Sum") return VarOp::kSum;
+  return VarOp::kMean;
+}
+
+std::string supports_variadic(const NodeView& v) {
+  if (v.num_inputs() == 0) return "needs at least one input";
+  int32_t t = v.input_dtype(0);
+  bool floating = t == KILN_DTYPE_F32 || t == KILN_DTYPE_F64;
+  if (!floating && t != KILN_DTYPE_I64 && t != KILN_DTYPE_I32) return std::string("dtype ") + dtype_name(t) + " not supported";
+  if (var_op(v.op_type()) == VarOp::kMean && !floating) return "Mean needs floating-point inputs";
+  if (v.output_dtype(0) != t) return "output dtype differs from the inputs'";
+  Dims out = v.output_shape(0);
+  for (size_t i = 0; i < v.num_inputs(); ++i) {
+    if (!v.has_input(i)) return "input " + std::to_string(i) + " is missing";
+    if (v.input_dtype(i) != t) return "input dtypes differ";
+    if (!broadcastable(v.input_shape(i), out)) return "input shapes do not broadcast to the output shape";
+  }
+  return "";
+}
+
+// Folds each input into the output in turn; NaN propagates through Max and Min. Integer Sum
+// wraps instead of overflowing.
+template <class T>
+class VariadicKernel : public Kernel {
+ public:
+  explicit VariadicKernel(const NodeView& v) : op_(var_op(v.op_type())), out_shape_(v.output_shape(0)) {
+    for (size_t i = 0; i < v.num_inputs(); ++i) in_shapes_.push_back(v.input_shape(i));
+  }
+
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    auto* y = static_cast<T*>(out[0].data);
+    expand_into(static_cast<const T*>(in[0].data), in_shapes_[0], y, out_shape_);
+    for (size_t k = 1; k < in_shapes_.size(); ++k) {
+      const auto* x = static_cast<const T*>(in[k].data);
+      auto apply = [&](auto f) { broadcast_apply(y, out_shape_, x, in_shapes_[k], y, out_shape_, f); };
+      switch (op_) {
+        case VarOp::kMax: apply([](T a, T b) { return is_nan(a) || a >= b ? a : b; }); break;
+        case VarOp::kMin: apply([](T a, T b) { return is_nan(a) || a <= b ? a : b; }); break;
+        case VarOp::kSum:
+        case VarOp::kMean:
+          if constexpr (std::is_floating_point_v<T>) {
+            apply([](T a, T b) { return a + b; });
+          } else {
+            using U = std::make_unsigned_t<T>;
+            apply([](T a, T b) { return T(U(a) + U(b)); });
+          }
+          break;
+      }
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      if (op_ == VarOp::kMean) {
+        T n = static_cast<T>(in_shapes_.size());
+        int64_t total = numel(out_shape_);
+        for (int64_t i = 0; i < total; ++i) y[i] /= n;
+      }
+    }
+  }
+
+ private:
+  static bool is_nan(T v) {
+    if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+    else return false;
+  }
+  VarOp op_;
+  Dims out_shape_;
+  std::vector<Dims> in_shapes_;
+};
+
+std::unique_ptr<Kernel> prepare_variadic(const NodeView& v) {
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_F32: return std::make_unique<VariadicKernel<float>>(v);
+    case KILN_DTYPE_F64: return std::make_unique<VariadicKernel<double>>(v);
+    case KILN_DTYPE_I64: return std::make_unique<VariadicKernel<int64_t>>(v);
+    case KILN_DTYPE_I32: return std::make_unique<VariadicKernel<int32_t>>(v);
+    default: fail(v, std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported");
+  }
+}
+
 }  // namespace
 
 void register_binary_kernels(KernelTable& table) {
   for (const char* op : {"Add", "Sub", "Mul", "Div"}) table.add(op, supports_binary, prepare_binary);
+  table.add("Mod", supports_mod, prepare_mod);
+  for (const char* op : {"Max", "Min", "Sum", "Mean"}) table.add(op, supports_variadic, prepare_variadic);
 }
 
 }  // namespace kiln::cpu

@@ -1,5 +1,6 @@
-// Cast, Where and the comparisons Equal, Less and Greater, element-wise with numpy
-// broadcasting (plain_broadcast.h) and ONNX's conversion rules (plain_convert.h).
+// Cast, CastLike, Where, the comparisons Equal, Less, LessOrEqual, Greater, GreaterOrEqual,
+// the logical And, Or, Xor, Not and BitShift, element-wise with numpy broadcasting
+// (plain_broadcast.h) and ONNX's conversion rules (plain_convert.h).
 
 #include <array>
 #include <cstring>
@@ -77,7 +78,7 @@ void check_broadcast(const NodeView& v, size_t n) {
 
 // ---- Equal, Less, Greater ----
 
-enum class Compare { kEqual, kLess, kGreater };
+enum class Compare { kEqual, kLess, kGreater, kLessOrEqual, kGreaterOrEqual, kAnd, kOr, kXor };
 
 class CompareKernel : public Kernel {
  public:
@@ -91,6 +92,11 @@ class CompareKernel : public Kernel {
         case Compare::kEqual: apply<T>(in, out[0], [](auto a, auto b) { return a == b; }); break;
         case Compare::kLess: apply<T>(in, out[0], [](auto a, auto b) { return a < b; }); break;
         case Compare::kGreater: apply<T>(in, out[0], [](auto a, auto b) { return a > b; }); break;
+        case Compare::kLessOrEqual: apply<T>(in, out[0], [](auto a, auto b) { return a <= b; }); break;
+        case Compare::kGreaterOrEqual: apply<T>(in, out[0], [](auto a, auto b) { return a >= b; }); break;
+        case Compare::kAnd: apply<T>(in, out[0], [](auto a, auto b) { return a != 0 && b != 0; }); break;
+        case Compare::kOr: apply<T>(in, out[0], [](auto a, auto b) { return a != 0 || b != 0; }); break;
+        case Compare::kXor: apply<T>(in, out[0], [](auto a, auto b) { return (a != 0) != (b != 0); }); break;
       }
     });
   }
@@ -132,6 +138,81 @@ PrepareFn prepare_compare(Compare op) {
     return std::make_unique<CompareKernel>(plain::node_prefix(v), op, v.input_dtype(0),
                                            Broadcast<2>(v.output_shape(0), {v.input_shape(0), v.input_shape(1)}));
   };
+}
+
+// And, Or, Xor take bool inputs only.
+std::string supports_logical(const NodeView& v) {
+  std::string why = supports_compare(true)(v);
+  if (!why.empty()) return why;
+  return v.input_dtype(0) == KILN_DTYPE_BOOL ? "" : "inputs must be bool";
+}
+
+// ---- Not ----
+
+class NotKernel : public Kernel {
+ public:
+  NotKernel(std::string prefix, int64_t count) : prefix_(std::move(prefix)), count_(count) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 1, n_out, 1);
+    const auto* x = static_cast<const uint8_t*>(in[0].data);
+    auto* y = static_cast<uint8_t*>(out[0].data);
+    for (int64_t i = 0; i < count_; ++i) y[i] = x[i] ? 0 : 1;
+  }
+
+ private:
+  std::string prefix_;
+  int64_t count_;
+};
+
+std::string supports_not(const NodeView& v) {
+  if (!v.has_input(0) || v.num_outputs() != 1) return "expects one input and one output";
+  if (v.input_dtype(0) != KILN_DTYPE_BOOL || v.output_dtype(0) != KILN_DTYPE_BOOL) return "input and output must be bool";
+  return "";
+}
+
+std::unique_ptr<Kernel> prepare_not(const NodeView& v) {
+  plain::check_same_numel(v, 0, 0);
+  return std::make_unique<NotKernel>(plain::node_prefix(v), numel(v.output_shape(0)));
+}
+
+// ---- BitShift (u8) ----
+
+class BitShiftKernel : public Kernel {
+ public:
+  BitShiftKernel(std::string prefix, bool left, Broadcast<2> plan)
+      : prefix_(std::move(prefix)), left_(left), plan_(std::move(plan)) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 2, n_out, 1);
+    const auto* a = static_cast<const uint8_t*>(in[0].data);
+    const auto* b = static_cast<const uint8_t*>(in[1].data);
+    auto* dst = static_cast<uint8_t*>(out[0].data);
+    plan_.run(1, [&](int64_t o, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st, int64_t n) {
+      for (int64_t j = 0; j < n; ++j) {
+        unsigned x = a[off[0] + j * st[0]], s = b[off[1] + j * st[1]];
+        // Shifting by the width or more clears every bit.
+        dst[o + j] = s >= 8 ? 0 : static_cast<uint8_t>(left_ ? x << s : x >> s);
+      }
+    });
+  }
+
+ private:
+  std::string prefix_;
+  bool left_;
+  Broadcast<2> plan_;
+};
+
+std::string supports_bit_shift(const NodeView& v) {
+  if (v.num_inputs() != 2 || !v.has_input(0) || !v.has_input(1) || v.num_outputs() != 1)
+    return "expects two inputs and one output";
+  if (v.input_dtype(0) != KILN_DTYPE_U8 || v.input_dtype(1) != KILN_DTYPE_U8 || v.output_dtype(0) != KILN_DTYPE_U8)
+    return "only u8 supported";
+  return "";
+}
+
+std::unique_ptr<Kernel> prepare_bit_shift(const NodeView& v) {
+  check_broadcast(v, 2);
+  return std::make_unique<BitShiftKernel>(plain::node_prefix(v), v.attr_string("direction", "") == "LEFT",
+                                          Broadcast<2>(v.output_shape(0), {v.input_shape(0), v.input_shape(1)}));
 }
 
 // ---- Where ----
@@ -197,6 +278,14 @@ void register_logic_kernels(KernelTable& table) {
   table.add("Equal", supports_compare(true), prepare_compare(Compare::kEqual));
   table.add("Less", supports_compare(false), prepare_compare(Compare::kLess));
   table.add("Greater", supports_compare(false), prepare_compare(Compare::kGreater));
+  table.add("LessOrEqual", supports_compare(false), prepare_compare(Compare::kLessOrEqual));
+  table.add("GreaterOrEqual", supports_compare(false), prepare_compare(Compare::kGreaterOrEqual));
+  table.add("And", supports_logical, prepare_compare(Compare::kAnd));
+  table.add("Or", supports_logical, prepare_compare(Compare::kOr));
+  table.add("Xor", supports_logical, prepare_compare(Compare::kXor));
+  table.add("Not", supports_not, prepare_not);
+  table.add("CastLike", supports_cast, prepare_cast);
+  table.add("BitShift", supports_bit_shift, prepare_bit_shift);
 }
 
 }  // namespace kiln::cpu

@@ -1,5 +1,5 @@
-// Add, Sub, Mul and Div with numpy broadcasting. Small integer operands (shape arithmetic)
-// are folded so that the shapes they feed stay static.
+// Add, Sub, Mul, Div and Mod with numpy broadcasting, and the variadic Max, Min, Sum and Mean.
+// Small integer operands (shape arithmetic) are folded so that the shapes they feed stay static.
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -33,6 +33,40 @@ bool div(int64_t a, int64_t b, int64_t* r) {
   return false;
 }
 
+// Mod: fmod=0 takes the sign of the divisor (integers only), fmod=1 that of the dividend.
+void infer_mod(InferContext& c) {
+  require_same_dtype(c, 0, 1);
+  require_numeric(c, 0);
+  Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
+  DType dtype = c.input_dtype(0);
+  bool fmod = c.attr_int("fmod") != 0;
+  if (is_floating(dtype) && !fmod) c.fail("Mod on floating-point inputs requires fmod=1");
+  bool folded =
+      is_integral(dtype) && try_fold_elementwise(c, 2, dtype, [fmod](const std::vector<int64_t>& v) {
+        int64_t a = v[0], b = v[1];
+        if (b == 0) return std::optional<int64_t>();
+        if (b == -1) return std::optional<int64_t>(0);
+        int64_t r = a % b;
+        if (!fmod && r != 0 && ((r < 0) != (b < 0))) r += b;
+        return std::optional<int64_t>(r);
+      });
+  if (!folded) c.set_output(0, dtype, shape);
+}
+
+// Max, Min, Sum, Mean: one or more inputs of one dtype, broadcast together.
+InferFn variadic_infer(bool floating_only) {
+  return [floating_only](InferContext& c) {
+    std::vector<Shape> shapes;
+    for (size_t i = 0; i < c.num_inputs(); ++i) {
+      require_same_dtype(c, 0, i);
+      shapes.push_back(c.input_shape(i));
+    }
+    if (floating_only) require_floating(c, 0);
+    else require_numeric(c, 0);
+    c.set_output(0, c.input_dtype(0), broadcast_shapes(c, shapes));
+  };
+}
+
 }  // namespace
 
 void register_binary_ops(OpRegistry& registry) {
@@ -41,6 +75,12 @@ void register_binary_ops(OpRegistry& registry) {
   registry.add(OpDef("Sub").opsets(7).inputs(2, 2).infer(binary_infer(sub)));
   registry.add(OpDef("Mul").opsets(7).inputs(2, 2).infer(binary_infer(mul)));
   registry.add(OpDef("Div").opsets(7).inputs(2, 2).infer(binary_infer(div)));
+  registry.add(OpDef("Mod").opsets(10).inputs(2, 2).attr("fmod", AttrType::kInt, int_attr(0)).infer(infer_mod));
+  // Opset 8 brought numpy broadcasting to the variadic ops (6 required equal shapes).
+  registry.add(OpDef("Max").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)));
+  registry.add(OpDef("Min").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)));
+  registry.add(OpDef("Sum").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)));
+  registry.add(OpDef("Mean").opsets(8).inputs(1, kVariadic).infer(variadic_infer(true)));
 }
 
 }  // namespace kiln::ops

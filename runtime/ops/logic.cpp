@@ -1,4 +1,5 @@
-// Cast, Where and the comparisons Equal, Less and Greater (which output bool).
+// Cast, CastLike, Where, the comparisons Equal, Less, LessOrEqual, Greater and GreaterOrEqual,
+// the logical And, Or, Xor and Not (all of which output bool), and BitShift.
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -47,6 +48,37 @@ InferFn compare_infer(Compare op, bool allow_bool) {
   };
 }
 
+// CastLike: input 0 converted to the dtype of input 1 (whose values are unused).
+void infer_cast_like(InferContext& c) {
+  DType to = c.input_dtype(1);
+  c.set_output(0, to, c.input_shape(0));
+}
+
+void infer_logical(InferContext& c) {
+  require_bool(c, 0);
+  require_bool(c, 1);
+  Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
+  c.set_output(0, DType::kBool, shape);
+}
+
+void infer_not(InferContext& c) {
+  require_bool(c, 0);
+  c.set_output(0, DType::kBool, c.input_shape(0));
+}
+
+// BitShift is defined for unsigned integers only; of those kiln has u8.
+void infer_bit_shift(InferContext& c) {
+  require_same_dtype(c, 0, 1);
+  DType dtype = c.input_dtype(0);
+  if (dtype != DType::kUndefined && dtype != DType::kU8)
+    fail_unsupported(c, fmt::format("BitShift takes unsigned integers; kiln has only u8, not {}", to_string(dtype)));
+  const std::string direction = c.attr_string("direction");
+  if (direction != "LEFT" && direction != "RIGHT")
+    c.fail("BitShift direction must be LEFT or RIGHT, not '{}'", direction);
+  Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
+  c.set_output(0, dtype, shape);
+}
+
 }  // namespace
 
 void register_logic_ops(OpRegistry& registry) {
@@ -60,6 +92,15 @@ void register_logic_ops(OpRegistry& registry) {
       compare_infer([](int64_t a, int64_t b) { return a < b; }, false)));
   registry.add(OpDef("Greater").opsets(7).inputs(2, 2).infer(
       compare_infer([](int64_t a, int64_t b) { return a > b; }, false)));
+  registry.add(OpDef("LessOrEqual").opsets(12).inputs(2, 2).infer(
+      compare_infer([](int64_t a, int64_t b) { return a <= b; }, false)));
+  registry.add(OpDef("GreaterOrEqual").opsets(12).inputs(2, 2).infer(
+      compare_infer([](int64_t a, int64_t b) { return a >= b; }, false)));
+  registry.add(OpDef("CastLike").opsets(15).inputs(2, 2).infer(infer_cast_like));
+  // Opsets before 7 had broadcast/axis attributes; 7 switched to numpy broadcasting.
+  for (const char* op : {"And", "Or", "Xor"}) registry.add(OpDef(op).opsets(7).inputs(2, 2).infer(infer_logical));
+  registry.add(OpDef("Not").opsets(1).inputs(1, 1).infer(infer_not));
+  registry.add(OpDef("BitShift").opsets(11).inputs(2, 2).required_attr("direction", AttrType::kString).infer(infer_bit_shift));
 }
 
 }  // namespace kiln::ops

@@ -1,6 +1,10 @@
-// Add/Sub/Mul/Div with numpy broadcasting, Where, and the comparisons Equal/Less/Greater.
+// Add/Sub/Mul/Div with numpy broadcasting, Where, the comparisons Equal/Less/Greater/
+// LessOrEqual/GreaterOrEqual, the logical And/Or/Xor/Not, BitShift, CastLike, Mod and the
+// variadic Max/Min/Sum/Mean.
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "op_case.h"
 
@@ -35,6 +39,107 @@ OpCase where_case(const std::string& name, const Tensor& cond, const Tensor& x, 
   return OpCase(name, "Where").input(cond).input(x).input(y).expect([](const Refs& in) {
     return Refs{map_broadcast(in, [](const std::vector<double>& v) { return v[0] != 0 ? v[1] : v[2]; }, in[1].dtype)};
   });
+}
+
+Tensor u8(const Dims& shape, const std::vector<uint8_t>& values) {
+  Tensor t = Tensor::empty(shape, DType::kU8);
+  std::memcpy(t.raw_data(), values.data(), values.size());
+  return t;
+}
+
+std::vector<OpCase> logic_cases() {
+  Gen gen(16);
+  std::vector<OpCase> all;
+  auto le = [](double a, double b) { return a <= b ? 1.0 : 0.0; };
+  auto ge = [](double a, double b) { return a >= b ? 1.0 : 0.0; };
+  all.push_back(binary_case("LessOrEqualF32Broadcast", "LessOrEqual", f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({3}, {1, 5, 2}),
+                            le, DType::kBool));
+  all.push_back(binary_case("LessOrEqualI64Rank0", "LessOrEqual", i64({5}, {-2, -1, 0, 1, 2}), i64_scalar(0), le,
+                            DType::kBool));
+  all.push_back(binary_case("GreaterOrEqualF32", "GreaterOrEqual", gen.uniform({4, 1}), gen.uniform({5}), ge, DType::kBool));
+  all.push_back(binary_case("GreaterOrEqualI32", "GreaterOrEqual", i32({4}, {3, 4, 5, -1}), i32({4}, {4, 4, 4, -2}), ge,
+                            DType::kBool));
+  auto land = [](double a, double b) { return a != 0 && b != 0 ? 1.0 : 0.0; };
+  auto lor = [](double a, double b) { return a != 0 || b != 0 ? 1.0 : 0.0; };
+  auto lxor = [](double a, double b) { return (a != 0) != (b != 0) ? 1.0 : 0.0; };
+  const Tensor p = boolean({2, 4}, {0, 1, 0, 1, 1, 1, 0, 0});
+  const Tensor q = boolean({4}, {0, 0, 1, 1});
+  all.push_back(binary_case("AndBroadcast", "And", p, q, land, DType::kBool));
+  all.push_back(binary_case("OrBroadcast", "Or", p, q, lor, DType::kBool));
+  all.push_back(binary_case("XorBroadcast", "Xor", p, q, lxor, DType::kBool));
+  all.push_back(binary_case("AndRank0", "And", boolean({}, {1}), boolean({3}, {1, 0, 1}), land, DType::kBool));
+  all.push_back(binary_case("OrBothWays", "Or", boolean({2, 1}, {0, 1}), boolean({1, 3}, {0, 1, 0}), lor, DType::kBool));
+  all.push_back(binary_case("XorRank0", "Xor", boolean({}, {1}), boolean({}, {1}), lxor, DType::kBool));
+  for (const auto& [name, x] : {std::pair<std::string, Tensor>{"NotMatrix", boolean({2, 3}, {1, 0, 0, 1, 1, 0})},
+                                {"NotRank0", boolean({}, {0})}})
+    all.push_back(OpCase(name, "Not").input(x).expect([](const Refs& in) {
+      return Refs{map_unary(in[0], [](double v) { return v != 0 ? 0.0 : 1.0; }, DType::kBool)};
+    }));
+  auto shl = [](double a, double b) { return b >= 8 ? 0.0 : static_cast<double>((static_cast<unsigned>(a) << static_cast<unsigned>(b)) & 0xffu); };
+  auto shr = [](double a, double b) { return b >= 8 ? 0.0 : static_cast<double>(static_cast<unsigned>(a) >> static_cast<unsigned>(b)); };
+  all.push_back(OpCase("BitShiftLeftU8", "BitShift").input(u8({4}, {16, 4, 1, 255})).input(u8({4}, {1, 2, 3, 1}))
+                    .attr("direction", "LEFT").expect([shl](const Refs& in) { return Refs{map_binary(in[0], in[1], shl, DType::kU8)}; }));
+  all.push_back(OpCase("BitShiftRightU8Broadcast", "BitShift").input(u8({2, 3}, {16, 4, 1, 255, 128, 7})).input(u8({}, {2}))
+                    .attr("direction", "RIGHT").expect([shr](const Refs& in) { return Refs{map_binary(in[0], in[1], shr, DType::kU8)}; }));
+  all.push_back(OpCase("CastLikeF32ToI64", "CastLike").input(f32({4}, {1.5f, -2.7f, 0.0f, 9.0f})).input(i64({1}, {0}))
+                    .expect([](const Refs& in) { return Refs{map_unary(in[0], [](double v) { return std::trunc(v); }, DType::kI64)}; }));
+  all.push_back(OpCase("CastLikeI64ToF32Rank0", "CastLike").input(i64_scalar(-7)).input(f32({}, {0.0f}))
+                    .expect([](const Refs& in) { return Refs{map_unary(in[0], [](double v) { return v; }, DType::kF32)}; }));
+  all.push_back(OpCase("CastLikeToBool", "CastLike").input(f32({2, 2}, {0.0f, 1.0f, -3.0f, 0.0f})).input(boolean({}, {1}))
+                    .expect([](const Refs& in) { return Refs{map_unary(in[0], [](double v) { return v != 0 ? 1.0 : 0.0; }, DType::kBool)}; }));
+  return all;
+}
+
+// Max/Min/Sum/Mean over any number of broadcast inputs.
+OpCase variadic_case(const std::string& name, const std::string& op, const std::vector<Tensor>& xs) {
+  OpCase oc(name, op);
+  for (const Tensor& x : xs) oc.input(x);
+  return oc.expect([op](const Refs& in) {
+    return Refs{map_broadcast(in, [op](const std::vector<double>& v) {
+      double r = v[0];
+      for (size_t i = 1; i < v.size(); ++i) {
+        if (op == "Max") r = std::max(r, v[i]);
+        else if (op == "Min") r = std::min(r, v[i]);
+        else r += v[i];
+      }
+      return op == "Mean" ? r / static_cast<double>(v.size()) : r;
+    }, in[0].dtype)};
+  });
+}
+
+OpCase mod_case(const std::string& name, const Tensor& a, const Tensor& b, bool fmod) {
+  OpCase oc(name, "Mod");
+  oc.input(a).input(b);
+  if (fmod) oc.attr("fmod", 1);
+  return oc.expect([fmod](const Refs& in) {
+    return Refs{map_binary(in[0], in[1], [fmod](double x, double y) {
+      double r = std::fmod(x, y);
+      if (!fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
+      return r;
+    }, in[0].dtype)};
+  });
+}
+
+std::vector<OpCase> variadic_mod_cases() {
+  Gen gen(26);
+  std::vector<OpCase> all;
+  for (const char* op : {"Max", "Min", "Sum", "Mean"}) {
+    const std::string o = op;
+    all.push_back(variadic_case(o + "One", o, {gen.uniform({2, 3})}));
+    all.push_back(variadic_case(o + "TwoSameShape", o, {gen.uniform({3, 4}), gen.uniform({3, 4})}));
+    all.push_back(variadic_case(o + "ThreeBroadcast", o, {gen.uniform({2, 1, 4}), gen.uniform({3, 1}), gen.uniform({4})}));
+    all.push_back(variadic_case(o + "Rank0", o, {f32_scalar(1.5f), gen.uniform({2, 2})}));
+  }
+  all.push_back(variadic_case("MaxI64", "Max", {i64({3}, {1, -5, 7}), i64({3}, {2, -6, 7}), i64_scalar(0)}));
+  all.push_back(variadic_case("MinI32", "Min", {i32({2, 2}, {1, -5, 7, 3}), i32({2}, {2, -6})}));
+  all.push_back(variadic_case("SumI64Broadcast", "Sum", {i64({2, 1}, {10, 20}), i64({1, 3}, {1, 2, 3})}));
+  all.push_back(mod_case("ModI64SignOfDivisor", i64({6}, {-7, 7, -7, 7, 0, 9}), i64({6}, {3, -3, -3, 3, 5, 4}), false));
+  all.push_back(mod_case("ModI64Fmod", i64({6}, {-7, 7, -7, 7, 0, 9}), i64({6}, {3, -3, -3, 3, 5, 4}), true));
+  all.push_back(mod_case("ModI32Broadcast", i32({2, 3}, {-4, 5, -6, 7, -8, 9}), i32({3}, {3, -2, 4}), false));
+  all.push_back(mod_case("ModI64Rank0", i64({4}, {-5, -1, 1, 5}), i64_scalar(-3), false));
+  all.push_back(mod_case("ModF32Fmod", f32({2, 3}, {-4.5f, 5.25f, -6.f, 7.f, -8.f, 9.5f}), f32({3}, {2.f, -2.5f, 4.f}), true));
+  all.push_back(mod_case("ModF32FmodBroadcast", gen.uniform({2, 3, 4}, -5.0, 5.0), gen.uniform({3, 1}, 0.5, 2.0), true));
+  return all;
 }
 
 std::vector<OpCase> cases() {
@@ -91,5 +196,7 @@ std::vector<OpCase> cases() {
 }  // namespace
 
 KILN_OP_CASES(Binary, cases());
+KILN_OP_CASES(Logic, logic_cases());
+KILN_OP_CASES(VariadicMod, variadic_mod_cases());
 
 }  // namespace kiln::test
