@@ -1,7 +1,9 @@
 // Elementwise activations and math. f32 Sigmoid, Tanh, Gelu, Sqrt, Abs, Neg, Clip and Pow by a
 // known scalar run on oneDNN's eltwise unless the tensor is tiny. Plain C++ runs the functions
 // oneDNN lacks or where it hides NaNs (Erf, Relu, LeakyRelu, Exp, Log), integer dtypes, Clip
-// with run-time bounds and Pow with a tensor exponent.
+// with run-time bounds and Pow with a tensor exponent, and also the trigonometric, hyperbolic and
+// rounding functions, the activations with attributes (Elu, Selu, Celu, HardSigmoid, Shrink...),
+// PRelu with a broadcast slope, and IsNaN/IsInf to bool.
 
 #include <cmath>
 #include <limits>
@@ -63,14 +65,15 @@ class DnnlEltwiseKernel : public Kernel {
   DnnlCall call_;
 };
 
-/// y = f(x) in plain C++, parallel over large tensors.
+/// y = f(x) in plain C++, parallel over large tensors; y has f's result type (bool for IsNaN).
 template <class T, class F>
 class MapKernel : public Kernel {
  public:
   MapKernel(const NodeView& v, F f) : n_(numel(v.output_shape(0))), f_(f) {}
   void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    using R = std::invoke_result_t<F, T>;
     const T* x = static_cast<const T*>(in[0].data);
-    T* y = static_cast<T*>(out[0].data);
+    R* y = static_cast<R*>(out[0].data);
     // parallel_range runs small tensors inline: even an if(false) OpenMP region costs ~0.3 us.
     plain::parallel_range(n_, n_ * static_cast<int64_t>(sizeof(T)), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) y[i] = f_(x[i]);
@@ -147,6 +150,165 @@ std::unique_ptr<Kernel> prepare_simple(const NodeView& v) {
   fail(v, "no kernel for this op");
 }
 
+// A bound converted to T, saturating instead of overflowing (a float bound on an integer tensor).
+template <class T>
+T saturate(double x) {
+  if (std::isnan(x)) return std::is_floating_point_v<T> ? static_cast<T>(x) : T(0);
+  if (x <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (x >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(x);
+}
+
+// ---- Math and activations in plain C++ ----
+
+// f32 functions of one element, without attributes.
+std::unique_ptr<Kernel> prepare_math(const NodeView& v) {
+  using Plain = float (*)(float);
+  struct Spec {
+    const char* op;
+    Plain f;
+  };
+  static const Spec kSpecs[] = {
+      {"Acos", [](float x) { return std::acos(x); }},
+      {"Asin", [](float x) { return std::asin(x); }},
+      {"Atan", [](float x) { return std::atan(x); }},
+      {"Cos", [](float x) { return std::cos(x); }},
+      {"Sin", [](float x) { return std::sin(x); }},
+      {"Tan", [](float x) { return std::tan(x); }},
+      {"Cosh", [](float x) { return std::cosh(x); }},
+      {"Sinh", [](float x) { return std::sinh(x); }},
+      {"Asinh", [](float x) { return std::asinh(x); }},
+      {"Acosh", [](float x) { return std::acosh(x); }},
+      {"Atanh", [](float x) { return std::atanh(x); }},
+      {"Ceil", [](float x) { return std::ceil(x); }},
+      {"Floor", [](float x) { return std::floor(x); }},
+      // nearbyint in the default rounding mode rounds half to even, as ONNX asks.
+      {"Round", [](float x) { return std::nearbyint(x); }},
+      {"Reciprocal", [](float x) { return 1.f / x; }},
+      // log(1 + e^x) without overflow for large x.
+      {"Softplus", [](float x) { return x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }},
+      {"Softsign", [](float x) { return x / (1.f + std::fabs(x)); }},
+      {"HardSwish", [](float x) { return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f)); }},
+      {"Mish",
+       [](float x) {
+         float sp = x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+         return x * std::tanh(sp);
+       }},
+  };
+  std::string_view op = v.op_type();
+  for (const Spec& s : kSpecs)
+    if (op == s.op) return make_map<float>(v, s.f);
+  fail(v, "no kernel for this op");
+}
+
+// Sign keeps zeros and NaN as they are.
+std::unique_ptr<Kernel> prepare_sign(const NodeView& v) {
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_I64: return make_map<int64_t>(v, [](int64_t x) { return int64_t{(x > 0) - (x < 0)}; });
+    case KILN_DTYPE_I32: return make_map<int32_t>(v, [](int32_t x) { return int32_t{(x > 0) - (x < 0)}; });
+    default: return make_map<float>(v, [](float x) { return x > 0.f ? 1.f : x < 0.f ? -1.f : x; });
+  }
+}
+
+// f32 activations with attributes (ONNX defaults).
+std::unique_ptr<Kernel> prepare_activation(const NodeView& v) {
+  std::string_view op = v.op_type();
+  if (op == "Elu") {
+    float alpha = v.attr_float("alpha", 1.f);
+    return make_map<float>(v, [alpha](float x) { return x < 0.f ? alpha * std::expm1(x) : x; });
+  }
+  if (op == "Selu") {
+    float alpha = v.attr_float("alpha", 1.67326319217681884765625f);
+    float gamma = v.attr_float("gamma", 1.05070102214813232421875f);
+    return make_map<float>(v, [alpha, gamma](float x) { return x > 0.f ? gamma * x : gamma * alpha * std::expm1(x); });
+  }
+  if (op == "Celu") {
+    float alpha = v.attr_float("alpha", 1.f);
+    return make_map<float>(v, [alpha](float x) { return x > 0.f ? x : alpha * std::expm1(x / alpha); });
+  }
+  if (op == "HardSigmoid") {
+    float alpha = v.attr_float("alpha", 0.2f), beta = v.attr_float("beta", 0.5f);
+    return make_map<float>(v, [alpha, beta](float x) { return std::max(0.f, std::min(1.f, alpha * x + beta)); });
+  }
+  if (op == "ThresholdedRelu") {
+    float alpha = v.attr_float("alpha", 1.f);
+    return make_map<float>(v, [alpha](float x) { return x > alpha ? x : 0.f; });
+  }
+  fail(v, "no kernel for this op");
+}
+
+// Shrink: x + bias below -lambd, x - bias above lambd, 0 between; integers compute in double.
+template <class T>
+std::unique_ptr<Kernel> prepare_shrink_typed(const NodeView& v) {
+  double bias = v.attr_float("bias", 0.f), lambd = v.attr_float("lambd", 0.5f);
+  return make_map<T>(v, [bias, lambd](T x) {
+    double d = static_cast<double>(x);
+    double y = d < -lambd ? d + bias : d > lambd ? d - bias : 0.0;
+    if constexpr (std::is_floating_point_v<T>) return static_cast<T>(y);
+    else return saturate<T>(y);
+  });
+}
+
+std::unique_ptr<Kernel> prepare_shrink(const NodeView& v) {
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_I64: return prepare_shrink_typed<int64_t>(v);
+    case KILN_DTYPE_I32: return prepare_shrink_typed<int32_t>(v);
+    default: return prepare_shrink_typed<float>(v);
+  }
+}
+
+std::string supports_is_class(const NodeView& v) {
+  if (v.input_dtype(0) != KILN_DTYPE_F32) return std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported";
+  if (v.output_dtype(0) != KILN_DTYPE_BOOL) return "output dtype is not bool";
+  if (numel(v.output_shape(0)) != numel(v.input_shape(0))) return "output shape differs from the input's";
+  return "";
+}
+
+std::unique_ptr<Kernel> prepare_is_class(const NodeView& v) {
+  if (v.op_type() == "IsNaN") return make_map<float>(v, [](float x) { return std::isnan(x); });
+  bool neg = v.attr_int("detect_negative", 1) != 0, pos = v.attr_int("detect_positive", 1) != 0;
+  return make_map<float>(v, [neg, pos](float x) { return std::isinf(x) && (x > 0.f ? pos : neg); });
+}
+
+// PRelu: y = x < 0 ? slope * x : x, slope broadcast to x.
+std::string supports_prelu(const NodeView& v) {
+  std::string why = same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_I64, KILN_DTYPE_I32});
+  if (!why.empty()) return why;
+  if (!broadcastable(v.input_shape(1), v.output_shape(0))) return "slope does not broadcast to the input";
+  return "";
+}
+
+template <class T>
+class PReluKernel : public Kernel {
+ public:
+  explicit PReluKernel(const NodeView& v) : x_shape_(v.input_shape(0)), slope_shape_(v.input_shape(1)), out_shape_(v.output_shape(0)) {}
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+    const T* x = static_cast<const T*>(in[0].data);
+    const T* slope = static_cast<const T*>(in[1].data);
+    T* y = static_cast<T*>(out[0].data);
+    if (numel(slope_shape_) == numel(out_shape_)) {  // same shape: no broadcasting
+      int64_t n = numel(out_shape_);
+      plain::parallel_range(n, n * static_cast<int64_t>(sizeof(T)), [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) y[i] = x[i] < T(0) ? T(slope[i] * x[i]) : x[i];
+      });
+      return;
+    }
+    broadcast_apply(x, x_shape_, slope, slope_shape_, y, out_shape_,
+                    [](T a, T s) { return a < T(0) ? T(s * a) : a; });
+  }
+
+ private:
+  Dims x_shape_, slope_shape_, out_shape_;
+};
+
+std::unique_ptr<Kernel> prepare_prelu(const NodeView& v) {
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_I64: return std::make_unique<PReluKernel<int64_t>>(v);
+    case KILN_DTYPE_I32: return std::make_unique<PReluKernel<int32_t>>(v);
+    default: return std::make_unique<PReluKernel<float>>(v);
+  }
+}
+
 // ---- Clip ----
 
 bool present(const kiln_tensor* in, size_t n_in, size_t i) {
@@ -181,15 +343,6 @@ std::string supports_clip(const NodeView& v) {
   for (size_t i = 1; i < 3; ++i)
     if (v.has_input(i) && numel(v.input_shape(i)) != 1) return "min and max must be scalars";
   return "";
-}
-
-// A bound converted to T, saturating instead of overflowing (a float bound on an integer tensor).
-template <class T>
-T saturate(double x) {
-  if (std::isnan(x)) return std::is_floating_point_v<T> ? static_cast<T>(x) : T(0);
-  if (x <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
-  if (x >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-  return static_cast<T>(x);
 }
 
 template <class T>
@@ -292,6 +445,16 @@ void register_eltwise_kernels(KernelTable& table) {
   for (const char* op : {"Sigmoid", "Tanh", "Erf", "Gelu", "Exp", "Log", "Sqrt", "LeakyRelu"})
     table.add(op, float_only(), prepare_simple);
   for (const char* op : {"Relu", "Abs", "Neg"}) table.add(op, float_or_int(), prepare_simple);
+  for (const char* op : {"Acos", "Asin", "Atan", "Cos", "Sin", "Tan", "Cosh", "Sinh", "Asinh", "Acosh", "Atanh",
+                         "Ceil", "Floor", "Round", "Reciprocal", "Softplus", "Softsign", "HardSwish", "Mish"})
+    table.add(op, float_only(), prepare_math);
+  for (const char* op : {"Elu", "Selu", "Celu", "HardSigmoid", "ThresholdedRelu"})
+    table.add(op, float_only(), prepare_activation);
+  table.add("Sign", float_or_int(), prepare_sign);
+  table.add("Shrink", float_or_int(), prepare_shrink);
+  table.add("IsNaN", supports_is_class, prepare_is_class);
+  table.add("IsInf", supports_is_class, prepare_is_class);
+  table.add("PRelu", supports_prelu, prepare_prelu);
   table.add("Clip", supports_clip, prepare_clip);
   table.add("Pow", supports_pow, prepare_pow);
 }

@@ -53,6 +53,19 @@ void infer_pow(InferContext& c) {
   c.set_output(0, c.input_dtype(0), broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)}));
 }
 
+void infer_is_class(InferContext& c) {
+  require_floating(c, 0);
+  c.set_output(0, DType::kBool, c.input_shape(0));
+}
+
+void infer_prelu(InferContext& c) {
+  if (c.opset() < 9) require_floating(c, 0);  // opset 9 adds integer types
+  require_numeric(c, 0);
+  require_same_dtype(c, 0, 1);
+  check_unidirectional(c, c.input_shape(1), c.input_shape(0), "slope");
+  c.set_output(0, c.input_dtype(0), c.input_shape(0));
+}
+
 }  // namespace
 
 void register_activation_ops(OpRegistry& registry) {
@@ -81,6 +94,48 @@ void register_activation_ops(OpRegistry& registry) {
                    .attr("min", AttrType::kFloat, float_attr(std::numeric_limits<float>::lowest()))
                    .attr("max", AttrType::kFloat, float_attr(std::numeric_limits<float>::max()))
                    .infer(infer_clip));
+  // Trigonometric and hyperbolic functions.
+  for (const char* name : {"Acos", "Asin", "Atan", "Cos", "Sin", "Tan"}) registry.add(float_unary(name, 7));
+  for (const char* name : {"Cosh", "Sinh", "Asinh", "Acosh", "Atanh"}) registry.add(float_unary(name, 9));
+  // Rounding; Ceil-1, Floor-1 and Reciprocal-1 had `consumed_inputs`. Round rounds half to even.
+  registry.add(float_unary("Ceil", 6));
+  registry.add(float_unary("Floor", 6));
+  registry.add(float_unary("Round", 11));
+  registry.add(OpDef("Sign").opsets(9).infer(infer_numeric_unary));
+  registry.add(float_unary("Reciprocal", 6));
+  registry.add(float_unary("Softplus", 1));
+  registry.add(float_unary("Softsign", 1));
+  // Activations with attributes (Elu-1, Selu-1, HardSigmoid-1 had `consumed_inputs`).
+  registry.add(OpDef("Elu").opsets(6).attr("alpha", AttrType::kFloat, float_attr(1.0f)).infer(infer_float_unary));
+  registry.add(OpDef("Selu")
+                   .opsets(6)
+                   .attr("alpha", AttrType::kFloat, float_attr(1.67326319217681884765625f))
+                   .attr("gamma", AttrType::kFloat, float_attr(1.05070102214813232421875f))
+                   .infer(infer_float_unary));
+  registry.add(OpDef("Celu").opsets(12).attr("alpha", AttrType::kFloat, float_attr(1.0f)).infer(infer_float_unary));
+  registry.add(OpDef("HardSigmoid")
+                   .opsets(6)
+                   .attr("alpha", AttrType::kFloat, float_attr(0.2f))
+                   .attr("beta", AttrType::kFloat, float_attr(0.5f))
+                   .infer(infer_float_unary));
+  registry.add(float_unary("HardSwish", 14));
+  registry.add(
+      OpDef("ThresholdedRelu").opsets(10).attr("alpha", AttrType::kFloat, float_attr(1.0f)).infer(infer_float_unary));
+  registry.add(OpDef("Shrink")
+                   .opsets(9)
+                   .attr("bias", AttrType::kFloat, float_attr(0.0f))
+                   .attr("lambd", AttrType::kFloat, float_attr(0.5f))
+                   .infer(infer_numeric_unary));
+  registry.add(float_unary("Mish", 18));
+  // PRelu-6 took a slope of the input's shape or of size 1; opset 7 broadcasts it to the input.
+  registry.add(OpDef("PRelu").opsets(7).inputs(2, 2).infer(infer_prelu));
+  // Floating-point classification, to bool.
+  registry.add(OpDef("IsNaN").opsets(9).infer(infer_is_class));
+  registry.add(OpDef("IsInf")
+                   .opsets(10)
+                   .attr("detect_negative", AttrType::kInt, int_attr(1))
+                   .attr("detect_positive", AttrType::kInt, int_attr(1))
+                   .infer(infer_is_class));
   // Pow-1 had broadcast/axis attributes; opset 7 switched to numpy broadcasting.
   registry.add(OpDef("Pow").opsets(7).inputs(2, 2).infer(infer_pow));
 }

@@ -37,6 +37,121 @@ OpCase pow_case(const std::string& name, const Tensor& base, const Tensor& expon
   });
 }
 
+double softplus(double x) { return std::log1p(std::exp(x)); }
+double elu(double x, double alpha) { return x < 0 ? alpha * (std::exp(x) - 1.0) : x; }
+double selu(double x, double alpha, double gamma) { return x > 0 ? gamma * x : gamma * (alpha * std::exp(x) - alpha); }
+double celu(double x, double alpha) { return std::max(0.0, x) + std::min(0.0, alpha * (std::exp(x / alpha) - 1.0)); }
+double hard_sigmoid(double x, double alpha, double beta) { return std::max(0.0, std::min(1.0, alpha * x + beta)); }
+double shrink(double x, double bias, double lambd) { return x < -lambd ? x + bias : x > lambd ? x - bias : 0.0; }
+// Round half to even, from the spec: the nearest integer, ties to the even one.
+double round_half_even(double x) {
+  double f = std::floor(x), d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1.0;
+  return std::fmod(f, 2.0) == 0.0 ? f : f + 1.0;
+}
+
+// A unary op whose output is bool (IsNaN, IsInf); f gives 0 or 1.
+OpCase bool_case(const std::string& name, const std::string& op, const Tensor& x, std::function<double(double)> f) {
+  return OpCase(name, op).input(x).expect([f](const Refs& in) { return Refs{map_unary(in[0], f, DType::kBool)}; });
+}
+
+OpCase prelu_case(const std::string& name, const Tensor& x, const Tensor& slope) {
+  return OpCase(name, "PRelu").input(x).input(slope).expect([](const Refs& in) {
+    Ref y = map_broadcast({in[0], in[1]}, [](const std::vector<double>& a) { return a[0] < 0 ? a[1] * a[0] : a[0]; },
+                          in[0].dtype);
+    return Refs{y};
+  });
+}
+
+// Math functions and activations added with the ONNX node-test coverage work.
+std::vector<OpCase> math_cases() {
+  Gen gen(11);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const double selu_alpha = 1.67326319217681884765625, selu_gamma = 1.05070102214813232421875;
+  return {
+      unary_case("Acos", "Acos", gen.uniform({3, 4}, -1.0, 1.0), [](double x) { return std::acos(x); }),
+      unary_case("Asin", "Asin", gen.uniform({3, 4}, -1.0, 1.0), [](double x) { return std::asin(x); }),
+      unary_case("AsinOutOfDomainIsNan", "Asin", f32({2}, {2.0f, -1.5f}), [](double x) { return std::asin(x); }),
+      unary_case("Atan", "Atan", gen.uniform({3, 4}, -5.0, 5.0), [](double x) { return std::atan(x); }),
+      unary_case("Cos", "Cos", gen.uniform({3, 4}, -6.0, 6.0), [](double x) { return std::cos(x); }),
+      unary_case("Sin", "Sin", gen.uniform({3, 4}, -6.0, 6.0), [](double x) { return std::sin(x); }),
+      unary_case("Tan", "Tan", gen.uniform({3, 4}, -1.2, 1.2), [](double x) { return std::tan(x); }),
+      unary_case("Cosh", "Cosh", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return std::cosh(x); }),
+      unary_case("Sinh", "Sinh", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return std::sinh(x); }),
+      unary_case("Asinh", "Asinh", gen.uniform({3, 4}, -5.0, 5.0), [](double x) { return std::asinh(x); }),
+      unary_case("Acosh", "Acosh", gen.uniform({3, 4}, 1.0, 6.0), [](double x) { return std::acosh(x); }),
+      unary_case("Atanh", "Atanh", gen.uniform({3, 4}, -0.95, 0.95), [](double x) { return std::atanh(x); }),
+      unary_case("Ceil", "Ceil", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return std::ceil(x); }),
+      unary_case("Floor", "Floor", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return std::floor(x); }),
+      unary_case("FloorOpset6", "Floor", f32({4}, {-1.5f, -0.0f, 0.25f, 2.0f}), [](double x) { return std::floor(x); })
+          .at_opset(6),
+      unary_case("RoundHalfToEven", "Round",
+                 f32({10}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 0.4f, -0.6f, 2.51f, 3.0f}), round_half_even)
+          .at_opset(11),
+      unary_case("Round", "Round", gen.uniform({3, 4}, -4.0, 4.0), round_half_even),
+      unary_case("Sign", "Sign", f32({5}, {-2.5f, 0.0f, 3.0f, -0.001f, nan}),
+                 [](double x) { return std::isnan(x) ? x : x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }),
+      unary_case("SignI64", "Sign", i64({4}, {-7, 0, 5, std::numeric_limits<int64_t>::min()}),
+                 [](double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }),
+      unary_case("Reciprocal", "Reciprocal", gen.uniform({3, 4}, 0.5, 4.0), [](double x) { return 1.0 / x; }),
+      unary_case("ReciprocalZero", "Reciprocal", f32({2}, {0.0f, -0.0f}), [](double x) { return 1.0 / x; }),
+      unary_case("Softplus", "Softplus", gen.uniform({3, 4}, -10.0, 10.0), softplus),
+      unary_case("SoftplusLarge", "Softplus", f32({3}, {100.0f, -100.0f, 0.0f}), softplus),
+      unary_case("Softsign", "Softsign", gen.uniform({3, 4}, -5.0, 5.0), [](double x) { return x / (1.0 + std::fabs(x)); }),
+      // Activations with attributes: defaults, then set.
+      unary_case("EluDefault", "Elu", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return elu(x, 1.0); }),
+      unary_case("EluAlpha", "Elu", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return elu(x, 2.0); })
+          .attr("alpha", 2.0f),
+      unary_case("SeluDefault", "Selu", gen.uniform({3, 4}, -3.0, 3.0),
+                 [=](double x) { return selu(x, selu_alpha, selu_gamma); }),
+      unary_case("SeluAttrs", "Selu", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return selu(x, 2.0, 3.0); })
+          .attr("alpha", 2.0f)
+          .attr("gamma", 3.0f),
+      unary_case("CeluDefault", "Celu", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return celu(x, 1.0); }),
+      unary_case("CeluAlpha", "Celu", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return celu(x, 2.0); })
+          .attr("alpha", 2.0f),
+      unary_case("HardSigmoidDefault", "HardSigmoid", gen.uniform({3, 4}, -5.0, 5.0),
+                 [](double x) { return hard_sigmoid(x, 0.2, 0.5); }),
+      unary_case("HardSigmoidAttrs", "HardSigmoid", gen.uniform({3, 4}, -5.0, 5.0),
+                 [](double x) { return hard_sigmoid(x, 0.5, 0.6); })
+          .attr("alpha", 0.5f)
+          .attr("beta", 0.6f),
+      unary_case("HardSwish", "HardSwish", gen.uniform({3, 4}, -5.0, 5.0),
+                 [](double x) { return x * hard_sigmoid(x, 1.0 / 6.0, 0.5); }),
+      unary_case("ThresholdedReluDefault", "ThresholdedRelu", gen.uniform({3, 4}, -3.0, 3.0),
+                 [](double x) { return x > 1.0 ? x : 0.0; }),
+      unary_case("ThresholdedReluAlpha", "ThresholdedRelu", gen.uniform({3, 4}, -3.0, 3.0),
+                 [](double x) { return x > 0.5 ? x : 0.0; })
+          .attr("alpha", 0.5f),
+      unary_case("ShrinkDefault", "Shrink", gen.uniform({3, 4}, -2.0, 2.0), [](double x) { return shrink(x, 0.0, 0.5); }),
+      unary_case("ShrinkAttrs", "Shrink", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return shrink(x, 1.5, 1.5); })
+          .attr("bias", 1.5f)
+          .attr("lambd", 1.5f),
+      unary_case("ShrinkI64", "Shrink", i64({5}, {-4, -1, 0, 2, 6}), [](double x) { return shrink(x, 1.0, 1.5); })
+          .attr("bias", 1.0f)
+          .attr("lambd", 1.5f),
+      unary_case("Mish", "Mish", gen.uniform({3, 4}, -6.0, 6.0), [](double x) { return x * std::tanh(softplus(x)); })
+          .at_opset(18),
+      // PRelu: the slope broadcasts to the input (unidirectionally).
+      prelu_case("PReluSameShape", gen.uniform({3, 4}), gen.uniform({3, 4}, 0.0, 1.0)),
+      prelu_case("PReluChannelSlope", gen.uniform({2, 3, 2, 2}), gen.uniform({3, 1, 1}, 0.0, 1.0)),
+      prelu_case("PReluScalarSlope", gen.uniform({2, 5}), f32({1}, {0.25f})),
+      prelu_case("PReluI64", i64({2, 3}, {-4, 5, -1, 0, -8, 3}), i64({3}, {2, 3, 0})),
+      prelu_case("PReluOpset7", gen.uniform({3, 4}), gen.uniform({4}, 0.0, 1.0)).at_opset(7),
+      // Classification to bool.
+      bool_case("IsNaN", "IsNaN", f32({5}, {1.0f, nan, -inf, inf, -nan}), [](double x) { return std::isnan(x) ? 1.0 : 0.0; }),
+      bool_case("IsInf", "IsInf", f32({5}, {1.0f, nan, -inf, inf, 0.0f}), [](double x) { return std::isinf(x) ? 1.0 : 0.0; }),
+      bool_case("IsInfNegativeOnly", "IsInf", f32({5}, {1.0f, nan, -inf, inf, 0.0f}),
+                 [](double x) { return std::isinf(x) && x < 0 ? 1.0 : 0.0; })
+          .attr("detect_positive", 0),
+      bool_case("IsInfPositiveOnly", "IsInf", f32({5}, {1.0f, nan, -inf, inf, 0.0f}),
+                 [](double x) { return std::isinf(x) && x > 0 ? 1.0 : 0.0; })
+          .attr("detect_negative", 0)
+          .at_opset(10),
+  };
+}
+
 std::vector<OpCase> cases() {
   Gen gen(5);
   const double inf = std::numeric_limits<double>::infinity();
@@ -95,5 +210,6 @@ std::vector<OpCase> cases() {
 }  // namespace
 
 KILN_OP_CASES(Eltwise, cases());
+KILN_OP_CASES(EltwiseMath, math_cases());
 
 }  // namespace kiln::test
