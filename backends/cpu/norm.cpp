@@ -1,12 +1,21 @@
 // BatchNormalization (inference with running statistics) and LayerNormalization (with its
-// optional Mean and InvStdDev outputs), on oneDNN's normalization primitives.
+// optional Mean and InvStdDev outputs), on oneDNN's normalization primitives; Dropout
+// (inference), InstanceNormalization, LpNormalization, MeanVarianceNormalization, Hardmax and
+// TopK as plain loops.
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
 
 #include "compute_broadcast.h"
 #include "dnnl_exec.h"
 #include "kernel_families.h"
+#include "plain_convert.h"
+#include "plain_util.h"
 
 namespace kiln::cpu {
 namespace {
@@ -188,6 +197,342 @@ class LayerNormKernel : public Kernel {
   DnnlCall call_;
 };
 
+// ---- Plain C++ kernels: Dropout, InstanceNormalization, LpNormalization,
+// MeanVarianceNormalization, Hardmax, TopK. Statistics are accumulated in double.
+
+// Calls f.template operator()<T>() for the f32/f64/i32/i64 element types.
+template <class F>
+void visit_plain(int32_t dtype, F&& f) {
+  switch (dtype) {
+    case KILN_DTYPE_F32: f.template operator()<float>(); break;
+    case KILN_DTYPE_F64: f.template operator()<double>(); break;
+    case KILN_DTYPE_I64: f.template operator()<int64_t>(); break;
+    case KILN_DTYPE_I32: f.template operator()<int32_t>(); break;
+    default: break;  // supports() admits only these
+  }
+}
+
+std::string check_same_shape_out(const NodeView& v) {
+  if (v.output_shape(0) != v.input_shape(0)) return "output shape differs from the input's";
+  if (v.output_dtype(0) != v.input_dtype(0)) return "output dtype differs from the input's";
+  return "";
+}
+
+// [outer, dim, inner] view of a shape around axis.
+struct AxisSplit {
+  int64_t outer = 1, dim = 1, inner = 1;
+};
+
+AxisSplit split_at(const Dims& shape, int64_t axis) {
+  AxisSplit s;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    if (d < axis) s.outer *= shape[d];
+    else if (d == axis) s.dim = shape[d];
+    else s.inner *= shape[d];
+  }
+  return s;
+}
+
+class DropoutKernel : public Kernel {
+ public:
+  DropoutKernel(std::string prefix, int64_t bytes, int64_t count, int32_t mask_dtype, float ratio)
+      : prefix_(std::move(prefix)), bytes_(bytes), count_(count), mask_dtype_(mask_dtype), ratio_(ratio) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 1, n_out, 1);
+    auto present = [&](size_t i) {
+      return i < n_in && in[i].data != nullptr && in[i].dtype != KILN_DTYPE_UNDEFINED && numel(shape_of(in[i])) > 0;
+    };
+    if (present(2) && static_cast<const uint8_t*>(in[2].data)[0] != 0) {
+      double ratio = ratio_;
+      if (present(1))
+        plain::visit_dtype(in[1].dtype, [&]<class T>() { ratio = static_cast<double>(plain::widen(static_cast<const T*>(in[1].data)[0])); });
+      if (ratio != 0)
+        throw KernelError(KILN_ERR_UNSUPPORTED, prefix_ + "training-mode dropout with ratio " + std::to_string(ratio) +
+                                                    " is not supported (inference only)");
+    }
+    plain::copy_bytes(out[0].data, in[0].data, bytes_);
+    if (mask_dtype_ != KILN_DTYPE_UNDEFINED && n_out > 1 && out[1].data != nullptr) {
+      std::array<unsigned char, 8> one{};
+      plain::store_as(mask_dtype_, 1.0, one.data());
+      plain::fill_elements(out[1].data, one.data(), dtype_size(mask_dtype_), count_);
+    }
+  }
+
+ private:
+  std::string prefix_;
+  int64_t bytes_, count_;
+  int32_t mask_dtype_;
+  float ratio_;
+};
+
+std::string supports_dropout(const NodeView& v) {
+  if (!v.has_input(0) || v.num_outputs() < 1) return "expects an input and an output";
+  if (v.input_dtype(0) != KILN_DTYPE_F32 && v.input_dtype(0) != KILN_DTYPE_F64 && v.input_dtype(0) != KILN_DTYPE_F16 &&
+      v.input_dtype(0) != KILN_DTYPE_BF16)
+    return std::string("dtype ") + dtype_name(v.input_dtype(0)) + " is not supported";
+  if (v.has_input(2) && v.input_dtype(2) != KILN_DTYPE_BOOL) return "training_mode must be bool";
+  return check_same_shape_out(v);
+}
+
+std::unique_ptr<Kernel> prepare_dropout(const NodeView& v) {
+  Dims x = v.input_shape(0);
+  int32_t mask = output_wanted(v, 1) ? v.output_dtype(1) : KILN_DTYPE_UNDEFINED;
+  if (mask != KILN_DTYPE_UNDEFINED && v.output_shape(1) != x) fail(v, "mask shape differs from the input's");
+  return std::make_unique<DropoutKernel>(plain::node_prefix(v), numel(x) * static_cast<int64_t>(dtype_size(v.input_dtype(0))),
+                                         numel(x), mask, v.opset() < 12 ? v.attr_float("ratio", 0.5f) : 0.5f);
+}
+
+std::string supports_float(const NodeView& v) {
+  std::string why = check_dtypes(v, {KILN_DTYPE_F32, KILN_DTYPE_F64});
+  if (!why.empty()) return why;
+  if (!v.has_input(0) || v.num_outputs() < 1) return "expects an input and an output";
+  return check_same_shape_out(v);
+}
+
+class InstanceNormKernel : public Kernel {
+ public:
+  InstanceNormKernel(std::string prefix, int32_t dtype, int64_t n, int64_t c, int64_t s, double eps)
+      : prefix_(std::move(prefix)), dtype_(dtype), n_(n), c_(c), s_(s), eps_(eps) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 3, n_out, 1);
+    visit_plain(dtype_, [&]<class T>() {
+      const T* x = static_cast<const T*>(in[0].data);
+      const T* scale = static_cast<const T*>(in[1].data);
+      const T* bias = static_cast<const T*>(in[2].data);
+      T* y = static_cast<T*>(out[0].data);
+      plain::parallel_range(n_ * c_, n_ * c_ * s_ * static_cast<int64_t>(sizeof(T)), [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+          const T* row = x + r * s_;
+          double mean = 0, var = 0;
+          for (int64_t i = 0; i < s_; ++i) mean += static_cast<double>(row[i]);
+          mean /= static_cast<double>(std::max<int64_t>(s_, 1));
+          for (int64_t i = 0; i < s_; ++i) var += (static_cast<double>(row[i]) - mean) * (static_cast<double>(row[i]) - mean);
+          var /= static_cast<double>(std::max<int64_t>(s_, 1));
+          const double a = static_cast<double>(scale[r % c_]) / std::sqrt(var + eps_), sh = static_cast<double>(bias[r % c_]);
+          for (int64_t i = 0; i < s_; ++i) y[r * s_ + i] = static_cast<T>((static_cast<double>(row[i]) - mean) * a + sh);
+        }
+      });
+    });
+  }
+
+ private:
+  std::string prefix_;
+  int32_t dtype_;
+  int64_t n_, c_, s_;
+  double eps_;
+};
+
+std::string supports_instance_norm(const NodeView& v) {
+  std::string why = supports_float(v);
+  if (!why.empty()) return why;
+  if (!v.has_input(1) || !v.has_input(2)) return "needs input, scale and B";
+  Dims x = v.input_shape(0);
+  if (x.size() < 3) return "input must have rank >= 3 (N, C, spatial...)";
+  if (v.input_shape(1) != Dims{x[1]} || v.input_shape(2) != Dims{x[1]}) return "scale and B must have shape [C]";
+  return "";
+}
+
+std::unique_ptr<Kernel> prepare_instance_norm(const NodeView& v) {
+  Dims x = v.input_shape(0);
+  return std::make_unique<InstanceNormKernel>(plain::node_prefix(v), v.input_dtype(0), x[0], x[1],
+                                              numel(Dims(x.begin() + 2, x.end())), v.attr_float("epsilon", 1e-5f));
+}
+
+// LpNormalization (mode 0), Hardmax (mode 1) over the `dim` axis of [outer, dim, inner].
+class AxisKernel : public Kernel {
+ public:
+  enum Mode { kLp1, kLp2, kHardmax };
+  AxisKernel(std::string prefix, int32_t dtype, AxisSplit split, Mode mode)
+      : prefix_(std::move(prefix)), dtype_(dtype), s_(split), mode_(mode) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 1, n_out, 1);
+    visit_plain(dtype_, [&]<class T>() {
+      const T* x = static_cast<const T*>(in[0].data);
+      T* y = static_cast<T*>(out[0].data);
+      plain::parallel_range(s_.outer * s_.inner, s_.outer * s_.dim * s_.inner * static_cast<int64_t>(sizeof(T)),
+                            [&](int64_t b, int64_t e) {
+        for (int64_t item = b; item < e; ++item) {
+          const int64_t base = (item / s_.inner) * s_.dim * s_.inner + item % s_.inner;
+          if (mode_ == kHardmax) {
+            int64_t best = 0;
+            for (int64_t i = 1; i < s_.dim; ++i)
+              if (x[base + i * s_.inner] > x[base + best * s_.inner]) best = i;
+            for (int64_t i = 0; i < s_.dim; ++i) y[base + i * s_.inner] = static_cast<T>(i == best ? 1 : 0);
+          } else {
+            double norm = 0;
+            for (int64_t i = 0; i < s_.dim; ++i) {
+              const auto v = static_cast<double>(x[base + i * s_.inner]);
+              norm += mode_ == kLp1 ? std::abs(v) : v * v;
+            }
+            if (mode_ == kLp2) norm = std::sqrt(norm);
+            for (int64_t i = 0; i < s_.dim; ++i)
+              y[base + i * s_.inner] = static_cast<T>(static_cast<double>(x[base + i * s_.inner]) / norm);
+          }
+        }
+      });
+    });
+  }
+
+ private:
+  std::string prefix_;
+  int32_t dtype_;
+  AxisSplit s_;
+  Mode mode_;
+};
+
+std::unique_ptr<Kernel> prepare_lp_norm(const NodeView& v) {
+  Dims x = v.input_shape(0);
+  if (x.empty()) fail(v, "input must have rank >= 1");
+  int64_t axis = plain::normalize_axis(v, v.attr_int("axis", -1), static_cast<int64_t>(x.size()));
+  int64_t p = v.attr_int("p", 2);
+  if (p != 1 && p != 2) fail(v, "p " + std::to_string(p) + " is not 1 or 2");
+  return std::make_unique<AxisKernel>(plain::node_prefix(v), v.input_dtype(0), split_at(x, axis),
+                                      p == 1 ? AxisKernel::kLp1 : AxisKernel::kLp2);
+}
+
+std::unique_ptr<Kernel> prepare_hardmax(const NodeView& v) {
+  Dims x = v.input_shape(0);
+  if (x.empty()) fail(v, "input must have rank >= 1");
+  const bool coerce = v.opset() < 13;
+  int64_t axis = plain::normalize_axis(v, v.attr_int("axis", coerce ? 1 : -1), static_cast<int64_t>(x.size()));
+  AxisSplit s = split_at(x, axis);
+  if (coerce) s = {s.outer, s.dim * s.inner, 1};  // 2-D: rows before axis, one row of the rest
+  return std::make_unique<AxisKernel>(plain::node_prefix(v), v.input_dtype(0), s, AxisKernel::kHardmax);
+}
+
+// MeanVarianceNormalization: (x - mean) / (sqrt(var) + 1e-9) over `axes` (ONNX's function body).
+class MvnKernel : public Kernel {
+ public:
+  MvnKernel(std::string prefix, int32_t dtype, std::vector<int64_t> group, int64_t groups)
+      : prefix_(std::move(prefix)), dtype_(dtype), group_(std::move(group)), groups_(groups) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 1, n_out, 1);
+    visit_plain(dtype_, [&]<class T>() {
+      const T* x = static_cast<const T*>(in[0].data);
+      T* y = static_cast<T*>(out[0].data);
+      std::vector<double> sum(static_cast<size_t>(groups_), 0.0), sq(static_cast<size_t>(groups_), 0.0);
+      std::vector<int64_t> count(static_cast<size_t>(groups_), 0);
+      for (size_t i = 0; i < group_.size(); ++i) {
+        const auto v = static_cast<double>(x[i]);
+        sum[group_[i]] += v;
+        sq[group_[i]] += v * v;
+        ++count[group_[i]];
+      }
+      for (int64_t g = 0; g < groups_; ++g) {
+        const auto n = static_cast<double>(std::max<int64_t>(count[g], 1));
+        sum[g] /= n;
+        sq[g] = std::sqrt(std::max(0.0, sq[g] / n - sum[g] * sum[g])) + 1e-9;
+      }
+      for (size_t i = 0; i < group_.size(); ++i)
+        y[i] = static_cast<T>((static_cast<double>(x[i]) - sum[group_[i]]) / sq[group_[i]]);
+    });
+  }
+
+ private:
+  std::string prefix_;
+  int32_t dtype_;
+  std::vector<int64_t> group_;  // each element's statistics group
+  int64_t groups_;
+};
+
+std::unique_ptr<Kernel> prepare_mvn(const NodeView& v) {
+  Dims x = v.input_shape(0);
+  const auto rank = static_cast<int64_t>(x.size());
+  std::vector<bool> reduced(x.size(), false);
+  for (int64_t a : v.attr_ints("axes", {0, 2, 3})) {
+    int64_t n = plain::normalize_axis(v, a, rank, "axis");
+    if (reduced[n]) fail(v, "axis " + std::to_string(a) + " appears twice");
+    reduced[n] = true;
+  }
+  Dims kept;  // group dims: reduced axes collapse to 1
+  for (size_t d = 0; d < x.size(); ++d) kept.push_back(reduced[d] ? 1 : x[d]);
+  Dims kept_strides = plain::strides_of(kept), pos(x.size(), 0);
+  std::vector<int64_t> group(static_cast<size_t>(numel(x)));
+  for (size_t i = 0; i < group.size(); ++i) {
+    int64_t g = 0;
+    for (size_t d = 0; d < x.size(); ++d) g += reduced[d] ? 0 : pos[d] * kept_strides[d];
+    group[i] = g;
+    for (size_t d = x.size(); d-- > 0;) {
+      if (++pos[d] < x[d]) break;
+      pos[d] = 0;
+    }
+  }
+  return std::make_unique<MvnKernel>(plain::node_prefix(v), v.input_dtype(0), std::move(group), numel(kept));
+}
+
+class TopKKernel : public Kernel {
+ public:
+  TopKKernel(std::string prefix, int32_t dtype, AxisSplit split, int64_t k, bool largest)
+      : prefix_(std::move(prefix)), dtype_(dtype), s_(split), k_(k), largest_(largest) {}
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    plain::check_arity(prefix_, n_in, 1, n_out, 2);
+    visit_plain(dtype_, [&]<class T>() {
+      const T* x = static_cast<const T*>(in[0].data);
+      T* values = static_cast<T*>(out[0].data);
+      auto* indices = static_cast<int64_t*>(out[1].data);
+      plain::parallel_range(s_.outer * s_.inner, s_.outer * s_.dim * s_.inner * static_cast<int64_t>(sizeof(T)),
+                            [&](int64_t b, int64_t e) {
+        std::vector<int64_t> order(static_cast<size_t>(s_.dim));
+        for (int64_t item = b; item < e; ++item) {
+          const int64_t o = item / s_.inner, i = item % s_.inner;
+          const T* row = x + o * s_.dim * s_.inner + i;
+          std::iota(order.begin(), order.end(), 0);
+          // Ties keep the lower index first.
+          std::partial_sort(order.begin(), order.begin() + k_, order.end(), [&](int64_t p, int64_t q) {
+            const T a = row[p * s_.inner], c = row[q * s_.inner];
+            if (a != c) return largest_ ? a > c : a < c;
+            return p < q;
+          });
+          for (int64_t j = 0; j < k_; ++j) {
+            const int64_t at = (o * k_ + j) * s_.inner + i;
+            values[at] = row[order[j] * s_.inner];
+            indices[at] = order[j];
+          }
+        }
+      });
+    });
+  }
+
+ private:
+  std::string prefix_;
+  int32_t dtype_;
+  AxisSplit s_;
+  int64_t k_;
+  bool largest_;
+};
+
+std::string supports_top_k(const NodeView& v) {
+  if (!v.has_input(0) || v.num_outputs() < 2) return "expects an input and two outputs";
+  int32_t dt = v.input_dtype(0);
+  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_F64 && dt != KILN_DTYPE_I64 && dt != KILN_DTYPE_I32)
+    return std::string("dtype ") + dtype_name(dt) + " is not supported";
+  if (v.output_dtype(0) != dt || v.output_dtype(1) != KILN_DTYPE_I64) return "outputs must be the input's dtype and i64";
+  if (v.opset() >= 10 && (!v.has_input(1) || !plain::is_index_dtype(v.input_dtype(1)))) return "k must be an i64 input";
+  return "";
+}
+
+std::unique_ptr<Kernel> prepare_top_k(const NodeView& v) {
+  Dims x = v.input_shape(0);
+  if (x.empty()) fail(v, "input must have rank >= 1");
+  int64_t axis = plain::normalize_axis(v, v.attr_int("axis", -1), static_cast<int64_t>(x.size()));
+  int64_t k = 0;
+  if (v.opset() < 10) {
+    k = v.attr_int("k", -1);
+  } else {
+    Dims ks = v.input_ints(1);
+    if (ks.size() != 1) fail(v, "k must hold one value");
+    k = ks[0];
+  }
+  if (k < 0 || k > x[axis])
+    fail(v, "k " + std::to_string(k) + " is out of range for axis " + std::to_string(axis) + " of " + plain::dims_str(x));
+  Dims out = x;
+  out[axis] = k;
+  if (v.output_shape(0) != out || v.output_shape(1) != out)
+    fail(v, "output shapes should be " + plain::dims_str(out));
+  bool largest = v.opset() < 11 || v.attr_int("largest", 1) != 0;
+  return std::make_unique<TopKKernel>(plain::node_prefix(v), v.input_dtype(0), split_at(x, axis), k, largest);
+}
+
 }  // namespace
 
 void register_norm_kernels(KernelTable& table) {
@@ -195,6 +540,12 @@ void register_norm_kernels(KernelTable& table) {
             [](const NodeView& v) { return std::make_unique<BatchNormKernel>(v); });
   table.add("LayerNormalization", supports_layernorm,
             [](const NodeView& v) { return std::make_unique<LayerNormKernel>(v); });
+  table.add("Dropout", supports_dropout, prepare_dropout);
+  table.add("InstanceNormalization", supports_instance_norm, prepare_instance_norm);
+  table.add("LpNormalization", supports_float, prepare_lp_norm);
+  table.add("MeanVarianceNormalization", supports_float, prepare_mvn);
+  table.add("Hardmax", supports_float, prepare_hardmax);
+  table.add("TopK", supports_top_k, prepare_top_k);
 }
 
 }  // namespace kiln::cpu
