@@ -235,7 +235,9 @@ std::string supports_variadic(const NodeView& v) {
   if (v.num_inputs() == 0) return "needs at least one input";
   int32_t t = v.input_dtype(0);
   bool floating = t == KILN_DTYPE_F32 || t == KILN_DTYPE_F64;
-  if (!floating && t != KILN_DTYPE_I64 && t != KILN_DTYPE_I32) return std::string("dtype ") + dtype_name(t) + " not supported";
+  bool small_int = t == KILN_DTYPE_I8 || t == KILN_DTYPE_U8;
+  if (!floating && !small_int && t != KILN_DTYPE_I64 && t != KILN_DTYPE_I32)
+    return std::string("dtype ") + dtype_name(t) + " not supported";
   if (var_op(v.op_type()) == VarOp::kMean && !floating) return "Mean needs floating-point inputs";
   if (v.output_dtype(0) != t) return "output dtype differs from the inputs'";
   Dims out = v.output_shape(0);
@@ -301,6 +303,8 @@ std::unique_ptr<Kernel> prepare_variadic(const NodeView& v) {
     case KILN_DTYPE_F64: return std::make_unique<VariadicKernel<double>>(v);
     case KILN_DTYPE_I64: return std::make_unique<VariadicKernel<int64_t>>(v);
     case KILN_DTYPE_I32: return std::make_unique<VariadicKernel<int32_t>>(v);
+    case KILN_DTYPE_I8: return std::make_unique<VariadicKernel<int8_t>>(v);
+    case KILN_DTYPE_U8: return std::make_unique<VariadicKernel<uint8_t>>(v);
     default: fail(v, std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported");
   }
 }

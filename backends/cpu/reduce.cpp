@@ -2,7 +2,7 @@
 // keepdims, noop_with_empty_axes. f32 runs on oneDNN's reduction primitive; i64/i32 Sum and
 // Max run in plain C++. Empty inputs give 0 (Sum), NaN (Mean) or the dtype's lowest (Max).
 // ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp and ReduceSumSquare
-// share the plan and run in plain C++ (f32 accumulates in double); ArgMax/ArgMin likewise.
+// share the plan and run in plain C++ (f32/f64 accumulate in double); ArgMax/ArgMin likewise.
 
 #include <cmath>
 #include <cstring>
@@ -87,7 +87,8 @@ std::string supports_reduce(const NodeView& v) {
   std::optional<PlainRed> plain = plain_red_of(v.op_type());
   bool int_ok = (plain ? plain_int_ok(*plain) : red_of(v.op_type()) != Red::kMean) &&
                 (dt == KILN_DTYPE_I64 || dt == KILN_DTYPE_I32);
-  if (dt != KILN_DTYPE_F32 && !int_ok) return std::string("dtype ") + dtype_name(dt) + " not supported";
+  bool f64_ok = plain && dt == KILN_DTYPE_F64;  // the plain reductions also take f64
+  if (dt != KILN_DTYPE_F32 && !int_ok && !f64_ok) return std::string("dtype ") + dtype_name(dt) + " not supported";
   if (v.output_dtype(0) != dt) return "output dtype differs from the input's";
   ReducePlan p;
   return plan_reduce(v, p);
@@ -162,7 +163,7 @@ class IntReduceKernel : public Kernel {
   int64_t out_numel_;
 };
 
-// Accumulates in double for f32 and in wrapping 64-bit integers for i64/i32.
+// Accumulates in double for f32/f64 and in wrapping 64-bit integers for i64/i32.
 template <class T>
 class PlainReduceKernel : public Kernel {
   static constexpr bool kFloat = std::is_floating_point_v<T>;
@@ -247,6 +248,7 @@ std::unique_ptr<Kernel> prepare_reduce(const NodeView& v) {
     switch (v.input_dtype(0)) {
       case KILN_DTYPE_I64: return make_plain_reduce<int64_t>(p, *plain);
       case KILN_DTYPE_I32: return make_plain_reduce<int32_t>(p, *plain);
+      case KILN_DTYPE_F64: return make_plain_reduce<double>(p, *plain);
       default: return make_plain_reduce<float>(p, *plain);
     }
   }
@@ -281,7 +283,7 @@ std::string plan_arg(const NodeView& v, ArgPlan& p) {
 
 std::string supports_arg(const NodeView& v) {
   int32_t dt = v.input_dtype(0);
-  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_I64 && dt != KILN_DTYPE_I32)
+  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_F64 && dt != KILN_DTYPE_I64 && dt != KILN_DTYPE_I32)
     return std::string("dtype ") + dtype_name(dt) + " not supported";
   if (v.output_dtype(0) != KILN_DTYPE_I64) return "output must be i64";
   ArgPlan p;
@@ -322,6 +324,7 @@ std::unique_ptr<Kernel> prepare_arg(const NodeView& v) {
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_I64: return std::make_unique<ArgKernel<int64_t>>(p, is_max, last);
     case KILN_DTYPE_I32: return std::make_unique<ArgKernel<int32_t>>(p, is_max, last);
+    case KILN_DTYPE_F64: return std::make_unique<ArgKernel<double>>(p, is_max, last);
     default: return std::make_unique<ArgKernel<float>>(p, is_max, last);
   }
 }

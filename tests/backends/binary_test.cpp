@@ -132,6 +132,7 @@ std::vector<OpCase> variadic_mod_cases() {
   }
   all.push_back(variadic_case("MaxI64", "Max", {i64({3}, {1, -5, 7}), i64({3}, {2, -6, 7}), i64_scalar(0)}));
   all.push_back(variadic_case("MinI32", "Min", {i32({2, 2}, {1, -5, 7, 3}), i32({2}, {2, -6})}));
+  all.push_back(variadic_case("MaxU8", "Max", {u8({3}, {1, 200, 7}), u8({3}, {2, 100, 7})}));
   all.push_back(variadic_case("SumI64Broadcast", "Sum", {i64({2, 1}, {10, 20}), i64({1, 3}, {1, 2, 3})}));
   all.push_back(mod_case("ModI64SignOfDivisor", i64({6}, {-7, 7, -7, 7, 0, 9}), i64({6}, {3, -3, -3, 3, 5, 4}), false));
   all.push_back(mod_case("ModI64Fmod", i64({6}, {-7, 7, -7, 7, 0, 9}), i64({6}, {3, -3, -3, 3, 5, 4}), true));

@@ -111,6 +111,12 @@ OpCase arg_case(const std::string& name, bool is_max, const Tensor& x, int64_t a
   });
 }
 
+Tensor f64(const Dims& shape, const std::vector<double>& values) {
+  Tensor t = Tensor::empty(shape, DType::kF64);
+  std::copy(values.begin(), values.end(), t.data<double>());
+  return t;
+}
+
 std::vector<OpCase> more_cases() {
   Gen gen(11);
   const Dims x{2, 3, 4};
@@ -134,6 +140,9 @@ std::vector<OpCase> more_cases() {
       reduce_case("ReduceSumSquareAxesInputOpset18", gen.uniform(x), {Kind::kSumSquare, 18, AxesAs::kInput, {2}, 0}),
       reduce_case("ReduceSumSquareI64", gen.integers(x, -9, 9), {Kind::kSumSquare, 13, AxesAs::kAttr, {0}, 1}),
       reduce_case("ReduceMinRank0", f32({}, {2.5f}), {Kind::kMin, 13, AxesAs::kNone, {}, 0}),
+      reduce_case("ReduceLogSumExpF64", f64({2, 3}, {0.5, -1.0, 2.0, 3.5, 0.0, -2.5}),
+                  {Kind::kLogSumExp, 13, AxesAs::kAttr, {1}, 1}),
+      arg_case("ArgMaxF64", true, f64({2, 3}, {0.5, -1.0, 2.0, 3.5, 0.0, -2.5}), 1, 0, false),
       arg_case("ArgMaxAxis1Keep", true, gen.uniform(x), 1, 1, false),
       arg_case("ArgMaxNegativeAxisNoKeep", true, gen.uniform(x), -1, 0, false),
       arg_case("ArgMaxDefaultKeepdimsOpset11", true, gen.uniform(x), 0, -1, false, 11),
