@@ -650,7 +650,7 @@ std::unique_ptr<Kernel> prepare_gather_nd(const NodeView& v) {
 enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
 
 Reduction read_reduction(const NodeView& v) {
-  std::string r = v.opset() >= 16 ? v.attr_string("reduction", "none") : "none";
+  std::string r = v.opset() >= 16 && v.op_type() != "Scatter" ? v.attr_string("reduction", "none") : "none";
   if (r == "none") return Reduction::kNone;
   if (r == "add") return Reduction::kAdd;
   if (r == "mul") return Reduction::kMul;
@@ -962,6 +962,7 @@ void register_movement_kernels(KernelTable& table) {
   table.add("GatherElements", supports_gather, prepare_gather_elements);
   table.add("GatherND", supports_gather, prepare_gather_nd);
   table.add("ScatterElements", supports_gather, prepare_scatter_elements);
+  table.add("Scatter", supports_gather, prepare_scatter_elements);
   table.add("ScatterND", supports_gather, prepare_scatter_nd);
   table.add("DepthToSpace", supports_with_indices({}),
             [](const NodeView& v) { return prepare_depth_space(v, true); });

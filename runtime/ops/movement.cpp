@@ -461,6 +461,7 @@ void infer_gather_nd(InferContext& c) {
 }
 
 void check_reduction(InferContext& c) {
+  if (c.node().op_type() == "Scatter") return;  // no reduction attribute
   forbid_attr_before(c, "reduction", 16);
   std::string r = c.attr_string("reduction");
   bool ok = r == "none" || r == "add" || r == "mul" || (c.opset() >= 18 && (r == "max" || r == "min"));
@@ -665,7 +666,12 @@ void register_movement_ops(OpRegistry& registry) {
                    .inputs(2, 2)
                    .attr("batch_dims", AttrType::kInt, int_attr(0))  // since opset 12
                    .infer(infer_gather_nd));
-  // Scatter (deprecated, opsets 9..10) is ScatterElements under another name; kiln starts at 11.
+  // Scatter (deprecated after opset 10) is ScatterElements-11 under another name.
+  registry.add(OpDef("Scatter")
+                   .opsets(9, 10)
+                   .inputs(3, 3)
+                   .attr("axis", AttrType::kInt, int_attr(0))
+                   .infer(infer_scatter_elements));
   registry.add(OpDef("ScatterElements")
                    .opsets(11)
                    .inputs(3, 3)

@@ -207,7 +207,7 @@ OpCase gather_elements_case(const std::string& name, const Tensor& data, const T
 
 OpCase scatter_elements_case(const std::string& name, int opset, const Tensor& data, const Tensor& indices,
                              const Tensor& updates, int64_t axis, const char* reduction) {
-  OpCase oc(name, "ScatterElements");
+  OpCase oc(name, opset < 11 ? "Scatter" : "ScatterElements");
   oc.at_opset(opset).input(data).input(indices).input(updates);
   if (axis != 0) oc.attr("axis", axis);
   if (std::string(reduction) != "none") oc.attr("reduction", reduction);
@@ -445,6 +445,8 @@ std::vector<OpCase> cases() {
                             gen.uniform({2, 2}), 1, "none"),
       scatter_elements_case("ScatterElementsAddDuplicates", 16, gen.uniform({1, 5}), i64({1, 3}, {1, 1, 3}),
                             gen.uniform({1, 3}), 1, "add"),
+      scatter_elements_case("ScatterOpset10", 10, gen.uniform({2, 3}), i64({1, 3}, {1, 0, 1}), gen.uniform({1, 3}), 0,
+                            "none"),
       scatter_elements_case("ScatterElementsMul", 16, gen.uniform({4}), i64({3}, {0, 0, 2}), gen.uniform({3}), 0, "mul"),
       scatter_elements_case("ScatterElementsMaxOpset18", 18, gen.uniform({4}), i64({3}, {3, 3, 1}), gen.uniform({3}), 0,
                             "max"),
