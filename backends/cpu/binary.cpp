@@ -9,6 +9,7 @@
 #include "compute_broadcast.h"
 #include "dnnl_exec.h"
 #include "kernel_families.h"
+#include "plain_convert.h"
 
 namespace kiln::cpu {
 namespace {
@@ -153,6 +154,36 @@ std::unique_ptr<Kernel> prepare_binary(const NodeView& v) {
   }
 }
 
+// Runs an f32 kernel on f16 tensors: the inputs widen to f32 and the outputs round back to
+// f16 (exact for Max, Min and Mod, whose results are inputs or exact remainders).
+class HalfAsFloatKernel : public Kernel {
+ public:
+  HalfAsFloatKernel(const NodeView& v, std::unique_ptr<Kernel> inner) : inner_(std::move(inner)) {
+    for (size_t i = 0; i < v.num_inputs(); ++i) in_bufs_.emplace_back(static_cast<size_t>(numel(v.input_shape(i))));
+    out_buf_.resize(static_cast<size_t>(numel(v.output_shape(0))));
+  }
+  void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
+    std::vector<kiln_tensor> ins(in, in + n_in);
+    for (size_t k = 0; k < n_in && k < in_bufs_.size(); ++k) {
+      const auto* h = static_cast<const uint16_t*>(in[k].data);
+      for (size_t i = 0; i < in_bufs_[k].size(); ++i) in_bufs_[k][i] = plain::half_to_float(h[i]);
+      ins[k].data = in_bufs_[k].data();
+      ins[k].dtype = KILN_DTYPE_F32;
+    }
+    kiln_tensor o = out[0];
+    o.data = out_buf_.data();
+    o.dtype = KILN_DTYPE_F32;
+    inner_->run(ins.data(), n_in, &o, n_out);
+    auto* y = static_cast<uint16_t*>(out[0].data);
+    for (size_t i = 0; i < out_buf_.size(); ++i) y[i] = plain::encode_small_float(out_buf_[i], 5, 10);
+  }
+
+ private:
+  std::unique_ptr<Kernel> inner_;
+  std::vector<std::vector<float>> in_bufs_;
+  std::vector<float> out_buf_;
+};
+
 // ---- Mod ----
 
 std::string supports_mod(const NodeView& v) {
@@ -160,11 +191,11 @@ std::string supports_mod(const NodeView& v) {
   int32_t a = v.input_dtype(0);
   if (v.input_dtype(1) != a || v.output_dtype(0) != a) return "input and output dtypes differ";
   switch (a) {
-    case KILN_DTYPE_F32: case KILN_DTYPE_F64: case KILN_DTYPE_I64: case KILN_DTYPE_I32: case KILN_DTYPE_I8:
-    case KILN_DTYPE_U8: break;
+    case KILN_DTYPE_F32: case KILN_DTYPE_F64: case KILN_DTYPE_F16: case KILN_DTYPE_I64: case KILN_DTYPE_I32:
+    case KILN_DTYPE_I8: case KILN_DTYPE_U8: break;
     default: return std::string("dtype ") + dtype_name(a) + " not supported";
   }
-  bool floating = a == KILN_DTYPE_F32 || a == KILN_DTYPE_F64;
+  bool floating = a == KILN_DTYPE_F32 || a == KILN_DTYPE_F64 || a == KILN_DTYPE_F16;
   if (floating && v.attr_int("fmod", 0) == 0) return "floating-point Mod needs fmod=1";
   Dims out = v.output_shape(0);
   if (!broadcastable(v.input_shape(0), out) || !broadcastable(v.input_shape(1), out))
@@ -212,6 +243,7 @@ std::unique_ptr<Kernel> prepare_mod(const NodeView& v) {
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_F32: return std::make_unique<ModKernel<float>>(v);
     case KILN_DTYPE_F64: return std::make_unique<ModKernel<double>>(v);
+    case KILN_DTYPE_F16: return std::make_unique<HalfAsFloatKernel>(v, std::make_unique<ModKernel<float>>(v));
     case KILN_DTYPE_I64: return std::make_unique<ModKernel<int64_t>>(v);
     case KILN_DTYPE_I32: return std::make_unique<ModKernel<int32_t>>(v);
     case KILN_DTYPE_I8: return std::make_unique<ModKernel<int8_t>>(v);
@@ -236,7 +268,9 @@ std::string supports_variadic(const NodeView& v) {
   int32_t t = v.input_dtype(0);
   bool floating = t == KILN_DTYPE_F32 || t == KILN_DTYPE_F64;
   bool small_int = t == KILN_DTYPE_I8 || t == KILN_DTYPE_U8;
-  if (!floating && !small_int && t != KILN_DTYPE_I64 && t != KILN_DTYPE_I32)
+  // f16 Max/Min run in f32 (exact: each result is one of the inputs).
+  bool half = t == KILN_DTYPE_F16 && (var_op(v.op_type()) == VarOp::kMax || var_op(v.op_type()) == VarOp::kMin);
+  if (!floating && !small_int && !half && t != KILN_DTYPE_I64 && t != KILN_DTYPE_I32)
     return std::string("dtype ") + dtype_name(t) + " not supported";
   if (var_op(v.op_type()) == VarOp::kMean && !floating) return "Mean needs floating-point inputs";
   if (v.output_dtype(0) != t) return "output dtype differs from the inputs'";
@@ -305,6 +339,7 @@ std::unique_ptr<Kernel> prepare_variadic(const NodeView& v) {
     case KILN_DTYPE_I32: return std::make_unique<VariadicKernel<int32_t>>(v);
     case KILN_DTYPE_I8: return std::make_unique<VariadicKernel<int8_t>>(v);
     case KILN_DTYPE_U8: return std::make_unique<VariadicKernel<uint8_t>>(v);
+    case KILN_DTYPE_F16: return std::make_unique<HalfAsFloatKernel>(v, std::make_unique<VariadicKernel<float>>(v));
     default: fail(v, std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported");
   }
 }
