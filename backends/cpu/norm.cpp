@@ -477,9 +477,15 @@ class TopKKernel : public Kernel {
           const int64_t o = item / s_.inner, i = item % s_.inner;
           const T* row = x + o * s_.dim * s_.inner + i;
           std::iota(order.begin(), order.end(), 0);
-          // Ties keep the lower index first.
+          // Ties keep the lower index first; NaN ranks above every number (a strict weak order
+          // even with NaNs, as partial_sort needs).
           std::partial_sort(order.begin(), order.begin() + k_, order.end(), [&](int64_t p, int64_t q) {
             const T a = row[p * s_.inner], c = row[q * s_.inner];
+            const bool a_nan = a != a, c_nan = c != c;
+            if (a_nan || c_nan) {
+              if (a_nan && c_nan) return p < q;
+              return largest_ ? a_nan : c_nan;
+            }
             if (a != c) return largest_ ? a > c : a < c;
             return p < q;
           });
