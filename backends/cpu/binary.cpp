@@ -1,6 +1,6 @@
 // Add, Sub, Mul, Div with numpy broadcasting in both directions. f32 runs on oneDNN's binary
-// primitive (tiny outputs in plain C++); i64 and i32 (shape arithmetic) run in plain C++.
-// Mod and the variadic Max, Min, Sum and Mean run in plain C++.
+// primitive (tiny outputs in plain C++); i64 and i32 (shape arithmetic), i8 and u8 run in
+// plain C++. Mod and the variadic Max, Min, Sum and Mean run in plain C++.
 
 #include <cmath>
 #include <type_traits>
@@ -27,8 +27,8 @@ std::string supports_binary(const NodeView& v) {
   if (!v.has_input(0) || !v.has_input(1)) return "needs two inputs";
   int32_t a = v.input_dtype(0), b = v.input_dtype(1);
   if (a != b) return std::string("input dtypes differ: ") + dtype_name(a) + " and " + dtype_name(b);
-  if (a != KILN_DTYPE_F32 && a != KILN_DTYPE_I64 && a != KILN_DTYPE_I32)
-    return std::string("dtype ") + dtype_name(a) + " not supported (f32, i64, i32)";
+  if (a != KILN_DTYPE_F32 && a != KILN_DTYPE_I64 && a != KILN_DTYPE_I32 && a != KILN_DTYPE_I8 && a != KILN_DTYPE_U8)
+    return std::string("dtype ") + dtype_name(a) + " not supported (f32, i64, i32, i8, u8)";
   if (v.output_dtype(0) != a) return "output dtype differs from the inputs'";
   Dims out = v.output_shape(0);
   if (!broadcastable(v.input_shape(0), out) || !broadcastable(v.input_shape(1), out))
@@ -125,7 +125,9 @@ class PlainBinaryKernel : public Kernel {
         case BinOp::kDiv:
           apply([this](T x, T z) {
             if (z == 0) throw KernelError(KILN_ERR_INVALID_ARGUMENT, label_ + ": integer division by zero");
-            if (z == -1) return T(U(0) - U(x));  // avoids the trap of MIN / -1
+            if constexpr (std::is_signed_v<T>) {
+              if (z == -1) return T(U(0) - U(x));  // avoids the trap of MIN / -1
+            }
             return T(x / z);                     // C++ truncates toward zero, as ONNX wants
           });
           break;
@@ -150,6 +152,8 @@ std::unique_ptr<Kernel> prepare_binary(const NodeView& v) {
       return std::make_unique<FloatBinaryKernel>(v, op);
     case KILN_DTYPE_I64: return std::make_unique<PlainBinaryKernel<int64_t>>(v, op);
     case KILN_DTYPE_I32: return std::make_unique<PlainBinaryKernel<int32_t>>(v, op);
+    case KILN_DTYPE_I8: return std::make_unique<PlainBinaryKernel<int8_t>>(v, op);
+    case KILN_DTYPE_U8: return std::make_unique<PlainBinaryKernel<uint8_t>>(v, op);
     default: fail(v, std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported");
   }
 }

@@ -14,8 +14,10 @@ InferFn binary_infer(IntOp op) {
     require_numeric(c, 0);
     Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
     DType dtype = c.input_dtype(0);
+    // i8/u8 are left unfolded: the fold computes in int64 and would not wrap them.
+    bool foldable = dtype == DType::kI64 || dtype == DType::kI32;
     bool folded =
-        is_integral(dtype) && try_fold_elementwise(c, 2, dtype, [op](const std::vector<int64_t>& v) {
+        foldable && try_fold_elementwise(c, 2, dtype, [op](const std::vector<int64_t>& v) {
           int64_t r = 0;
           return op(v[0], v[1], &r) ? std::optional<int64_t>() : std::optional<int64_t>(r);
         });

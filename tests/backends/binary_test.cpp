@@ -132,6 +132,15 @@ std::vector<OpCase> variadic_mod_cases() {
   }
   all.push_back(variadic_case("MaxI64", "Max", {i64({3}, {1, -5, 7}), i64({3}, {2, -6, 7}), i64_scalar(0)}));
   all.push_back(variadic_case("MinI32", "Min", {i32({2, 2}, {1, -5, 7, 3}), i32({2}, {2, -6})}));
+  auto wrap_u8 = [](double v) { return std::fmod(std::fmod(v, 256.0) + 256.0, 256.0); };
+  all.push_back(binary_case("AddU8Wraps", "Add", u8({4}, {1, 200, 255, 0}), u8({4}, {2, 100, 1, 0}),
+                            [wrap_u8](double a, double b) { return wrap_u8(a + b); }, DType::kU8));
+  all.push_back(binary_case("SubU8WrapsBroadcast", "Sub", u8({2, 2}, {1, 200, 5, 0}), u8({}, {3}),
+                            [wrap_u8](double a, double b) { return wrap_u8(a - b); }, DType::kU8));
+  all.push_back(binary_case("MulU8Wraps", "Mul", u8({3}, {16, 3, 255}), u8({3}, {16, 5, 2}),
+                            [wrap_u8](double a, double b) { return wrap_u8(a * b); }, DType::kU8));
+  all.push_back(binary_case("DivU8", "Div", u8({3}, {200, 7, 9}), u8({3}, {3, 2, 10}),
+                            [](double a, double b) { return std::trunc(a / b); }, DType::kU8));
   all.push_back(variadic_case("MaxU8", "Max", {u8({3}, {1, 200, 7}), u8({3}, {2, 100, 7})}));
   all.push_back(variadic_case("SumI64Broadcast", "Sum", {i64({2, 1}, {10, 20}), i64({1, 3}, {1, 2, 3})}));
   all.push_back(mod_case("ModI64SignOfDivisor", i64({6}, {-7, 7, -7, 7, 0, 9}), i64({6}, {3, -3, -3, 3, 5, 4}), false));
