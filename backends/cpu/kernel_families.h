@@ -17,6 +17,7 @@ void register_shape_kernels(KernelTable& table);
 void register_movement_kernels(KernelTable& table);
 void register_generator_kernels(KernelTable& table);
 void register_logic_kernels(KernelTable& table);
+void register_loss_kernels(KernelTable& table);  // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void register_fused_kernels(KernelTable& table);  // kiln.FusedConv, FusedGemm, FusedMatMul
 
 }  // namespace kiln::cpu

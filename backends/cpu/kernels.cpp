@@ -17,6 +17,7 @@ void register_kernels(KernelTable& table) {
   register_movement_kernels(table);     // Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad
   register_generator_kernels(table);    // Constant, ConstantOfShape, Range
   register_logic_kernels(table);        // Cast, Where, Equal, Less, Greater
+  register_loss_kernels(table);         // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
   register_fused_kernels(table);        // kiln.FusedConv, FusedGemm, FusedMatMul
 }
 

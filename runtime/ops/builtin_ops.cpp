@@ -17,6 +17,7 @@ void register_builtin_ops(OpRegistry& registry) {
   ops::register_movement_ops(registry);
   ops::register_generator_ops(registry);
   ops::register_logic_ops(registry);
+  ops::register_loss_ops(registry);
   ops::register_fused_ops(registry);
 }
 

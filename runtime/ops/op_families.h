@@ -19,6 +19,7 @@ void register_movement_ops(
     OpRegistry& registry);  // Transpose, Concat, Split, Slice, Gather, Expand, Tile, Pad
 void register_generator_ops(OpRegistry& registry);  // Constant, ConstantOfShape, Range
 void register_logic_ops(OpRegistry& registry);      // Cast, Where, Equal, Less, Greater
+void register_loss_ops(OpRegistry& registry);       // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void register_fused_ops(OpRegistry& registry);      // kiln.FusedConv, FusedGemm, FusedMatMul (after their base ops)
 
 }  // namespace kiln::ops
