@@ -18,6 +18,7 @@ void register_movement_kernels(KernelTable& table);
 void register_generator_kernels(KernelTable& table);
 void register_logic_kernels(KernelTable& table);
 void register_loss_kernels(KernelTable& table);  // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+void register_resize_kernels(KernelTable& table);  // Resize, Upsample
 void register_fused_kernels(KernelTable& table);  // kiln.FusedConv, FusedGemm, FusedMatMul
 
 }  // namespace kiln::cpu

@@ -18,6 +18,7 @@ void register_kernels(KernelTable& table) {
   register_generator_kernels(table);    // Constant, ConstantOfShape, Range
   register_logic_kernels(table);        // Cast, Where, Equal, Less, Greater
   register_loss_kernels(table);         // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+  register_resize_kernels(table);       // Resize, Upsample
   register_fused_kernels(table);        // kiln.FusedConv, FusedGemm, FusedMatMul
 }
 

@@ -18,6 +18,7 @@ void register_builtin_ops(OpRegistry& registry) {
   ops::register_generator_ops(registry);
   ops::register_logic_ops(registry);
   ops::register_loss_ops(registry);
+  ops::register_resize_ops(registry);
   ops::register_fused_ops(registry);
 }
 

@@ -20,6 +20,7 @@ void register_movement_ops(
 void register_generator_ops(OpRegistry& registry);  // Constant, ConstantOfShape, Range
 void register_logic_ops(OpRegistry& registry);      // Cast, Where, Equal, Less, Greater
 void register_loss_ops(OpRegistry& registry);       // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
+void register_resize_ops(OpRegistry& registry);     // Resize, Upsample
 void register_fused_ops(OpRegistry& registry);      // kiln.FusedConv, FusedGemm, FusedMatMul (after their base ops)
 
 }  // namespace kiln::ops
