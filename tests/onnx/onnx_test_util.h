@@ -315,4 +315,25 @@ inline void expect_same_graph(const Graph& a, const Graph& b) {
   }
 }
 
+// x [2,3] -> Add(x, w) -> Relu -> y, with w [2,3] in raw_data.
+inline ModelProto good_model() {
+  ModelProto m = make_model(13);
+  add_input(m, "x", TensorProto::FLOAT, {int64_t{2}, int64_t{3}});
+  *m.mutable_graph()->add_initializer() =
+      raw_tensor<float>("w", TensorProto::FLOAT, {2, 3}, {1, 2, 3, 4, 5, 6});
+  add_node(m, "Add", {"x", "w"}, {"a"}, "add");
+  add_node(m, "Relu", {"a"}, {"y"}, "relu");
+  add_output(m, "y", TensorProto::FLOAT, {int64_t{2}, int64_t{3}});
+  return m;
+}
+
+/// Points t at external data in `location` (no offset or length).
+inline void make_external(TensorProto* t, const std::string& location) {
+  t->clear_raw_data();
+  t->set_data_location(TensorProto::EXTERNAL);
+  auto* e = t->add_external_data();
+  e->set_key("location");
+  e->set_value(location);
+}
+
 }  // namespace kiln::onnx_test
