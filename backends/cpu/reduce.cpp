@@ -29,7 +29,8 @@ Red red_of(std::string_view op) {
 int axes_input_opset(std::string_view op) { return op == "ReduceSum" ? 13 : 18; }
 
 // The reductions that run in plain C++ only.
-enum class PlainRed { kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
+// Reductions in plain C++; kSum and kMax serve the integer dtypes oneDNN's reduction lacks.
+enum class PlainRed { kSum, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
 
 std::optional<PlainRed> plain_red_of(std::string_view op) {
   if (op == "ReduceMin") return PlainRed::kMin;
@@ -131,38 +132,6 @@ class FloatReduceKernel : public Kernel {
   DnnlCall call_;
 };
 
-template <class T>
-class IntReduceKernel : public Kernel {
- public:
-  IntReduceKernel(const ReducePlan& p, Red r)
-      : red_(r), identity_(p.identity), in_(p.in), to_out_(broadcast_strides(p.kept, p.in)),
-        out_numel_(numel(p.kept)) {}
-  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
-    const T* x = static_cast<const T*>(in[0].data);
-    T* y = static_cast<T*>(out[0].data);
-    if (identity_) {
-      std::memcpy(y, x, static_cast<size_t>(out_numel_) * sizeof(T));
-      return;
-    }
-    std::fill(y, y + out_numel_, empty_result<T>(red_));
-    using U = std::make_unsigned_t<T>;
-    if (red_ == Red::kSum)
-      for_each_broadcast<1>(in_, {to_out_}, [&](int64_t i, const std::array<int64_t, 1>& o) {
-        y[o[0]] = T(U(y[o[0]]) + U(x[i]));  // wraps instead of overflowing
-      });
-    else
-      for_each_broadcast<1>(in_, {to_out_}, [&](int64_t i, const std::array<int64_t, 1>& o) {
-        y[o[0]] = std::max(y[o[0]], x[i]);
-      });
-  }
-
- private:
-  Red red_;
-  bool identity_;
-  Dims in_, to_out_;  // to_out_: input index -> output offset, 0 on the reduced dims
-  int64_t out_numel_;
-};
-
 // Accumulates in double for f32/f64 and in wrapping 64-bit integers for i64/i32.
 template <class T>
 class PlainReduceKernel : public Kernel {
@@ -199,6 +168,10 @@ class PlainReduceKernel : public Kernel {
   }
   Acc init() const {
     if (red_ == PlainRed::kProd) return Acc(1);
+    if (red_ == PlainRed::kMax) {
+      if constexpr (kFloat) return -std::numeric_limits<double>::infinity();
+      else return static_cast<Acc>(std::numeric_limits<T>::lowest());
+    }
     if (red_ == PlainRed::kMin) {
       if constexpr (kFloat) return std::numeric_limits<double>::infinity();
       else return static_cast<Acc>(std::numeric_limits<T>::max());
@@ -207,6 +180,10 @@ class PlainReduceKernel : public Kernel {
   }
   Acc fold(Acc a, Acc v) const {
     switch (red_) {
+      case PlainRed::kSum: return wrap_add(a, v);
+      case PlainRed::kMax:
+        if constexpr (kFloat) return v > a || std::isnan(v) ? v : a;  // NaN propagates
+        else return v > a ? v : a;
       case PlainRed::kMin:
         if constexpr (kFloat) return v < a || std::isnan(v) ? v : a;  // NaN propagates
         else return v < a ? v : a;
@@ -253,9 +230,10 @@ std::unique_ptr<Kernel> prepare_reduce(const NodeView& v) {
     }
   }
   Red r = red_of(v.op_type());
+  PlainRed as_plain = r == Red::kSum ? PlainRed::kSum : PlainRed::kMax;  // integers: Sum and Max only
   switch (v.input_dtype(0)) {
-    case KILN_DTYPE_I64: return std::make_unique<IntReduceKernel<int64_t>>(p, r);
-    case KILN_DTYPE_I32: return std::make_unique<IntReduceKernel<int32_t>>(p, r);
+    case KILN_DTYPE_I64: return make_plain_reduce<int64_t>(p, as_plain);
+    case KILN_DTYPE_I32: return make_plain_reduce<int32_t>(p, as_plain);
     default: return make_float_reduce(p.in, p.kept, r, p.identity);
   }
 }
