@@ -1,5 +1,5 @@
 // BatchNormalization, LayerNormalization, InstanceNormalization, LpNormalization,
-// MeanVarianceNormalization, Dropout (inference), Hardmax and TopK.
+// MeanVarianceNormalization, Dropout (inference) and TopK.
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -111,18 +111,7 @@ void infer_mvn(InferContext& c) {
   c.set_output(0, c.input_dtype(0), x);
 }
 
-// --- Hardmax, TopK
-
-void infer_hardmax(InferContext& c) {
-  require_floating(c, 0);
-  const Shape& x = c.input_shape(0);
-  require_rank(c, 0, x, 1);
-  if (x.has_rank()) {
-    int64_t axis = c.has_attr("axis") ? c.attr_int("axis") : (c.opset() < 13 ? 1 : -1);
-    c.normalize_axis(axis, static_cast<int64_t>(x.rank()));
-  }
-  c.set_output(0, c.input_dtype(0), x);
-}
+// --- TopK
 
 void infer_top_k(InferContext& c) {
   forbid_attr_since(c, "k", 10, "k is input 1");
@@ -204,7 +193,6 @@ void register_norm_ops(OpRegistry& registry) {
                    .attr("axes", AttrType::kInts, ints_attr({0, 2, 3}))
                    .infer(infer_mvn));
   // `axis` has no schema default: 1 (2-D coercion) before opset 13, -1 (one axis) from 13 on.
-  registry.add(OpDef("Hardmax").opsets(1).optional_attr("axis", AttrType::kInt).infer(infer_hardmax));
   // k: an attribute before opset 10, input 1 after (known at plan time); largest/sorted since 11.
   registry.add(OpDef("TopK")
                    .opsets(1)

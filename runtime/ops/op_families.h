@@ -10,7 +10,7 @@ void register_matmul_ops(OpRegistry& registry);      // MatMul, Gemm
 void register_conv_ops(OpRegistry& registry);        // Conv, ConvTranspose
 void register_pool_ops(OpRegistry& registry);        // MaxPool, AveragePool, GlobalAveragePool
 void register_norm_ops(OpRegistry& registry);        // BatchNormalization, LayerNormalization
-void register_softmax_ops(OpRegistry& registry);     // Softmax, LogSoftmax
+void register_softmax_ops(OpRegistry& registry);     // Softmax, LogSoftmax, Hardmax
 void register_activation_ops(OpRegistry& registry);  // Relu ... Clip, Pow
 void register_binary_ops(OpRegistry& registry);      // Add, Sub, Mul, Div
 void register_reduce_ops(OpRegistry& registry);      // ReduceSum, ReduceMean, ReduceMax

@@ -1,4 +1,4 @@
-// Softmax and LogSoftmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1)
+// Softmax, LogSoftmax and Hardmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1)
 // and normalized over the trailing block; from 13 on it is normalized over one axis
 // (default -1). The output shape is the input's either way.
 #include "infer_util.h"
@@ -28,6 +28,7 @@ OpDef softmax_def(const char* name) {
 void register_softmax_ops(OpRegistry& registry) {
   registry.add(softmax_def("Softmax"));
   registry.add(softmax_def("LogSoftmax"));
+  registry.add(softmax_def("Hardmax"));  // same axis rules and shape
 }
 
 }  // namespace kiln::ops

@@ -10,40 +10,10 @@
 
 #include "kiln/onnx/model.h"
 #include "test_errors.h"
+#include "tiny_model.h"
 
 namespace kiln {
 namespace {
-
-const std::vector<float> kW = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f};  // [3,2]
-const std::vector<float> kB = {0.1f, -0.2f};
-
-// y = relu(x @ W + b), z = x * 2 (a second output), with a symbolic batch dim N.
-Graph tiny_graph() {
-  Graph g;
-  g.set_label("tiny.onnx");
-  g.add_input("x", DType::kF32, Shape{"N", 3});
-  g.add_initializer("w", Tensor::from_vector<float>({3, 2}, kW));
-  g.add_initializer("b", Tensor::from_vector<float>({2}, kB));
-  g.add_initializer("two", Tensor::scalar<float>(2.0f));
-  g.add_node({"MatMul", {"x", "w"}, {"xw"}});
-  g.add_node({"Add", {"xw", "b"}, {"xwb"}});
-  g.add_node({"Relu", {"xwb"}, {"y"}});
-  g.add_node({"Mul", {"x", "two"}, {"z"}});
-  g.add_output("y");
-  g.add_output("z");
-  return g;
-}
-
-std::vector<float> expected_y(const std::vector<float>& x) {
-  std::vector<float> y;
-  for (size_t r = 0; r < x.size() / 3; ++r)
-    for (size_t c = 0; c < 2; ++c) {
-      float s = kB[c];
-      for (size_t k = 0; k < 3; ++k) s += x[r * 3 + k] * kW[k * 2 + c];
-      y.push_back(std::max(s, 0.0f));
-    }
-  return y;
-}
 
 std::vector<float> batch(int64_t n) {
   std::vector<float> x;
@@ -71,7 +41,7 @@ TEST_P(SessionTest, RunsAndMatchesReference) {
     auto out = session.run({{"x", Tensor::from_vector<float>({n, 3}, x)}});
     ASSERT_EQ(out.size(), 2u);
     EXPECT_EQ(out.at("y").shape(), (Dims{n, 2}));
-    expect_near(out.at("y").to_vector<float>(), expected_y(x));
+    expect_near(out.at("y").to_vector<float>(), tiny_expected_y(x));
     std::vector<float> z;
     for (float v : x) z.push_back(v * 2);
     expect_near(out.at("z").to_vector<float>(), z);
@@ -150,7 +120,7 @@ TEST(InferenceSession, StrictFailsWhenTheFirstBackendIsMissing) {
   InferenceSession session(tiny_graph(), options);  // falls back to cpu
   std::vector<float> x = batch(3);
   expect_near(session.run({{"x", Tensor::from_vector<float>({3, 3}, x)}}).at("y").to_vector<float>(),
-              expected_y(x));
+              tiny_expected_y(x));
 }
 
 TEST(InferenceSession, InvalidGraphFailsAtConstruction) {
@@ -182,7 +152,7 @@ TEST_F(SessionFileTest, LoadsASavedModel) {
   InferenceSession session(path);
   std::vector<float> x = batch(4);
   auto out = session.run({{"x", Tensor::from_vector<float>({4, 3}, x)}});
-  expect_near(out.at("y").to_vector<float>(), expected_y(x));
+  expect_near(out.at("y").to_vector<float>(), tiny_expected_y(x));
   // Errors name the model's file.
   expect_error(
       [&] {

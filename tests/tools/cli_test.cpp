@@ -14,30 +14,12 @@
 
 #include "kiln/frontend/npy.h"
 #include "kiln/onnx/model.h"
+#include "onnx/tiny_model.h"
 
 namespace kiln {
 namespace {
 
 namespace fs = std::filesystem;
-
-const std::vector<float> kW = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f};  // [3,2]
-const std::vector<float> kB = {0.1f, -0.2f};
-
-// y = relu(x @ W + b), z = x * 2, with a symbolic batch dim N.
-Graph tiny_graph() {
-  Graph g;
-  g.add_input("x", DType::kF32, Shape{"N", 3});
-  g.add_initializer("w", Tensor::from_vector<float>({3, 2}, kW));
-  g.add_initializer("b", Tensor::from_vector<float>({2}, kB));
-  g.add_initializer("two", Tensor::scalar<float>(2.0f));
-  g.add_node({"MatMul", {"x", "w"}, {"xw"}, {}, "matmul"});
-  g.add_node({"Add", {"xw", "b"}, {"xwb"}, {}, "add"});
-  g.add_node({"Relu", {"xwb"}, {"y"}, {}, "relu"});
-  g.add_node({"Mul", {"x", "two"}, {"z"}, {}, "double"});
-  g.add_output("y");
-  g.add_output("z");
-  return g;
-}
 
 // s = a + b over two inputs.
 Graph two_input_graph() {
@@ -47,17 +29,6 @@ Graph two_input_graph() {
   g.add_node({"Add", {"a", "b"}, {"s"}});
   g.add_output("s");
   return g;
-}
-
-std::vector<float> expected_y(const std::vector<float>& x) {
-  std::vector<float> y;
-  for (size_t r = 0; r < x.size() / 3; ++r)
-    for (size_t c = 0; c < 2; ++c) {
-      float s = kB[c];
-      for (size_t k = 0; k < 3; ++k) s += x[r * 3 + k] * kW[k * 2 + c];
-      y.push_back(std::max(s, 0.0f));
-    }
-  return y;
 }
 
 const std::vector<float> kX = {1.0f, -2.0f, 0.5f, 3.0f, 0.25f, -1.5f};  // [2,3]
@@ -195,7 +166,7 @@ TEST_F(CliTest, RunPrintsASummaryOfEachOutput) {
   for (const std::string& spec : {"x=" + path("x.npy"), path("x.npy")}) {  // a single input needs no name
     Result r = kiln("run " + path("tiny.onnx") + " --input " + spec);
     ASSERT_EQ(r.code, 0) << r.err;
-    std::vector<float> y = expected_y(kX);
+    std::vector<float> y = tiny_expected_y(kX);
     auto s = find_summary(r.out, "y");
     ASSERT_TRUE(s) << r.out;
     EXPECT_EQ(s->head, "y: f32 [2,2]");
@@ -222,7 +193,7 @@ TEST_F(CliTest, RunWritesAnNpz) {
   ASSERT_EQ(r.code, 0) << r.err;
   std::map<std::string, Tensor> out = read_npz(path("out.npz"));
   ASSERT_EQ(out.size(), 2u);
-  std::vector<float> y = out.at("y").to_vector<float>(), want = expected_y(kX);
+  std::vector<float> y = out.at("y").to_vector<float>(), want = tiny_expected_y(kX);
   ASSERT_EQ(out.at("y").shape(), (Dims{2, 2}));
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y[i], want[i], 1e-5) << i;
   std::vector<float> z = out.at("z").to_vector<float>();
