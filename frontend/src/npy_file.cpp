@@ -98,6 +98,14 @@ void FileSink::commit() {
   if (::close(fd) != 0) fail("close failed");
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename failed");
   temp_path_.clear();
+  // The rename itself is durable only once the folder's entry is on disk.
+  const size_t slash = path_.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) fail("cannot open its folder to fsync it");
+  const int synced = ::fsync(dir);
+  ::close(dir);
+  if (synced != 0) fail("fsync of its folder failed");
 }
 
 }  // namespace kiln::npy

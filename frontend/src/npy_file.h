@@ -55,9 +55,9 @@ class MemorySource final : public ByteSource {
   std::string where_;
 };
 
-/// Writes to a temporary file next to path; commit() renames it over path. Destroying an
-/// uncommitted sink removes the temporary, so a failed write never leaves a half-written file
-/// under the target name. Every failure throws Error(kIo) naming path.
+/// Writes to a temporary file next to path; commit() fsyncs it, renames it over path and fsyncs
+/// the folder. Destroying an uncommitted sink removes the temporary, so a failed write never
+/// leaves a half-written file under the target name. Every failure throws Error(kIo) naming path.
 class FileSink {
  public:
   explicit FileSink(std::string path);

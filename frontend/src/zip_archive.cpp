@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "kiln/runtime/error.h"
+#include "little_endian.h"
 #include "zip_deflate.h"
 
 namespace kiln::zip {
@@ -27,19 +28,6 @@ constexpr uint16_t kMethodStored = 0;
 constexpr uint16_t kMethodDeflate = 8;
 constexpr uint32_t kMax32 = 0xffffffff;
 constexpr uint16_t kMax16 = 0xffff;
-
-uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t get32(const uint8_t* p) { return uint32_t{get16(p)} | (uint32_t{get16(p + 2)} << 16); }
-uint64_t get64(const uint8_t* p) { return uint64_t{get32(p)} | (uint64_t{get32(p + 4)} << 32); }
-
-void put16(std::vector<uint8_t>& out, uint64_t v) {
-  out.push_back(static_cast<uint8_t>(v));
-  out.push_back(static_cast<uint8_t>(v >> 8));
-}
-void put32(std::vector<uint8_t>& out, uint64_t v) {
-  put16(out, v & 0xffff);
-  put16(out, (v >> 16) & 0xffff);
-}
 
 std::string member_where(const npy::ByteSource& archive, const std::string& name) {
   return fmt::format("{}: member '{}'", archive.where(), name);
