@@ -1,6 +1,7 @@
 // Elementwise activations and math: the output has the input's dtype and shape.
 #include <limits>
 
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -70,7 +71,9 @@ void infer_prelu(InferContext& c) {
 
 void register_activation_ops(OpRegistry& registry) {
   // Opsets before 6 had a `consumed_inputs` attribute; kiln starts where it was removed.
-  registry.add(OpDef("Relu").opsets(6).infer(infer_numeric_unary));
+  registry.add(OpDef("Relu").opsets(6).infer(infer_numeric_unary).grad([](GradContext& g) {
+    g.set_input_grad(0, g.output_grad(0) * cast(g.output(0) > 0.0, g.output(0).dtype()));
+  }));
   registry.add(OpDef("LeakyRelu")
                    .opsets(6)
                    .attr("alpha", AttrType::kFloat, float_attr(0.01f))
@@ -82,7 +85,9 @@ void register_activation_ops(OpRegistry& registry) {
   registry.add(float_unary("Log", 6));
   registry.add(float_unary("Sqrt", 6));
   registry.add(OpDef("Abs").opsets(6).infer(infer_numeric_unary));
-  registry.add(OpDef("Neg").opsets(6).infer(infer_numeric_unary));
+  registry.add(OpDef("Neg").opsets(6).infer(infer_numeric_unary).grad([](GradContext& g) {
+    g.set_input_grad(0, -g.output_grad(0));
+  }));
   // ONNX adds Gelu only at opset 20. PyTorch exports it (as a decomposition) at older opsets,
   // and kiln's own traces and fusions emit it, so kiln accepts it at every opset it supports.
   registry.add(

@@ -1,5 +1,6 @@
 // Add, Sub, Mul, Div and Mod with numpy broadcasting, and the variadic Max, Min, Sum and Mean.
 // Small integer operands (shape arithmetic) are folded so that the shapes they feed stay static.
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -69,14 +70,33 @@ InferFn variadic_infer(bool floating_only) {
   };
 }
 
+// Gradients reduce the broadcast output gradient back to each input's shape.
+void set_grads(GradContext& g, const Tensor& ga, const Tensor& gb) {
+  if (g.needs_input_grad(0)) g.set_input_grad(0, sum_to(ga, g.input(0).shape()));
+  if (g.needs_input_grad(1)) g.set_input_grad(1, sum_to(gb, g.input(1).shape()));
+}
+
+void grad_add(GradContext& g) { set_grads(g, g.output_grad(0), g.output_grad(0)); }
+void grad_sub(GradContext& g) { set_grads(g, g.output_grad(0), g.needs_input_grad(1) ? -g.output_grad(0) : Tensor()); }
+void grad_mul(GradContext& g) {
+  const Tensor dy = g.output_grad(0);
+  set_grads(g, g.needs_input_grad(0) ? dy * g.input(1) : Tensor(), g.needs_input_grad(1) ? dy * g.input(0) : Tensor());
+}
+// d(a/b)/db = -a/b^2 = -y/b
+void grad_div(GradContext& g) {
+  const Tensor dy = g.output_grad(0);
+  set_grads(g, g.needs_input_grad(0) ? dy / g.input(1) : Tensor(),
+            g.needs_input_grad(1) ? -(dy * g.output(0) / g.input(1)) : Tensor());
+}
+
 }  // namespace
 
 void register_binary_ops(OpRegistry& registry) {
   // Opsets before 7 had broadcast/axis attributes; 7 switched to numpy broadcasting.
-  registry.add(OpDef("Add").opsets(7).inputs(2, 2).infer(binary_infer(add)));
-  registry.add(OpDef("Sub").opsets(7).inputs(2, 2).infer(binary_infer(sub)));
-  registry.add(OpDef("Mul").opsets(7).inputs(2, 2).infer(binary_infer(mul)));
-  registry.add(OpDef("Div").opsets(7).inputs(2, 2).infer(binary_infer(div)));
+  registry.add(OpDef("Add").opsets(7).inputs(2, 2).infer(binary_infer(add)).grad(grad_add));
+  registry.add(OpDef("Sub").opsets(7).inputs(2, 2).infer(binary_infer(sub)).grad(grad_sub));
+  registry.add(OpDef("Mul").opsets(7).inputs(2, 2).infer(binary_infer(mul)).grad(grad_mul));
+  registry.add(OpDef("Div").opsets(7).inputs(2, 2).infer(binary_infer(div)).grad(grad_div));
   registry.add(OpDef("Mod").opsets(10).inputs(2, 2).attr("fmod", AttrType::kInt, int_attr(0)).infer(infer_mod));
   // Opset 8 brought numpy broadcasting to the variadic ops (6 required equal shapes).
   registry.add(OpDef("Max").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)));

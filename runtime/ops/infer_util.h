@@ -76,11 +76,6 @@ void require_numeric(const InferContext& c, size_t i);
 void require_index(const InferContext& c, size_t i, bool allow_i32 = false);
 /// Fails unless input i is bool.
 void require_bool(const InferContext& c, size_t i);
-/// The kiln DType for an ONNX TensorProto data type code (Cast's `to`, LayerNorm's
-/// stash_type); std::nullopt for codes kiln has no dtype for (string, complex, u16...).
-std::optional<DType> dtype_from_onnx(int64_t code);
-/// The ONNX TensorProto code of a dtype (0 for kUndefined).
-int64_t onnx_code(DType dtype);
 
 // --- Shape inputs (Reshape's shape, Pad's pads...).
 /// The length of a 1-D shape input when its own shape is static; fails for rank != 1.

@@ -1,4 +1,5 @@
 // MatMul and Gemm.
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -69,10 +70,25 @@ void infer_gemm(InferContext& c) {
   c.set_output(0, dtype, out);
 }
 
+// numpy matmul's gradient: 1-D operands become [1,k] and [k,1], and broadcast batch axes are
+// summed back to each operand's shape.
+void grad_matmul(GradContext& g) {
+  const Tensor& a = g.input(0);
+  const Tensor& b = g.input(1);
+  const Tensor a2 = a.rank() == 1 ? a.reshape({1, a.dim(0)}) : a;
+  const Tensor b2 = b.rank() == 1 ? b.reshape({b.dim(0), 1}) : b;
+  Dims dy_shape = g.output_grad(0).shape();
+  if (a.rank() == 1) dy_shape.insert(dy_shape.end() - (b.rank() == 1 ? 0 : 1), 1);
+  if (b.rank() == 1) dy_shape.push_back(1);
+  const Tensor dy = g.output_grad(0).reshape(dy_shape);
+  if (g.needs_input_grad(0)) g.set_input_grad(0, sum_to(matmul(dy, b2.transpose(-1, -2)), a2.shape()).reshape(a.shape()));
+  if (g.needs_input_grad(1)) g.set_input_grad(1, sum_to(matmul(a2.transpose(-1, -2), dy), b2.shape()).reshape(b.shape()));
+}
+
 }  // namespace
 
 void register_matmul_ops(OpRegistry& registry) {
-  registry.add(OpDef("MatMul").opsets(1).inputs(2, 2).infer(infer_matmul));
+  registry.add(OpDef("MatMul").opsets(1).inputs(2, 2).infer(infer_matmul).grad(grad_matmul));
   // Gemm-6 had a `broadcast` attribute; opset 7 made C's broadcasting unidirectional.
   registry.add(OpDef("Gemm")
                    .opsets(7)

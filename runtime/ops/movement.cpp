@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -612,10 +613,60 @@ void infer_one_hot(InferContext& c) {
   c.set_output(0, dtype, Shape(std::move(out)));
 }
 
+void grad_transpose(GradContext& g) {
+  const auto rank = static_cast<int64_t>(g.input(0).rank());
+  std::vector<int64_t> perm = g.attrs().get_ints("perm", {});
+  if (perm.empty())
+    for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[static_cast<size_t>(perm[i] < 0 ? perm[i] + rank : perm[i])] = static_cast<int64_t>(i);
+  g.set_input_grad(0, transpose(g.output_grad(0), inverse));
+}
+
+// Slice's gradient scatters the output gradient into zeros: per sliced axis, positions step
+// apart (a size-1 axis padded to `step` and folded in), then zeros before start and after end.
+void grad_slice(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const auto rank = static_cast<int64_t>(x.rank());
+  std::vector<int64_t> starts = *attr_or_input_ints(g, "starts", 1);
+  std::vector<int64_t> ends = *attr_or_input_ints(g, "ends", 2);
+  std::vector<int64_t> axes = attr_or_input_ints(g, "axes", 3).value_or(std::vector<int64_t>{});
+  std::vector<int64_t> steps = attr_or_input_ints(g, "steps", 4).value_or(std::vector<int64_t>(starts.size(), 1));
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  Tensor grad = g.output_grad(0);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const int64_t axis = axes[i] < 0 ? axes[i] + rank : axes[i];
+    const int64_t size = x.shape()[static_cast<size_t>(axis)];
+    const int64_t step = steps[i];
+    if (step <= 0) g.fail("negative or zero steps are not differentiable in kiln");
+    const int64_t length = grad.shape()[static_cast<size_t>(axis)];
+    if (length == 0) return g.set_input_grad(0, zeros_like(x));
+    const int64_t start = std::clamp(starts[i] < 0 ? starts[i] + size : starts[i], int64_t{0}, size);
+    if (step > 1) {  // [.., L, ..] -> [.., L, step, ..] (zeros after each) -> [.., (L-1)*step+1, ..]
+      Dims spread = grad.shape();
+      spread[static_cast<size_t>(axis)] = length * step;
+      std::vector<int64_t> pads(2 * static_cast<size_t>(rank + 1), 0);
+      pads[static_cast<size_t>(rank + 1 + axis + 1)] = step - 1;
+      grad = run_op1("Pad", {unsqueeze(grad, {axis + 1}), int_tensor(pads)}).reshape(spread);
+      grad = slice(grad, axis, 0, (length - 1) * step + 1);
+    }
+    std::vector<int64_t> pads(2 * static_cast<size_t>(rank), 0);
+    pads[static_cast<size_t>(axis)] = start;
+    pads[static_cast<size_t>(rank + axis)] = size - start - grad.shape()[static_cast<size_t>(axis)];
+    grad = run_op1("Pad", {grad, int_tensor(pads)});
+  }
+  g.set_input_grad(0, grad);
+}
+
 }  // namespace
 
 void register_movement_ops(OpRegistry& registry) {
-  registry.add(OpDef("Transpose").opsets(1).optional_attr("perm", AttrType::kInts).infer(infer_transpose));
+  registry.add(OpDef("Transpose")
+                   .opsets(1)
+                   .optional_attr("perm", AttrType::kInts)
+                   .infer(infer_transpose)
+                   .grad(grad_transpose));
   // Concat-1 had an optional axis; from opset 4 on it is required.
   registry.add(OpDef("Concat")
                    .opsets(4)
@@ -640,10 +691,13 @@ void register_movement_ops(OpRegistry& registry) {
                    .optional_attr("ends", AttrType::kInts)
                    .optional_attr("axes", AttrType::kInts)
                    .shape_inputs({1, 2, 3, 4})
-                   .infer(infer_slice));
+                   .infer(infer_slice)
+                   .grad(grad_slice));
   registry.add(
       OpDef("Gather").opsets(1).inputs(2, 2).attr("axis", AttrType::kInt, int_attr(0)).infer(infer_gather));
-  registry.add(OpDef("Expand").opsets(8).inputs(2, 2).shape_inputs({1}).infer(infer_expand));
+  registry.add(OpDef("Expand").opsets(8).inputs(2, 2).shape_inputs({1}).infer(infer_expand).grad([](GradContext& g) {
+    g.set_input_grad(0, sum_to(g.output_grad(0), g.input(0).shape()));
+  }));
   // Tile-1 took (tiles, axis) inputs; kiln starts at 6 (repeats).
   registry.add(OpDef("Tile").opsets(6).inputs(2, 2).shape_inputs({1}).infer(infer_tile));
   // Pad-1 used `paddings`; kiln starts at 2. pads/value become inputs at 11; axes arrives at 18.

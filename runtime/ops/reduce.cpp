@@ -1,5 +1,6 @@
 // The Reduce* family and ArgMax/ArgMin. `axes` is an attribute until it becomes input 1
 // (opset 13 for ReduceSum, 18 for the others); noop_with_empty_axes arrives with the input.
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -85,12 +86,46 @@ OpDef arg_reduce_def(const char* name) {
       .infer(infer_arg_reduce);
 }
 
+// The reduced axes of a Reduce* call (all axes when none are given); empty when it was a no-op.
+std::vector<int64_t> reduced_axes(const GradContext& g) {
+  const auto rank = static_cast<int64_t>(g.input(0).rank());
+  std::vector<int64_t> axes = attr_or_input_ints(g, "axes", 1).value_or(std::vector<int64_t>{});
+  if (axes.empty()) {
+    if (g.attr_int("noop_with_empty_axes") != 0) return {};
+    for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
+  }
+  return normalized_axes(std::move(axes), rank);
+}
+
+Tensor unreduced_grad(const GradContext& g, const std::vector<int64_t>& axes) {
+  return unreduce(g.output_grad(0), g.input(0).shape(), axes, g.attr_int("keepdims") != 0);
+}
+
+void grad_reduce_sum(GradContext& g) { g.set_input_grad(0, unreduced_grad(g, reduced_axes(g))); }
+
+void grad_reduce_mean(GradContext& g) {
+  std::vector<int64_t> axes = reduced_axes(g);
+  int64_t count = 1;
+  for (int64_t a : axes) count *= g.input(0).shape()[static_cast<size_t>(a)];
+  g.set_input_grad(0, unreduced_grad(g, axes) / static_cast<double>(std::max<int64_t>(count, 1)));
+}
+
+// The gradient is shared equally by the elements equal to the maximum, as torch.amax does.
+void grad_reduce_max(GradContext& g) {
+  std::vector<int64_t> axes = reduced_axes(g);
+  const Tensor& x = g.input(0);
+  const bool keepdims = g.attr_int("keepdims") != 0;
+  Tensor mask = cast(equal(x, unreduce(g.output(0), x.shape(), axes, keepdims)), x.dtype());
+  Tensor ties = unreduce(sum(mask, axes, /*keepdim=*/true), x.shape(), axes, /*keepdims=*/true);
+  g.set_input_grad(0, unreduced_grad(g, axes) * mask / ties);
+}
+
 }  // namespace
 
 void register_reduce_ops(OpRegistry& registry) {
-  registry.add(reduce_def("ReduceSum", 13));
-  registry.add(reduce_def("ReduceMean", 18));
-  registry.add(reduce_def("ReduceMax", 18));
+  registry.add(reduce_def("ReduceSum", 13).grad(grad_reduce_sum));
+  registry.add(reduce_def("ReduceMean", 18).grad(grad_reduce_mean));
+  registry.add(reduce_def("ReduceMax", 18).grad(grad_reduce_max));
   for (const char* op : {"ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
                          "ReduceSumSquare"})
     registry.add(reduce_def(op, 18));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -227,7 +228,8 @@ void register_shape_ops(OpRegistry& registry) {
                    .inputs(2, 2)
                    .attr("allowzero", AttrType::kInt, int_attr(0))  // since opset 14
                    .shape_inputs({1})
-                   .infer(infer_reshape));
+                   .infer(infer_reshape)
+                   .grad([](GradContext& g) { g.set_input_grad(0, g.output_grad(0).reshape(g.input(0).shape())); }));
   registry.add(OpDef("Flatten").opsets(1).attr("axis", AttrType::kInt, int_attr(1)).infer(infer_flatten));
   // axes: an attribute before opset 13, input 1 from 13 on.
   registry.add(OpDef("Squeeze")
@@ -248,7 +250,9 @@ void register_shape_ops(OpRegistry& registry) {
                    .optional_attr("end", AttrType::kInt)
                    .infer(infer_shape));
   registry.add(OpDef("Size").opsets(1).infer(infer_size));
-  registry.add(OpDef("Identity").opsets(1).infer(infer_identity));
+  registry.add(OpDef("Identity").opsets(1).infer(infer_identity).grad([](GradContext& g) {
+    g.set_input_grad(0, g.output_grad(0));
+  }));
 }
 
 }  // namespace kiln::ops

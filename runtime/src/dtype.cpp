@@ -67,4 +67,56 @@ bool is_integral(DType dtype) {
   return dtype == DType::kI64 || dtype == DType::kI32 || dtype == DType::kI8 || dtype == DType::kU8;
 }
 
+std::optional<DType> dtype_from_onnx(int64_t code) {
+  // TensorProto.DataType codes.
+  switch (code) {
+    case 1:
+      return DType::kF32;
+    case 2:
+      return DType::kU8;
+    case 3:
+      return DType::kI8;
+    case 6:
+      return DType::kI32;
+    case 7:
+      return DType::kI64;
+    case 9:
+      return DType::kBool;
+    case 10:
+      return DType::kF16;
+    case 11:
+      return DType::kF64;
+    case 16:
+      return DType::kBF16;
+    default:
+      return std::nullopt;
+  }
+}
+
+int64_t onnx_code(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+      return 1;
+    case DType::kU8:
+      return 2;
+    case DType::kI8:
+      return 3;
+    case DType::kI32:
+      return 6;
+    case DType::kI64:
+      return 7;
+    case DType::kBool:
+      return 9;
+    case DType::kF16:
+      return 10;
+    case DType::kF64:
+      return 11;
+    case DType::kBF16:
+      return 16;
+    case DType::kUndefined:
+      return 0;
+  }
+  return 0;
+}
+
 }  // namespace kiln

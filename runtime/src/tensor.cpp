@@ -8,6 +8,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "kiln/runtime/autograd.h"
 #include "kiln/runtime/backend.h"
 
 namespace kiln {
@@ -15,6 +16,15 @@ namespace {
 
 constexpr size_t kHostAlignment = 64;
 constexpr int64_t kPrintedValues = 8;
+
+bool records_grad(const Tensor& base) { return base.requires_grad() && GradMode::enabled(); }
+
+// A reshaped view of base on the tape as Reshape(base, shape).
+Tensor record_reshape(const Tensor& base, Tensor view) {
+  if (!records_grad(base)) return view;
+  Tensor shape = Tensor::from_vector<int64_t>({static_cast<int64_t>(view.rank())}, view.shape());
+  return autograd::record_view(base, std::move(view), "Reshape", {std::move(shape)});
+}
 
 int64_t normalize_axis(int64_t axis, size_t rank, std::string_view op) {
   const auto r = static_cast<int64_t>(rank);
@@ -478,21 +488,29 @@ Tensor Tensor::slice(int64_t axis, int64_t start, int64_t end, int64_t step) con
   start = clamp(start);
   end = clamp(end);
   const int64_t length = end > start ? 1 + (end - start - 1) / step : 0;
-  Tensor t = *this;
+  Tensor t = alias();
   t.shape_[a] = length;
   if (length > 0) t.offset_ += start * strides_[a];
   if (length > 1) t.strides_[a] *= step;  // step < size here, so this cannot overflow
-  return t;
+  if (!records_grad(*this)) return t;
+  auto one = [](int64_t v) { return Tensor::from_vector<int64_t>({1}, {v}); };
+  return autograd::record_view(*this, std::move(t), "Slice", {one(start), one(end), one(a), one(step)});
 }
 
 Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const {
   if (!defined()) raise(ErrorCode::kInvalidArgument, "transpose: tensor is undefined");
   const int64_t a = normalize_axis(axis0, rank(), "transpose");
   const int64_t b = normalize_axis(axis1, rank(), "transpose");
-  Tensor t = *this;
+  Tensor t = alias();
   std::swap(t.shape_[a], t.shape_[b]);
   std::swap(t.strides_[a], t.strides_[b]);
-  return t;
+  if (!records_grad(*this)) return t;
+  std::vector<int64_t> perm(rank());
+  for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int64_t>(i);
+  std::swap(perm[a], perm[b]);
+  Attributes attrs;
+  attrs.set("perm", perm);
+  return autograd::record_view(*this, std::move(t), "Transpose", {}, std::move(attrs));
 }
 
 Tensor Tensor::permute(const Dims& perm) const {
@@ -501,7 +519,7 @@ Tensor Tensor::permute(const Dims& perm) const {
     raise(ErrorCode::kInvalidArgument, "permute: perm {} has {} entries, expected {} (the rank)",
           kiln::to_string(perm), perm.size(), rank());
   }
-  Tensor t = *this;
+  Tensor t = alias();
   std::vector<bool> seen(rank(), false);
   for (size_t i = 0; i < perm.size(); ++i) {
     const int64_t a = normalize_axis(perm[i], rank(), "permute");
@@ -511,7 +529,12 @@ Tensor Tensor::permute(const Dims& perm) const {
     t.shape_[i] = shape_[a];
     t.strides_[i] = strides_[a];
   }
-  return t;
+  if (!records_grad(*this)) return t;
+  std::vector<int64_t> normalized;
+  for (int64_t p : perm) normalized.push_back(normalize_axis(p, rank(), "permute"));
+  Attributes attrs;
+  attrs.set("perm", normalized);
+  return autograd::record_view(*this, std::move(t), "Transpose", {}, std::move(attrs));
 }
 
 Tensor Tensor::view(const Dims& shape) const {
@@ -524,10 +547,10 @@ Tensor Tensor::view(const Dims& shape) const {
           "view: a tensor of shape {} with strides {} cannot be viewed as {} without a copy; use reshape",
           kiln::to_string(shape_), kiln::to_string(strides_), kiln::to_string(shape));
   }
-  Tensor t = *this;
+  Tensor t = alias();
   t.shape_ = std::move(resolved);
   t.strides_ = std::move(*strides);
-  return t;
+  return record_reshape(*this, std::move(t));
 }
 
 Tensor Tensor::reshape(const Dims& shape) const {
@@ -535,10 +558,10 @@ Tensor Tensor::reshape(const Dims& shape) const {
   const int64_t n = numel();
   Dims resolved = infer_reshape(shape, n);
   std::optional<Dims> strides = view_strides(shape_, strides_, resolved, n);
-  Tensor t = strides ? *this : clone();
+  Tensor t = strides ? alias() : clone();
   t.strides_ = strides ? std::move(*strides) : contiguous_strides(resolved);
   t.shape_ = std::move(resolved);
-  return t;
+  return record_reshape(*this, std::move(t));
 }
 
 Tensor Tensor::expand(const Dims& shape) const {
@@ -548,7 +571,7 @@ Tensor Tensor::expand(const Dims& shape) const {
           kiln::to_string(shape), shape.size(), rank(), kiln::to_string(shape_));
   }
   const size_t lead = shape.size() - rank();
-  Tensor t = *this;
+  Tensor t = alias();
   t.shape_.assign(shape.size(), 0);
   t.strides_.assign(shape.size(), 0);
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -573,7 +596,9 @@ Tensor Tensor::expand(const Dims& shape) const {
     }
   }
   checked_numel(t.shape_);
-  return t;
+  if (!records_grad(*this)) return t;
+  Tensor target = Tensor::from_vector<int64_t>({static_cast<int64_t>(t.rank())}, t.shape());
+  return autograd::record_view(*this, std::move(t), "Expand", {std::move(target)});
 }
 
 // ---- Copies ----
@@ -625,6 +650,28 @@ Tensor Tensor::to(Device target) const {
   Tensor out = empty(shape_, dtype_, target);
   write_storage(*out.storage_, 0, host.raw_data(), host.nbytes());
   return out;
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  if (!defined() || !src.defined()) raise(ErrorCode::kInvalidArgument, "copy_from: tensor is undefined");
+  if (src.shape_ != shape_ || src.dtype_ != dtype_) {
+    raise(ErrorCode::kInvalidArgument, "copy_from: source {} {} does not match destination {} {}",
+          kiln::to_string(src.dtype_), kiln::to_string(src.shape_), kiln::to_string(dtype_), kiln::to_string(shape_));
+  }
+  if (!is_contiguous()) raise(ErrorCode::kInvalidArgument, "copy_from: destination must be contiguous");
+  if (device().host_accessible()) {
+    const Tensor host = src.device().host_accessible() ? src : src.to(Device::host());
+    copy_strided(raw_data(), host.raw_data(), host.shape_, host.strides_, size_of(dtype_));
+    return;
+  }
+  const Tensor host = src.to(Device::host());
+  write_storage(*storage_, static_cast<size_t>(offset_) * size_of(dtype_), host.raw_data(), host.nbytes());
+}
+
+Tensor Tensor::alias() const {
+  Tensor t = *this;
+  t.autograd_.reset();
+  return t;
 }
 
 std::string Tensor::to_string() const {

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "kiln/backend_abi.h"
@@ -31,6 +32,10 @@ std::string_view to_string(DType dtype);
 DType dtype_from_string(std::string_view name);
 bool is_floating(DType dtype);
 bool is_integral(DType dtype);  // signed/unsigned integers, not bool
+/// The DType of an ONNX TensorProto.DataType code (Cast's `to`); std::nullopt when kiln has none.
+std::optional<DType> dtype_from_onnx(int64_t code);
+/// The ONNX TensorProto.DataType code of a dtype (0 for kUndefined).
+int64_t onnx_code(DType dtype);
 
 /// The DType of a C++ element type: dtype_of<float>() == DType::kF32.
 template <class T>

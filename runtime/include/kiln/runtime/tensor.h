@@ -14,6 +14,7 @@
 namespace kiln {
 
 class Backend;
+struct AutogradMeta;
 
 /// Where memory lives: the host, or one device of a backend plugin.
 struct Device {
@@ -113,8 +114,36 @@ class Tensor {
   Tensor to(Device device) const;
   /// "Tensor[f32, [2,3], host]" plus up to a few values.
   std::string to_string() const;
+  /// Copies src's elements (any device, any strides) into this tensor's memory, in place.
+  /// Throws Error(kInvalidArgument) when the shapes or dtypes differ or this is not contiguous.
+  void copy_from(const Tensor& src);
+
+  // ---- Autograd (kiln/runtime/autograd.h). Copies of a handle share this state. ----
+  bool requires_grad() const;
+  /// Marks a leaf as needing gradients. Throws Error(kInvalidArgument) for a non-floating
+  /// dtype or a tensor produced by a recorded op (not a leaf).
+  Tensor& set_requires_grad(bool requires_grad = true);
+  /// True for tensors not produced by a recorded op.
+  bool is_leaf() const;
+  /// The accumulated gradient; undefined before the first backward or after reset.
+  Tensor grad() const;
+  void set_grad(Tensor grad);
+  /// Name of the op that produced this tensor on the tape ("MatMul"); empty for a leaf.
+  std::string grad_fn_name() const;
+  /// Backpropagates from this tensor (autograd::backward); an undefined gradient means ones
+  /// (for a one-element tensor).
+  void backward() const;
+  void backward(const Tensor& gradient, bool retain_graph = false) const;
+  /// The same storage and view without autograd history.
+  Tensor detach() const;
+  /// Internal: the shared autograd state (null until needed).
+  const std::shared_ptr<AutogradMeta>& autograd_meta() const { return autograd_; }
+  void set_autograd_meta(std::shared_ptr<AutogradMeta> meta) { autograd_ = std::move(meta); }
 
  private:
+  // A copy of this handle's view without autograd state: the start of every view method.
+  Tensor alias() const;
+  std::shared_ptr<AutogradMeta> autograd_;
   std::shared_ptr<Storage> storage_;
   DType dtype_ = DType::kUndefined;
   Dims shape_;
