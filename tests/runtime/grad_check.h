@@ -59,8 +59,12 @@ inline Tensor uniform64(const Dims& shape, double lo = -1.0, double hi = 1.0, un
 
 inline Tensor ints64(const Dims& shape, std::vector<int64_t> values) { return Tensor::from_vector<int64_t>(shape, values); }
 
-/// Registers a vector of cases as parameterized tests of a fixture.
+/// Parameterized over the cases of one family file; each file instantiates it once.
 class GradCheckTest : public ::testing::TestWithParam<GradCase> {};
+
+// The case families, one per test file; the coverage test in op_gradients_test.cpp reads all.
+std::vector<GradCase> core_grad_cases();         // op_gradients_test.cpp
+std::vector<GradCase> elementwise_grad_cases();  // elementwise_gradients_test.cpp
 
 /// The weighted sum of the case's floating outputs for the given inputs.
 inline double weighted_output(const GradCase& c, const std::vector<Tensor>& inputs, const std::vector<Tensor>& weights) {
