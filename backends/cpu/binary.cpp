@@ -1,5 +1,5 @@
 // Add, Sub, Mul, Div with numpy broadcasting in both directions. f32 runs on oneDNN's binary
-// primitive (tiny outputs in plain C++); i64 and i32 (shape arithmetic), i8 and u8 run in
+// primitive (tiny outputs in plain C++); f64, i64 and i32 (shape arithmetic), i8 and u8 run in
 // plain C++. Mod and the variadic Max, Min, Sum and Mean run in plain C++.
 
 #include <cmath>
@@ -27,8 +27,9 @@ std::string supports_binary(const NodeView& v) {
   if (!v.has_input(0) || !v.has_input(1)) return "needs two inputs";
   int32_t a = v.input_dtype(0), b = v.input_dtype(1);
   if (a != b) return std::string("input dtypes differ: ") + dtype_name(a) + " and " + dtype_name(b);
-  if (a != KILN_DTYPE_F32 && a != KILN_DTYPE_I64 && a != KILN_DTYPE_I32 && a != KILN_DTYPE_I8 && a != KILN_DTYPE_U8)
-    return std::string("dtype ") + dtype_name(a) + " not supported (f32, i64, i32, i8, u8)";
+  if (a != KILN_DTYPE_F32 && a != KILN_DTYPE_F64 && a != KILN_DTYPE_I64 && a != KILN_DTYPE_I32 && a != KILN_DTYPE_I8 &&
+      a != KILN_DTYPE_U8)
+    return std::string("dtype ") + dtype_name(a) + " not supported (f32, f64, i64, i32, i8, u8)";
   if (v.output_dtype(0) != a) return "output dtype differs from the inputs'";
   Dims out = v.output_shape(0);
   if (!broadcastable(v.input_shape(0), out) || !broadcastable(v.input_shape(1), out))
@@ -150,6 +151,7 @@ std::unique_ptr<Kernel> prepare_binary(const NodeView& v) {
     case KILN_DTYPE_F32:
       if (numel(v.output_shape(0)) < kSmallFloat) return std::make_unique<PlainBinaryKernel<float>>(v, op);
       return std::make_unique<FloatBinaryKernel>(v, op);
+    case KILN_DTYPE_F64: return std::make_unique<PlainBinaryKernel<double>>(v, op);
     case KILN_DTYPE_I64: return std::make_unique<PlainBinaryKernel<int64_t>>(v, op);
     case KILN_DTYPE_I32: return std::make_unique<PlainBinaryKernel<int32_t>>(v, op);
     case KILN_DTYPE_I8: return std::make_unique<PlainBinaryKernel<int8_t>>(v, op);

@@ -3,7 +3,8 @@
 // oneDNN lacks or where it hides NaNs (Erf, Relu, LeakyRelu, Exp, Log), integer dtypes, Clip
 // with run-time bounds and Pow with a tensor exponent, and also the trigonometric, hyperbolic and
 // rounding functions, the activations with attributes (Elu, Selu, Celu, HardSigmoid, Shrink...),
-// PRelu with a broadcast slope, and IsNaN/IsInf to bool.
+// PRelu with a broadcast slope, and IsNaN/IsInf to bool. Every f64 op runs in plain C++ in
+// double (oneDNN 2.6 has no f64 eltwise).
 
 #include <cmath>
 #include <limits>
@@ -38,10 +39,12 @@ std::string same_dtype_in(const NodeView& v, std::initializer_list<int32_t> allo
 }
 
 SupportsFn float_only() {
-  return [](const NodeView& v) { return same_dtype_in(v, {KILN_DTYPE_F32}); };
+  return [](const NodeView& v) { return same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_F64}); };
 }
 SupportsFn float_or_int() {
-  return [](const NodeView& v) { return same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_I64, KILN_DTYPE_I32}); };
+  return [](const NodeView& v) {
+    return same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_F64, KILN_DTYPE_I64, KILN_DTYPE_I32});
+  };
 }
 
 /// y = f(x) through one oneDNN eltwise primitive over the flattened tensor.
@@ -90,6 +93,23 @@ std::unique_ptr<Kernel> make_map(const NodeView& v, F f) {
   return std::make_unique<MapKernel<T, F>>(v, f);
 }
 
+/// A function of one element in f32 and f64, made from one captureless generic lambda.
+struct FloatFn {
+  float (*f32)(float);
+  double (*f64)(double);
+  template <class L>
+  FloatFn(L l) : f32(l), f64(l) {}  // NOLINT: implicit, so tables list plain lambdas
+  float operator()(float x) const { return f32(x); }
+  double operator()(double x) const { return f64(x); }
+};
+
+/// y = f(x) over an f32 or f64 input; f takes either (a generic lambda or a FloatFn).
+template <class F>
+std::unique_ptr<Kernel> map_float(const NodeView& v, F f) {
+  if (v.input_dtype(0) == KILN_DTYPE_F64) return make_map<double>(v, f);
+  return make_map<float>(v, f);
+}
+
 // Integer Abs, Neg and Relu; negation is computed unsigned so MIN wraps instead of trapping.
 template <class T>
 std::unique_ptr<Kernel> int_unary(const NodeView& v) {
@@ -108,32 +128,38 @@ std::unique_ptr<Kernel> prepare_simple(const NodeView& v) {
   if (dt == KILN_DTYPE_I32) return int_unary<int32_t>(v);
   // Plain C++ where oneDNN's version turns NaN into a normal-looking number (relu(NaN) = 0,
   // exp(NaN) = inf) or loses accuracy (log near 1): a NaN must stay visible.
-  if (op == "Erf") return make_map<float>(v, [](float x) { return std::erf(x); });
-  if (op == "Relu") return make_map<float>(v, [](float x) { return x < 0.f ? 0.f : x; });
+  if (op == "Erf") return map_float(v, [](auto x) { return std::erf(x); });
+  if (op == "Relu") return map_float(v, [](auto x) { return x < 0 ? decltype(x)(0) : x; });
   if (op == "LeakyRelu") {
     float alpha = v.attr_float("alpha", 0.01f);
-    return make_map<float>(v, [alpha](float x) { return x < 0.f ? alpha * x : x; });
+    return map_float(v, [alpha](auto x) { return x < 0 ? decltype(x)(alpha * x) : x; });
   }
-  if (op == "Exp") return make_map<float>(v, [](float x) { return std::exp(x); });
-  if (op == "Log") return make_map<float>(v, [](float x) { return std::log(x); });
-  // oneDNN for the rest; outputs too small to be worth its OpenMP region use the same
-  // function in plain C++.
-  using Plain = float (*)(float);
+  if (op == "Exp") return map_float(v, [](auto x) { return std::exp(x); });
+  if (op == "Log") return map_float(v, [](auto x) { return std::log(x); });
+  // oneDNN for the rest of f32; f64, and outputs too small to be worth oneDNN's OpenMP region,
+  // use the same function in plain C++.
   struct Spec {
     const char* op;
     Alg alg;
     float alpha;
-    Plain plain;
+    FloatFn plain;
   };
   static const Spec kSpecs[] = {
-      {"Sigmoid", Alg::eltwise_logistic, 0.f, [](float x) { return 1.f / (1.f + std::exp(-x)); }},
-      {"Tanh", Alg::eltwise_tanh, 0.f, [](float x) { return std::tanh(x); }},
-      {"Sqrt", Alg::eltwise_sqrt, 0.f, [](float x) { return std::sqrt(x); }},
-      {"Abs", Alg::eltwise_abs, 0.f, [](float x) { return std::fabs(x); }},
-      {"Neg", Alg::eltwise_linear, -1.f, [](float x) { return -x; }},
-      {"Gelu", Alg::eltwise_gelu_erf, 0.f, [](float x) { return 0.5f * x * (1.f + std::erf(x * 0.70710678f)); }},
+      {"Sigmoid", Alg::eltwise_logistic, 0.f, [](auto x) { return 1 / (1 + std::exp(-x)); }},
+      {"Tanh", Alg::eltwise_tanh, 0.f, [](auto x) { return std::tanh(x); }},
+      {"Sqrt", Alg::eltwise_sqrt, 0.f, [](auto x) { return std::sqrt(x); }},
+      {"Abs", Alg::eltwise_abs, 0.f, [](auto x) { return std::fabs(x); }},
+      {"Neg", Alg::eltwise_linear, -1.f, [](auto x) { return -x; }},
+      {"Gelu", Alg::eltwise_gelu_erf, 0.f,
+       [](auto x) {
+         using T = decltype(x);
+         return T(0.5) * x * (1 + std::erf(x * T(0.70710678118654752440)));
+       }},
       {"GeluTanh", Alg::eltwise_gelu_tanh, 0.f,
-       [](float x) { return 0.5f * x * (1.f + std::tanh(0.79788456f * (x + 0.044715f * x * x * x))); }},
+       [](auto x) {
+         using T = decltype(x);
+         return T(0.5) * x * (1 + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+       }},
   };
   std::string name(op);
   if (op == "Gelu") {
@@ -141,10 +167,10 @@ std::unique_ptr<Kernel> prepare_simple(const NodeView& v) {
     if (approx == "tanh") name = "GeluTanh";
     else if (approx != "none") fail(v, "attribute 'approximate' must be \"none\" or \"tanh\", not \"" + approx + "\"");
   }
-  bool small = numel(v.output_shape(0)) < kSmallFloat;
+  bool plain = numel(v.output_shape(0)) < kSmallFloat || dt == KILN_DTYPE_F64;
   for (const Spec& s : kSpecs) {
     if (name != s.op) continue;
-    if (small) return make_map<float>(v, s.plain);
+    if (plain) return map_float(v, s.plain);
     return std::make_unique<DnnlEltwiseKernel>(v, s.alg, s.alpha, 0.f);
   }
   fail(v, "no kernel for this op");
@@ -161,43 +187,46 @@ T saturate(double x) {
 
 // ---- Math and activations in plain C++ ----
 
-// f32 functions of one element, without attributes.
+// f32 and f64 functions of one element, without attributes.
 std::unique_ptr<Kernel> prepare_math(const NodeView& v) {
-  using Plain = float (*)(float);
   struct Spec {
     const char* op;
-    Plain f;
+    FloatFn f;
   };
   static const Spec kSpecs[] = {
-      {"Acos", [](float x) { return std::acos(x); }},
-      {"Asin", [](float x) { return std::asin(x); }},
-      {"Atan", [](float x) { return std::atan(x); }},
-      {"Cos", [](float x) { return std::cos(x); }},
-      {"Sin", [](float x) { return std::sin(x); }},
-      {"Tan", [](float x) { return std::tan(x); }},
-      {"Cosh", [](float x) { return std::cosh(x); }},
-      {"Sinh", [](float x) { return std::sinh(x); }},
-      {"Asinh", [](float x) { return std::asinh(x); }},
-      {"Acosh", [](float x) { return std::acosh(x); }},
-      {"Atanh", [](float x) { return std::atanh(x); }},
-      {"Ceil", [](float x) { return std::ceil(x); }},
-      {"Floor", [](float x) { return std::floor(x); }},
+      {"Acos", [](auto x) { return std::acos(x); }},
+      {"Asin", [](auto x) { return std::asin(x); }},
+      {"Atan", [](auto x) { return std::atan(x); }},
+      {"Cos", [](auto x) { return std::cos(x); }},
+      {"Sin", [](auto x) { return std::sin(x); }},
+      {"Tan", [](auto x) { return std::tan(x); }},
+      {"Cosh", [](auto x) { return std::cosh(x); }},
+      {"Sinh", [](auto x) { return std::sinh(x); }},
+      {"Asinh", [](auto x) { return std::asinh(x); }},
+      {"Acosh", [](auto x) { return std::acosh(x); }},
+      {"Atanh", [](auto x) { return std::atanh(x); }},
+      {"Ceil", [](auto x) { return std::ceil(x); }},
+      {"Floor", [](auto x) { return std::floor(x); }},
       // nearbyint in the default rounding mode rounds half to even, as ONNX asks.
-      {"Round", [](float x) { return std::nearbyint(x); }},
-      {"Reciprocal", [](float x) { return 1.f / x; }},
+      {"Round", [](auto x) { return std::nearbyint(x); }},
+      {"Reciprocal", [](auto x) { return 1 / x; }},
       // log(1 + e^x) without overflow for large x.
-      {"Softplus", [](float x) { return x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }},
-      {"Softsign", [](float x) { return x / (1.f + std::fabs(x)); }},
-      {"HardSwish", [](float x) { return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f)); }},
+      {"Softplus", [](auto x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }},
+      {"Softsign", [](auto x) { return x / (1 + std::fabs(x)); }},
+      {"HardSwish",
+       [](auto x) {
+         using T = decltype(x);
+         return x * std::max(T(0), std::min(T(1), x / 6 + T(0.5)));
+       }},
       {"Mish",
-       [](float x) {
-         float sp = x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+       [](auto x) {
+         auto sp = x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
          return x * std::tanh(sp);
        }},
   };
   std::string_view op = v.op_type();
   for (const Spec& s : kSpecs)
-    if (op == s.op) return make_map<float>(v, s.f);
+    if (op == s.op) return map_float(v, s.f);
   fail(v, "no kernel for this op");
 }
 
@@ -206,33 +235,44 @@ std::unique_ptr<Kernel> prepare_sign(const NodeView& v) {
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_I64: return make_map<int64_t>(v, [](int64_t x) { return int64_t{(x > 0) - (x < 0)}; });
     case KILN_DTYPE_I32: return make_map<int32_t>(v, [](int32_t x) { return int32_t{(x > 0) - (x < 0)}; });
-    default: return make_map<float>(v, [](float x) { return x > 0.f ? 1.f : x < 0.f ? -1.f : x; });
+    default:
+      return map_float(v, [](auto x) {
+        using T = decltype(x);
+        return x > 0 ? T(1) : x < 0 ? T(-1) : x;
+      });
   }
 }
 
-// f32 activations with attributes (ONNX defaults).
+// f32 and f64 activations with attributes (ONNX defaults); the float attributes enter f64
+// math as the exact values they hold.
 std::unique_ptr<Kernel> prepare_activation(const NodeView& v) {
   std::string_view op = v.op_type();
   if (op == "Elu") {
     float alpha = v.attr_float("alpha", 1.f);
-    return make_map<float>(v, [alpha](float x) { return x < 0.f ? alpha * std::expm1(x) : x; });
+    return map_float(v, [alpha](auto x) { return x < 0 ? decltype(x)(alpha * std::expm1(x)) : x; });
   }
   if (op == "Selu") {
     float alpha = v.attr_float("alpha", 1.67326319217681884765625f);
     float gamma = v.attr_float("gamma", 1.05070102214813232421875f);
-    return make_map<float>(v, [alpha, gamma](float x) { return x > 0.f ? gamma * x : gamma * alpha * std::expm1(x); });
+    return map_float(v, [alpha, gamma](auto x) {
+      using T = decltype(x);
+      return x > 0 ? T(gamma * x) : T(T(gamma) * alpha * std::expm1(x));
+    });
   }
   if (op == "Celu") {
     float alpha = v.attr_float("alpha", 1.f);
-    return make_map<float>(v, [alpha](float x) { return x > 0.f ? x : alpha * std::expm1(x / alpha); });
+    return map_float(v, [alpha](auto x) { return x > 0 ? x : decltype(x)(alpha * std::expm1(x / alpha)); });
   }
   if (op == "HardSigmoid") {
     float alpha = v.attr_float("alpha", 0.2f), beta = v.attr_float("beta", 0.5f);
-    return make_map<float>(v, [alpha, beta](float x) { return std::max(0.f, std::min(1.f, alpha * x + beta)); });
+    return map_float(v, [alpha, beta](auto x) {
+      using T = decltype(x);
+      return std::max(T(0), std::min(T(1), T(alpha * x + beta)));
+    });
   }
   if (op == "ThresholdedRelu") {
     float alpha = v.attr_float("alpha", 1.f);
-    return make_map<float>(v, [alpha](float x) { return x > alpha ? x : 0.f; });
+    return map_float(v, [alpha](auto x) { return x > alpha ? x : decltype(x)(0); });
   }
   fail(v, "no kernel for this op");
 }
@@ -253,26 +293,28 @@ std::unique_ptr<Kernel> prepare_shrink(const NodeView& v) {
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_I64: return prepare_shrink_typed<int64_t>(v);
     case KILN_DTYPE_I32: return prepare_shrink_typed<int32_t>(v);
+    case KILN_DTYPE_F64: return prepare_shrink_typed<double>(v);
     default: return prepare_shrink_typed<float>(v);
   }
 }
 
 std::string supports_is_class(const NodeView& v) {
-  if (v.input_dtype(0) != KILN_DTYPE_F32) return std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported";
+  if (v.input_dtype(0) != KILN_DTYPE_F32 && v.input_dtype(0) != KILN_DTYPE_F64)
+    return std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported";
   if (v.output_dtype(0) != KILN_DTYPE_BOOL) return "output dtype is not bool";
   if (numel(v.output_shape(0)) != numel(v.input_shape(0))) return "output shape differs from the input's";
   return "";
 }
 
 std::unique_ptr<Kernel> prepare_is_class(const NodeView& v) {
-  if (v.op_type() == "IsNaN") return make_map<float>(v, [](float x) { return std::isnan(x); });
+  if (v.op_type() == "IsNaN") return map_float(v, [](auto x) { return std::isnan(x); });
   bool neg = v.attr_int("detect_negative", 1) != 0, pos = v.attr_int("detect_positive", 1) != 0;
-  return make_map<float>(v, [neg, pos](float x) { return std::isinf(x) && (x > 0.f ? pos : neg); });
+  return map_float(v, [neg, pos](auto x) { return std::isinf(x) && (x > 0 ? pos : neg); });
 }
 
 // PRelu: y = x < 0 ? slope * x : x, slope broadcast to x.
 std::string supports_prelu(const NodeView& v) {
-  std::string why = same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_I64, KILN_DTYPE_I32});
+  std::string why = same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_F64, KILN_DTYPE_I64, KILN_DTYPE_I32});
   if (!why.empty()) return why;
   if (!broadcastable(v.input_shape(1), v.output_shape(0))) return "slope does not broadcast to the input";
   return "";
@@ -305,6 +347,7 @@ std::unique_ptr<Kernel> prepare_prelu(const NodeView& v) {
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_I64: return std::make_unique<PReluKernel<int64_t>>(v);
     case KILN_DTYPE_I32: return std::make_unique<PReluKernel<int32_t>>(v);
+    case KILN_DTYPE_F64: return std::make_unique<PReluKernel<double>>(v);
     default: return std::make_unique<PReluKernel<float>>(v);
   }
 }
@@ -338,7 +381,7 @@ class RuntimeClipKernel : public Kernel {
 };
 
 std::string supports_clip(const NodeView& v) {
-  std::string why = same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_I64, KILN_DTYPE_I32});
+  std::string why = same_dtype_in(v, {KILN_DTYPE_F32, KILN_DTYPE_F64, KILN_DTYPE_I64, KILN_DTYPE_I32});
   if (!why.empty()) return why;
   for (size_t i = 1; i < 3; ++i)
     if (v.has_input(i) && numel(v.input_shape(i)) != 1) return "min and max must be scalars";
@@ -374,6 +417,7 @@ std::unique_ptr<Kernel> prepare_clip(const NodeView& v) {
   switch (v.input_dtype(0)) {
     case KILN_DTYPE_I64: return prepare_clip_typed<int64_t>(v);
     case KILN_DTYPE_I32: return prepare_clip_typed<int32_t>(v);
+    case KILN_DTYPE_F64: return prepare_clip_typed<double>(v);
     default: return prepare_clip_typed<float>(v);
   }
 }
@@ -382,7 +426,7 @@ std::unique_ptr<Kernel> prepare_clip(const NodeView& v) {
 
 std::string supports_pow(const NodeView& v) {
   int32_t b = v.input_dtype(0), e = v.input_dtype(1);
-  if (b != KILN_DTYPE_F32 && !is_int(b)) return std::string("base dtype ") + dtype_name(b) + " not supported";
+  if (b != KILN_DTYPE_F32 && b != KILN_DTYPE_F64 && !is_int(b)) return std::string("base dtype ") + dtype_name(b) + " not supported";
   if (e != KILN_DTYPE_F32 && e != KILN_DTYPE_F64 && !is_int(e))
     return std::string("exponent dtype ") + dtype_name(e) + " not supported";
   if (v.output_dtype(0) != b) return "output dtype differs from the base's";
@@ -405,7 +449,7 @@ class PowKernel : public Kernel {
     T* y = static_cast<T*>(out[0].data);
     auto go = [&](auto* e) {
       broadcast_apply(x, base_shape_, e, exp_shape_, y, out_shape_, [](T a, auto b) {
-        if constexpr (std::is_same_v<T, float>) return static_cast<float>(std::pow(a, static_cast<float>(b)));
+        if constexpr (std::is_floating_point_v<T>) return static_cast<T>(std::pow(a, static_cast<T>(b)));
         else return saturate<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
       });
     };
@@ -426,6 +470,7 @@ std::unique_ptr<Kernel> prepare_pow(const NodeView& v) {
   int32_t b = v.input_dtype(0);
   if (b == KILN_DTYPE_I64) return std::make_unique<PowKernel<int64_t>>(v);
   if (b == KILN_DTYPE_I32) return std::make_unique<PowKernel<int32_t>>(v);
+  if (b == KILN_DTYPE_F64) return std::make_unique<PowKernel<double>>(v);
   // A known scalar exponent on a base the output already has the shape of: oneDNN pow.
   if (v.input_value(1) && numel(v.input_shape(1)) == 1 && v.input_shape(1).size() <= v.output_shape(0).size() &&
       numel(v.output_shape(0)) >= kSmallFloat &&

@@ -20,5 +20,8 @@ void register_logic_kernels(KernelTable& table);
 void register_loss_kernels(KernelTable& table);  // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void register_resize_kernels(KernelTable& table);  // Resize, Upsample
 void register_fused_kernels(KernelTable& table);  // kiln.FusedConv, FusedGemm, FusedMatMul
+// f64 MatMul, Gemm, Conv, ConvTranspose, pools, BatchNorm, LayerNorm, Softmax (f64.cpp); it
+// extends those ops' entries, so it registers after them.
+void register_f64_kernels(KernelTable& table);
 
 }  // namespace kiln::cpu

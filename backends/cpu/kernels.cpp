@@ -20,6 +20,8 @@ void register_kernels(KernelTable& table) {
   register_loss_kernels(table);         // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
   register_resize_kernels(table);       // Resize, Upsample
   register_fused_kernels(table);        // kiln.FusedConv, FusedGemm, FusedMatMul
+  // Last: puts f64 kernels in front of the f32 oneDNN entries of MatMul ... Softmax above.
+  register_f64_kernels(table);
 }
 
 }  // namespace kiln::cpu

@@ -1,6 +1,6 @@
 // ReduceSum, ReduceMean, ReduceMax: axes from the attribute (older opsets) or from input 1,
-// keepdims, noop_with_empty_axes. f32 runs on oneDNN's reduction primitive; i64/i32 Sum and
-// Max run in plain C++. Empty inputs give 0 (Sum), NaN (Mean) or the dtype's lowest (Max).
+// keepdims, noop_with_empty_axes. f32 runs on oneDNN's reduction primitive; f64 (in double)
+// and i64/i32 Sum and Max run in plain C++. Empty inputs give 0 (Sum), NaN (Mean) or the dtype's lowest (Max).
 // ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp and ReduceSumSquare
 // share the plan and run in plain C++ (f32/f64 accumulate in double); ArgMax/ArgMin likewise.
 
@@ -28,9 +28,9 @@ Red red_of(std::string_view op) {
 // The opset from which axes come as input 1 instead of an attribute.
 int axes_input_opset(std::string_view op) { return op == "ReduceSum" ? 13 : 18; }
 
-// The reductions that run in plain C++ only.
-// Reductions in plain C++; kSum and kMax serve the integer dtypes oneDNN's reduction lacks.
-enum class PlainRed { kSum, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
+// Reductions in plain C++; kSum, kMean and kMax serve the dtypes oneDNN's reduction lacks
+// (f64, and integers for Sum and Max).
+enum class PlainRed { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kLogSum, kLogSumExp, kSumSquare };
 
 std::optional<PlainRed> plain_red_of(std::string_view op) {
   if (op == "ReduceMin") return PlainRed::kMin;
@@ -88,7 +88,7 @@ std::string supports_reduce(const NodeView& v) {
   std::optional<PlainRed> plain = plain_red_of(v.op_type());
   bool int_ok = (plain ? plain_int_ok(*plain) : red_of(v.op_type()) != Red::kMean) &&
                 (dt == KILN_DTYPE_I64 || dt == KILN_DTYPE_I32);
-  bool f64_ok = plain && dt == KILN_DTYPE_F64;  // the plain reductions also take f64
+  bool f64_ok = dt == KILN_DTYPE_F64;  // every reduction runs in plain C++ on f64
   if (dt != KILN_DTYPE_F32 && !int_ok && !f64_ok) return std::string("dtype ") + dtype_name(dt) + " not supported";
   if (v.output_dtype(0) != dt) return "output dtype differs from the input's";
   ReducePlan p;
@@ -141,7 +141,7 @@ class PlainReduceKernel : public Kernel {
  public:
   PlainReduceKernel(const ReducePlan& p, PlainRed r)
       : red_(r), identity_(p.identity), in_(p.in), to_out_(broadcast_strides(p.kept, p.in)),
-        out_numel_(numel(p.kept)) {}
+        out_numel_(numel(p.kept)), count_(out_numel_ > 0 ? numel(p.in) / out_numel_ : 0) {}
   void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
     const T* x = static_cast<const T*>(in[0].data);
     T* y = static_cast<T*>(out[0].data);
@@ -180,7 +180,8 @@ class PlainReduceKernel : public Kernel {
   }
   Acc fold(Acc a, Acc v) const {
     switch (red_) {
-      case PlainRed::kSum: return wrap_add(a, v);
+      case PlainRed::kSum:
+      case PlainRed::kMean: return wrap_add(a, v);
       case PlainRed::kMax:
         if constexpr (kFloat) return v > a || std::isnan(v) ? v : a;  // NaN propagates
         else return v > a ? v : a;
@@ -200,6 +201,7 @@ class PlainReduceKernel : public Kernel {
   }
   T finish(Acc a) const {
     if constexpr (kFloat) {
+      if (red_ == PlainRed::kMean) return static_cast<T>(a / static_cast<double>(count_));  // empty: NaN
       if (red_ == PlainRed::kL2) return static_cast<T>(std::sqrt(a));
       if (red_ == PlainRed::kLogSum || red_ == PlainRed::kLogSumExp) return static_cast<T>(std::log(a));
     }
@@ -209,7 +211,7 @@ class PlainReduceKernel : public Kernel {
   PlainRed red_;
   bool identity_;
   Dims in_, to_out_;
-  int64_t out_numel_;
+  int64_t out_numel_, count_;
 };
 
 template <class T>
@@ -230,8 +232,9 @@ std::unique_ptr<Kernel> prepare_reduce(const NodeView& v) {
     }
   }
   Red r = red_of(v.op_type());
-  PlainRed as_plain = r == Red::kSum ? PlainRed::kSum : PlainRed::kMax;  // integers: Sum and Max only
-  switch (v.input_dtype(0)) {
+  PlainRed as_plain = r == Red::kSum ? PlainRed::kSum : r == Red::kMean ? PlainRed::kMean : PlainRed::kMax;
+  switch (v.input_dtype(0)) {  // integers: Sum and Max only (supports_reduce)
+    case KILN_DTYPE_F64: return make_plain_reduce<double>(p, as_plain);
     case KILN_DTYPE_I64: return make_plain_reduce<int64_t>(p, as_plain);
     case KILN_DTYPE_I32: return make_plain_reduce<int32_t>(p, as_plain);
     default: return make_float_reduce(p.in, p.kept, r, p.identity);

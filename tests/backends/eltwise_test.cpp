@@ -21,10 +21,12 @@ double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 double gelu_tanh(double x) { return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / kPi) * (x + 0.044715 * x * x * x))); }
 double relu(double x) { return x > 0 ? x : 0.0; }
 
-// Clip with optional bounds; absent means unbounded.
+// Clip with optional bounds; absent means unbounded. Bounds given as inputs are read from them.
 OpCase clip_ref(OpCase oc, double lo, double hi) {
   return oc.expect([lo, hi](const Refs& in) {
-    return Refs{map_unary(in[0], [&](double v) { return std::min(std::max(v, lo), hi); }, in[0].dtype)};
+    const double min = in.size() > 1 && in[1].present ? in[1].v[0] : lo;
+    const double max = in.size() > 2 && in[2].present ? in[2].v[0] : hi;
+    return Refs{map_unary(in[0], [&](double v) { return std::min(std::max(v, min), max); }, in[0].dtype)};
   });
 }
 
@@ -112,7 +114,7 @@ std::vector<OpCase> math_cases() {
       unary_case("CeluAlpha", "Celu", gen.uniform({3, 4}, -3.0, 3.0), [](double x) { return celu(x, 2.0); })
           .attr("alpha", 2.0f),
       unary_case("HardSigmoidDefault", "HardSigmoid", gen.uniform({3, 4}, -5.0, 5.0),
-                 [](double x) { return hard_sigmoid(x, 0.2, 0.5); }),
+                 [](double x) { return hard_sigmoid(x, double{0.2f}, 0.5); }),
       unary_case("HardSigmoidAttrs", "HardSigmoid", gen.uniform({3, 4}, -5.0, 5.0),
                  [](double x) { return hard_sigmoid(x, 0.5, 0.6); })
           .attr("alpha", 0.5f)
@@ -160,8 +162,8 @@ std::vector<OpCase> cases() {
       unary_case("ReluRank6", "Relu", gen.uniform({2, 1, 3, 1, 2, 2}), relu),
       unary_case("ReluRank0", "Relu", f32_scalar(-1.5f), relu),
       unary_case("ReluEmpty", "Relu", gen.uniform({0, 3}), relu),
-      unary_case("LeakyReluDefaultAlpha", "LeakyRelu", gen.uniform({2, 5}), [](double x) { return x > 0 ? x : 0.01 * x; }),
-      unary_case("LeakyReluAlpha", "LeakyRelu", gen.uniform({2, 5}), [](double x) { return x > 0 ? x : 0.2 * x; })
+      unary_case("LeakyReluDefaultAlpha", "LeakyRelu", gen.uniform({2, 5}), [](double x) { return x > 0 ? x : double{0.01f} * x; }),
+      unary_case("LeakyReluAlpha", "LeakyRelu", gen.uniform({2, 5}), [](double x) { return x > 0 ? x : double{0.2f} * x; })
           .attr("alpha", 0.2f)
           .tolerance(1e-4, 1e-6),
       unary_case("Sigmoid", "Sigmoid", gen.uniform({3, 4}, -6.0, 6.0), sigmoid),

@@ -63,7 +63,38 @@ std::vector<std::unique_ptr<std::vector<OpCase>>>& declared_cases() {
 
 }  // namespace
 
+OpCase f64_twin(const OpCase& c) {
+  OpCase twin = c;
+  twin.name += "F64";
+  twin.f64_twin = false;
+  for (CaseInput& in : twin.inputs) {
+    if (!in.value.defined() || in.value.dtype() != DType::kF32) continue;
+    Tensor wide = Tensor::empty(in.value.shape(), DType::kF64);
+    const float* src = in.value.data<float>();
+    double* dst = wide.data<double>();
+    for (int64_t i = 0; i < wide.numel(); ++i) dst[i] = src[i];
+    in.value = wide;
+  }
+  twin.reference = [ref = c.reference](const Refs& inputs) {
+    Refs outs = ref(inputs);
+    for (Ref& out : outs) {
+      if (out.dtype == DType::kF32) out.dtype = DType::kF64;
+    }
+    return outs;
+  };
+  twin.rtol = 1e-10;
+  twin.atol = 1e-12;
+  return twin;
+}
+
 std::vector<OpCaseParam> with_backends(std::vector<OpCase> cases) {
+  const size_t declared = cases.size();
+  for (size_t i = 0; i < declared; ++i) {
+    const OpCase& c = cases[i];
+    bool has_f32 = false;
+    for (const CaseInput& in : c.inputs) has_f32 = has_f32 || (in.value.defined() && in.value.dtype() == DType::kF32);
+    if (c.f64_twin && has_f32) cases.push_back(f64_twin(c));
+  }
   auto& storage = declared_cases();
   storage.push_back(std::make_unique<std::vector<OpCase>>(std::move(cases)));
   std::vector<OpCaseParam> params;

@@ -159,9 +159,18 @@ void set_attrs(OpCase& oc, const Spec& s) {
   if (s.extrapolation != 0.0) oc.attr("extrapolation_value", static_cast<float>(s.extrapolation));
 }
 
+// Values as an f32 tensor holds them: ONNX's scales are f32, so the references use these
+// (which the f64 twins need, at rtol 1e-10).
+std::vector<double> as_f32(const std::vector<double>& values) {
+  std::vector<double> out;
+  for (double v : values) out.push_back(static_cast<float>(v));
+  return out;
+}
+
 // Resize-13 with constant scales; the reference is the generic N-d one unless `bilinear`.
-OpCase scales_case(const std::string& name, const Tensor& x, const Spec& s, const std::vector<double>& scales,
-                   bool bilinear = false, const std::vector<double>& roi = {}) {
+OpCase scales_case(const std::string& name, const Tensor& x, const Spec& s, const std::vector<double>& given_scales,
+                   bool bilinear = false, const std::vector<double>& given_roi = {}) {
+  const std::vector<double> scales = as_f32(given_scales), roi = as_f32(given_roi);
   OpCase oc(name, "Resize");
   oc.at_opset(13).input(x);
   if (roi.empty())
@@ -180,7 +189,8 @@ OpCase scales_case(const std::string& name, const Tensor& x, const Spec& s, cons
 
 // Resize-13 with constant sizes: scale = out / in per axis.
 OpCase sizes_case(const std::string& name, const Tensor& x, const Spec& s, const Dims& sizes,
-                  bool bilinear = false, const std::vector<double>& roi = {}) {
+                  bool bilinear = false, const std::vector<double>& given_roi = {}) {
+  const std::vector<double> roi = as_f32(given_roi);
   OpCase oc(name, "Resize");
   oc.at_opset(13).input(x);
   if (roi.empty())
@@ -201,7 +211,8 @@ OpCase sizes_case(const std::string& name, const Tensor& x, const Spec& s, const
 
 // Resize-18 with the axes attribute: scales only for the listed axes.
 OpCase axes_case(const std::string& name, const Tensor& x, const Dims& axes,
-                 const std::vector<double>& axis_scales) {
+                 const std::vector<double>& given_scales) {
+  const std::vector<double> axis_scales = as_f32(given_scales);
   OpCase oc(name, "Resize");
   oc.at_opset(18).input(x).absent().constant(
       f32({static_cast<int64_t>(axis_scales.size())}, to_f32(axis_scales)));
@@ -217,7 +228,8 @@ OpCase axes_case(const std::string& name, const Tensor& x, const Dims& axes,
 // Upsample (7: scales attribute, 9: scales input) and Resize-10: asymmetric coordinates,
 // nearest rounds down.
 OpCase legacy_case(const std::string& name, const std::string& op, int opset, const Tensor& x,
-                   const std::string& mode, const std::vector<double>& scales) {
+                   const std::string& mode, const std::vector<double>& given_scales) {
+  const std::vector<double> scales = as_f32(given_scales);
   OpCase oc(name, op);
   oc.at_opset(opset).input(x);
   if (opset < 9) {
