@@ -69,6 +69,17 @@ TEST(DataLoader, BatchesOfATensorDatasetWithoutTarget) {
   EXPECT_FALSE(it->target.defined());
 }
 
+TEST(DataLoader, IncrementAtTheEndStaysAtTheEnd) {
+  DataLoader loader(numbers(3), DataLoaderOptions().batch_size(2));
+  auto it = loader.begin();
+  ++it;
+  ++it;
+  EXPECT_TRUE(it == loader.end());
+  ++it;
+  EXPECT_TRUE(it == loader.end());
+  EXPECT_EQ(loader.state(), (DataLoaderState{1, 0}));
+}
+
 TEST(DataLoader, DropLast) {
   DataLoader loader(numbers(10), DataLoaderOptions().batch_size(4).drop_last(true));
   EXPECT_EQ(loader.size(), 2);

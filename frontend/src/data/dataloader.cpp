@@ -70,6 +70,7 @@ DataLoader::Iterator& DataLoader::Iterator::operator++() {
 }
 
 void DataLoader::Iterator::fetch() {
+  if (run_ == nullptr) return;  // ++ at the end stays at the end
   std::optional<Example> batch;
   try {
     batch = run_->next();

@@ -69,7 +69,7 @@ class EpochRun;  // one pass over the data: the order and the prefetch threads
 /// Iterates batches: each Example holds data (and target) of its examples stacked along a new
 /// dim 0, as contiguous host tensors. Each iteration is one epoch; a finished epoch moves to the
 /// next, whose shuffle differs. Only the batches in flight are held in memory (at most about
-/// 2 x workers). The loader must outlive its iterators.
+/// 2 x workers). The loader must outlive its iterators, and iterates one epoch at a time.
 class DataLoader {
  public:
   class Iterator;

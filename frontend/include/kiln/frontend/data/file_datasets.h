@@ -30,7 +30,7 @@ class NpzDataset : public TensorDataset {
 /// A CSV file of numbers, one example a row: the columns listed in target_columns (negative
 /// counts from the end: -1 is the last) form the target, a f32 vector of that many values in
 /// that order; the other columns, in file order, form the data, a f32 vector. Empty lines are
-/// skipped; fields may have spaces around them.
+/// skipped; fields may have spaces around them; quoted fields are not numbers.
 class CsvDataset : public TensorDataset {
  public:
   /// Throws Error(kIo) when the file cannot be read, and Error(kInvalidArgument) naming file,
