@@ -2,6 +2,7 @@
 // and MatMul kernels of conv.cpp and matmul.cpp with the activation as a oneDNN eltwise
 // post-op, so the output is written once instead of once per op.
 
+#include <cmath>
 #include <string>
 
 #include "kernel_families.h"
@@ -18,8 +19,10 @@ Activation Activation::of(const NodeView& v) {
     a.kind = kRelu;
   else if (name == "Clip")
     a.kind = kClip;
+  else if (name == "Gelu")
+    a.kind = kGelu;
   else if (!name.empty())
-    fail(v, "activation '" + name + "' is not supported (expected Relu or Clip)");
+    fail(v, "activation '" + name + "' is not supported (expected Relu, Clip or Gelu)");
   // oneDNN's clip differs from ONNX's numpy order when min > max; the op definition rejects it.
   if (a.kind == kClip && !(a.lo <= a.hi)) fail(v, "activation_min is above activation_max");
   return a;
@@ -30,10 +33,16 @@ void Activation::append_to(dnnl::post_ops& po) const {
     po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
   else if (kind == kClip)
     po.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, lo, hi);
+  else if (kind == kGelu)
+    po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
 }
 
 void Activation::apply(float* data, int64_t n) const {
   if (kind == kNone) return;
+  if (kind == kGelu) {
+    for (int64_t i = 0; i < n; ++i) data[i] = 0.5f * data[i] * (1.f + std::erf(data[i] * 0.70710678f));
+    return;
+  }
   float low = kind == kRelu ? 0.f : lo, high = kind == kRelu ? std::numeric_limits<float>::max() : hi;
   for (int64_t i = 0; i < n; ++i) data[i] = std::min(std::max(data[i], low), high);
 }

@@ -119,7 +119,8 @@ std::string gemm_shapes(const NodeView& v, GemmShapes& s) {
 }
 
 // Y = alpha * A' B' + beta * C: C is first broadcast into Y, then the matmul adds onto it with
-// a sum post-op scaled by beta, then the activation's post-op; alpha is the output scale.
+// a sum post-op scaled by beta, then the activation's post-op; alpha is the output scale. A C
+// that is a bias row (alpha = beta = 1) goes in as the primitive's bias instead.
 // Transposes are strides.
 class GemmKernel : public Kernel {
  public:
@@ -138,16 +139,22 @@ class GemmKernel : public Kernel {
     auto a_md = strided_desc({s.m, s.k}, ta ? Dims{1, s.m} : Dims{s.k, 1}, KILN_DTYPE_F32);
     auto b_md = strided_desc({s.k, s.n}, tb ? Dims{1, s.k} : Dims{s.n, 1}, KILN_DTYPE_F32);
     auto y_md = plain_desc({s.m, s.n}, KILN_DTYPE_F32);
+    // A Linear layer's C (one row of N, alpha = beta = 1) is the primitive's bias argument,
+    // which saves broadcasting C into Y before every run.
+    c_is_bias_ = use_c_ && alpha == 1.f && beta_ == 1.f && numel(c_shape_) == n_ &&
+                 (c_shape_.size() < 2 || c_shape_[0] == 1);
+    auto bias_md = c_is_bias_ ? plain_desc({1, s.n}, KILN_DTYPE_F32) : dnnl::memory::desc();
     dnnl::primitive_attr attr;
     if (alpha != 1.f) attr.set_output_scales(0, {alpha});
     dnnl::post_ops po;
-    if (use_c_) po.append_sum(beta_);
+    if (use_c_ && !c_is_bias_) po.append_sum(beta_);
     act_.append_to(po);
     attr.set_post_ops(po);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, y_md), attr, engine());
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, bias_md, y_md), attr, engine());
     call_.set_primitive(dnnl::matmul(pd));
     call_.bind(DNNL_ARG_SRC, a_md);
     call_.bind(DNNL_ARG_WEIGHTS, b_md);
+    if (c_is_bias_) call_.bind(DNNL_ARG_BIAS, bias_md);
     call_.bind(DNNL_ARG_DST, y_md);
     ready_ = true;
   }
@@ -155,6 +162,10 @@ class GemmKernel : public Kernel {
     int64_t total = m_ * n_;
     if (total == 0) return;
     auto* y = static_cast<float*>(out[0].data);
+    if (c_is_bias_) {
+      call_.run({in[0].data, in[1].data, in[2].data, y});
+      return;
+    }
     if (use_c_) expand_into(static_cast<const float*>(in[2].data), c_shape_, y, {m_, n_});
     if (ready_) {
       call_.run({in[0].data, in[1].data, y});
@@ -170,7 +181,7 @@ class GemmKernel : public Kernel {
   Activation act_;
   int64_t m_ = 0, n_ = 0;
   float beta_ = 1.f;
-  bool use_c_ = false, ready_ = false;
+  bool use_c_ = false, c_is_bias_ = false, ready_ = false;
   Dims c_shape_;
   DnnlCall call_;
 };

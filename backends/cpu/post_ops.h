@@ -14,7 +14,7 @@
 namespace kiln::cpu {
 
 struct Activation {
-  enum Kind { kNone, kRelu, kClip } kind = kNone;
+  enum Kind { kNone, kRelu, kClip, kGelu } kind = kNone;  // kGelu: the exact (erf) GELU
   float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
 
   /// Reads activation, activation_min and activation_max; throws KernelError on an unknown

@@ -1,7 +1,7 @@
 // kiln's fused inference ops (domain "kiln"), made by fuse_bias_activation: FusedConv,
 // FusedGemm and FusedMatMul are their base op followed by an optional bias (FusedMatMul), an
-// optional residual Z (FusedConv, as ONNX Runtime's FusedConv) and an activation (Relu or
-// Clip). Shape rules are the base op's own, called through its
+// optional residual Z (FusedConv, as ONNX Runtime's FusedConv) and an activation (Relu, Clip
+// or the exact Gelu). Shape rules are the base op's own, called through its
 // registered definition, plus checks of the bias and activation attributes.
 #include <memory>
 
@@ -29,8 +29,8 @@ ValueType infer_as_base(const InferContext& c, const OpDef& base, size_t base_in
 
 void check_activation(const InferContext& c) {
   std::string act = c.attr_string("activation");
-  if (act != "" && act != "Relu" && act != "Clip")
-    c.fail("activation '{}' is not supported (expected \"\", \"Relu\" or \"Clip\")", act);
+  if (act != "" && act != "Relu" && act != "Clip" && act != "Gelu")
+    c.fail("activation '{}' is not supported (expected \"\", \"Relu\", \"Clip\" or \"Gelu\")", act);
   if (act == "Clip" && !(c.attr_float("activation_min") <= c.attr_float("activation_max")))
     c.fail("activation_min {} is above activation_max {}", c.attr_float("activation_min"),
            c.attr_float("activation_max"));

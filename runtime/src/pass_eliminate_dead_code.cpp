@@ -22,7 +22,9 @@ PassReport run_pipeline(Graph& graph, BackendRegistry* registry) {
   auto step = [&](const char* name, size_t changed) { report.changes.emplace_back(name, changed); };
   step("fold_constants", registry ? fold_constants(graph, *registry) : fold_constants(graph));
   step("eliminate_dead_code", eliminate_dead_code(graph));
+  step("remove_identities", remove_identities(graph));
   step("fold_batch_norm", fold_batch_norm(graph));
+  step("fuse_gelu", fuse_gelu(graph));
   step("fuse_bias_activation", fuse_bias_activation(graph));
   step("eliminate_dead_code", eliminate_dead_code(graph));
   validate(graph);

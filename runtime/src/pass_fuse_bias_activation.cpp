@@ -1,5 +1,5 @@
 // Conv / Gemm / MatMul, then an Add of a constant bias, (Conv only) an Add of a residual of the
-// same shape, then Relu or Clip -> one node whose bias, residual and activation run inside the
+// same shape, then Relu, Clip or Gelu -> one node whose bias, residual and activation run inside the
 // base op's primitive (oneDNN post-ops on the CPU).
 #include <optional>
 #include <set>
@@ -75,7 +75,7 @@ std::optional<std::pair<Node*, Value*>> find_residual_add(Value* y) {
 
 struct Act {
   Node* node = nullptr;
-  std::string name;  // "Relu" or "Clip"
+  std::string name;  // "Relu", "Clip" or "Gelu"
   float lo = 0, hi = 0;
 };
 
@@ -86,12 +86,14 @@ std::optional<float> scalar_input(const Node& node, size_t i) {
   return t->item<float>();
 }
 
-// Relu(y), or Clip(y) with constant bounds, min <= max.
+// Relu(y), exact Gelu(y), or Clip(y) with constant bounds, min <= max.
 std::optional<Act> find_activation(const Graph& graph, Value* y) {
   if (!passes::single_use(y)) return std::nullopt;
   Node* n = passes::only_user(y);
   if (!n->output(0) || n->input(0) != y) return std::nullopt;
   if (passes::is_op(n, "Relu")) return Act{n, "Relu", 0.f, 0.f};
+  if (passes::is_op(n, "Gelu") && n->attrs().get_string("approximate", "none") == "none")
+    return Act{n, "Gelu", 0.f, 0.f};
   if (!passes::is_op(n, "Clip")) return std::nullopt;
   Act a{n, "Clip", std::numeric_limits<float>::lowest(), std::numeric_limits<float>::max()};
   if (graph.opset("") < 11) {

@@ -442,6 +442,74 @@ TEST(FuseBiasActivation, MatMulClipWithoutBias) {
   EXPECT_EQ(opt.nodes()[0]->inputs().size(), 2u);
 }
 
+// PyTorch's export of the exact GELU: x * (1 + Erf(x / sqrt(2))) * 0.5.
+// `p` prefixes the constants' names; div: Div by sqrt(2), else Mul by 1/sqrt(2) first.
+Value* gelu_decomposition(Graph& g, Value* x, const std::string& p = "g", bool div = true) {
+  Value* scaled = div ? g.op1("Div", {x, g.add_initializer(p + "sqrt2", Tensor::scalar(1.4142135f))})
+                      : g.op1("Mul", {g.add_initializer(p + "rsqrt2", Tensor::scalar(0.70710677f)), x});
+  Value* one_plus = g.op1("Add", {g.op1("Erf", {scaled}), g.add_initializer(p + "one", Tensor::scalar(1.f))});
+  return g.op1("Mul", {g.op1("Mul", {x, one_plus}), g.add_initializer(p + "half", Tensor::scalar(0.5f))});
+}
+
+TEST(FuseGelu, PyTorchDecompositionsBecomeGelu) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, Shape{"N", 6});
+  Value* a = gelu_decomposition(g, x);
+  Value* b = gelu_decomposition(g, g.op1("Tanh", {a}), "h", /*div=*/false);
+  g.add_output(b->name());
+  Graph opt = rewritten(g, fuse_gelu, 2, {random_tensor({3, 6}, 170, -4.f, 4.f)});
+  eliminate_dead_code(opt);
+  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"Gelu", 2}, {"Tanh", 1}}));
+}
+
+TEST(FuseGelu, NotForOtherConstantsOrSharedIntermediates) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, Shape{2, 6});
+  Value* erf = g.op1("Erf", {g.op1("Div", {x, g.add_initializer("two", Tensor::scalar(2.f))})});
+  Value* y = g.op1("Mul", {g.op1("Mul", {x, g.op1("Add", {erf, g.add_initializer("one", Tensor::scalar(1.f))})}),
+                           g.add_initializer("half", Tensor::scalar(0.5f))});
+  g.add_output(y->name());
+  Graph h;  // the Erf is also a graph output
+  Value* hx = h.add_input("x", DType::kF32, Shape{2, 6});
+  h.add_output(gelu_decomposition(h, hx)->name());
+  h.add_output(h.nodes()[1]->output(0)->name());
+  rewritten(g, fuse_gelu, 0, {random_tensor({2, 6}, 171)});
+  rewritten(h, fuse_gelu, 0, {random_tensor({2, 6}, 172)});
+}
+
+TEST(FuseGelu, LinearGeluBecomesOneFusedGemm) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, Shape{"N", 16});
+  Value* h = g.op1("Gemm",
+                   {x, g.add_initializer("fc.weight", random_tensor({8, 16}, 173)),
+                    g.add_initializer("fc.bias", random_tensor({8}, 174))},
+                   attrs({{"transB", int64_t{1}}}));
+  g.add_output(gelu_decomposition(g, h)->name());
+  Graph opt = g.clone();
+  optimize_for_inference(opt, test_registry());
+  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"kiln.FusedGemm", 1}}));
+  EXPECT_EQ(opt.nodes()[0]->attrs().get_string("activation", ""), "Gelu");
+  for (int64_t batch : {1, 32}) expect_same_outputs(g, opt, {random_tensor({batch, 16}, 175, -3.f, 3.f)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity removal
+
+TEST(RemoveIdentities, ZeroPadsAndIdentityNodes) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, Shape{"N", 2, 4, 4});
+  Value* zero = g.add_initializer("zero_pads", Tensor::from_vector(Dims{8}, std::vector<int64_t>(8, 0)));
+  Value* some = g.add_initializer("pads", i64s({8}, {0, 0, 1, 1, 0, 0, 1, 1}));
+  Value* h = g.op1("Relu", {g.op1("Pad", {g.op1("Identity", {x}), zero})});
+  Value* padded = g.op1("Pad", {h, some});        // pads something: stays
+  Value* out = g.op1("Identity", {g.op1("Neg", {h})});  // a graph output: stays
+  g.add_output(padded->name());
+  g.add_output(out->name());
+  Graph opt = rewritten(g, remove_identities, 2, {random_tensor({2, 2, 4, 4}, 176)});
+  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"Identity", 1}, {"Neg", 1}, {"Pad", 1}, {"Relu", 1}}));
+  EXPECT_EQ(opt.outputs()[1]->name(), out->name());
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fused ops against their unfused graphs (op-case style: built directly, not by the pass)
 
@@ -453,6 +521,7 @@ struct FusedCase {
 // Appends the activation to `plain` and returns its output.
 Value* plain_activation(Graph& g, Value* y, const std::string& act, float lo, float hi) {
   if (act == "Relu") return g.op1("Relu", {y});
+  if (act == "Gelu") return g.op1("Gelu", {y});
   if (act == "Clip")
     return g.op1("Clip", {y, g.add_initializer("clip_lo", Tensor::scalar(lo)),
                           g.add_initializer("clip_hi", Tensor::scalar(hi))});
@@ -565,6 +634,7 @@ std::vector<FusedCase> fused_cases() {
   cases.push_back({"MatMulBroadcastBatchNoBiasRelu", matmul_case({2, 3, 4, 6}, {3, 6, 5}, false, "Relu")});
   cases.push_back({"MatMulVectorTimesMatrixBias", matmul_case({6}, {6, 5}, true, "")});
   cases.push_back({"MatMulEmptyInnerDimBiasClip", matmul_case({3, 0}, {0, 5}, true, "Clip")});
+  cases.push_back({"MatMulBatchedBiasGelu", matmul_case({2, 3, 6}, {6, 5}, true, "Gelu")});
   auto gemm_case = [](bool trans_a, bool trans_b, Dims c, float alpha, float beta, std::string act) {
     return [=](Graph& f, Graph& p, std::vector<Tensor>& in) {
       f.set_opset("kiln", 1);
@@ -590,6 +660,11 @@ std::vector<FusedCase> fused_cases() {
   cases.push_back({"GemmTransBBiasRelu", gemm_case(false, true, {5}, 1.f, 1.f, "Relu")});
   cases.push_back({"GemmTransAFullCClip", gemm_case(true, false, {4, 5}, 0.5f, 2.f, "Clip")});
   cases.push_back({"GemmNoCRelu", gemm_case(false, false, {}, 1.5f, 1.f, "Relu")});
+  // A C of one row is the primitive's bias only when alpha = beta = 1.
+  cases.push_back({"GemmRowCBiasGelu", gemm_case(false, true, {1, 5}, 1.f, 1.f, "Gelu")});
+  cases.push_back({"GemmRowCAlphaRelu", gemm_case(false, true, {1, 5}, 2.f, 1.f, "Relu")});
+  cases.push_back({"GemmRowCBeta", gemm_case(true, true, {5}, 1.f, 0.25f, "")});
+  cases.push_back({"GemmColumnC", gemm_case(false, false, {4, 1}, 1.f, 1.f, "Gelu")});
   return cases;
 }
 

@@ -26,9 +26,16 @@ size_t fold_constants(Graph& graph);
 /// Folds an inference BatchNormalization into the preceding Conv's weights and bias, when the
 /// Conv's output feeds only the BatchNormalization and every parameter is an f32 initializer.
 size_t fold_batch_norm(Graph& graph);
+/// Removes Identity nodes and Pads whose pads are all zero, so their consumers read the input;
+/// a node whose output is a graph output stays. Returns how many nodes it removed.
+size_t remove_identities(Graph& graph);
+/// Replaces PyTorch's exact GELU decomposition, x * (1 + Erf(x / sqrt(2))) * 0.5 (Div by
+/// sqrt(2) or Mul by 1/sqrt(2); operands in either order), by one Gelu node. Validates the
+/// graph first and throws kiln::Error when it does not validate.
+size_t fuse_gelu(Graph& graph);
 /// Fuses Conv, Gemm or MatMul with a following bias Add (a constant along the channels or the
 /// last dim), for Conv an Add of a residual of the output's exact shape (ResNet's skip
-/// connection), and Relu or Clip (constant bounds) into one node that the CPU backend runs with
+/// connection), and Relu, Clip (constant bounds) or Gelu (exact) into one node that the CPU backend runs with
 /// oneDNN post-ops: a bias alone goes into Conv's B or Gemm's C; otherwise the node becomes
 /// kiln.FusedConv, kiln.FusedGemm or kiln.FusedMatMul (domain "kiln", declared at opset 1).
 /// A chain stops at a value that has another use or is a graph output. Validates the graph
@@ -42,8 +49,8 @@ struct PassReport {
   std::vector<std::pair<std::string, size_t>> changes;  // pass name, nodes changed
 };
 
-/// Runs every inference pass in order (constant folding, dead code, BatchNorm folding, bias and
-/// activation fusion, dead code), then validates the graph. Throws kiln::Error when the graph
+/// Runs every inference pass in order (constant folding, dead code, identity removal,
+/// BatchNorm folding, GELU fusion, bias and activation fusion, dead code), then validates the graph. Throws kiln::Error when the graph
 /// does not validate before or after.
 PassReport optimize_for_inference(Graph& graph, BackendRegistry& registry);
 /// optimize_for_inference with fold_constants(graph)'s choice of backends.
