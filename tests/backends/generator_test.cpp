@@ -9,7 +9,7 @@ namespace kiln::test {
 namespace {
 
 // ONNX TensorProto.DataType codes used by Cast's `to`.
-constexpr int kOnnxFloat = 1, kOnnxInt32 = 6, kOnnxInt64 = 7, kOnnxBool = 9;
+constexpr int kOnnxFloat = 1, kOnnxInt32 = 6, kOnnxInt64 = 7, kOnnxBool = 9, kOnnxDouble = 11;
 
 OpCase range_case(const std::string& name, const Tensor& start, const Tensor& limit, const Tensor& delta,
                   bool constant) {
@@ -51,6 +51,7 @@ OpCase cast_case(const std::string& name, const Tensor& x, int to, DType out) {
     return Refs{map_unary(in[0], [out](double v) {
       if (out == DType::kBool) return v != 0.0 ? 1.0 : 0.0;
       if (is_integral(out)) return std::trunc(v);  // float -> int truncates toward zero
+      if (out == DType::kF32) return static_cast<double>(static_cast<float>(v));  // rounds to nearest
       return v;
     }, out)};
   });
@@ -62,7 +63,7 @@ OpCase identity_case(const std::string& name, const Tensor& x) {
 
 std::vector<OpCase> cases() {
   Gen gen(10);
-  const Tensor f32_fill = f32({1}, {2.5f}), i64_fill = i64({1}, {7});
+  const Tensor f32_fill = f32({1}, {2.5f}), i64_fill = i64({1}, {7}), f64_fill = f64({1}, {0.1});
   const Tensor table = f32({2, 3}, {1.0f, -2.0f, 3.5f, 0.0f, 0.25f, -8.0f});
   return {
       range_case("RangeF32", f32_scalar(0.0f), f32_scalar(1.0f), f32_scalar(0.25f), false),
@@ -78,13 +79,19 @@ std::vector<OpCase> cases() {
       constant_case("ConstantValueFloats", "value_floats", std::vector<float>{0.5f, 1.5f},
                     Ref(DType::kF32, {2}, {0.5, 1.5})),
       constant_case("ConstantI64Tensor", "value", i64({2}, {4, 5}), Ref(DType::kI64, {2}, {4, 5})),
+      constant_case("ConstantF64Tensor", "value", f64({2}, {0.1, -1e-300}), Ref(DType::kF64, {2}, {0.1, -1e-300})),
       constant_of_shape_case("ConstantOfShapeF32", {2, 3}, &f32_fill, false),
       constant_of_shape_case("ConstantOfShapeDefaultZero", {3, 1, 2}, nullptr, true),
       constant_of_shape_case("ConstantOfShapeI64", {4}, &i64_fill, true),
+      constant_of_shape_case("ConstantOfShapeF64", {2, 2}, &f64_fill, false),
       constant_of_shape_case("ConstantOfShapeRank0", {}, &f32_fill, true),
       constant_of_shape_case("ConstantOfShapeEmpty", {2, 0}, &i64_fill, false),
       cast_case("CastF32ToI64", f32({6}, {-1.75f, -0.5f, 0.0f, 0.5f, 2.875f, 100.25f}), kOnnxInt64, DType::kI64),
       cast_case("CastI64ToF32", i64({2, 2}, {-3, 0, 7, 1 << 20}), kOnnxFloat, DType::kF32),
+      cast_case("CastF32ToF64", gen.uniform({2, 3}), kOnnxDouble, DType::kF64),
+      cast_case("CastF64ToF32", f64({4}, {0.1, -1e-3, 3.5, 1e30}), kOnnxFloat, DType::kF32),
+      cast_case("CastI64ToF64", i64({3}, {-3, 0, (int64_t{1} << 53) + 1}), kOnnxDouble, DType::kF64),
+      cast_case("CastF64ToBool", f64({3}, {0.0, 1e-300, -2.0}), kOnnxBool, DType::kBool),
       cast_case("CastF32ToBool", f32({5}, {0.0f, -0.0f, 1.5f, -2.0f, 0.25f}), kOnnxBool, DType::kBool),
       cast_case("CastBoolToF32", boolean({2, 2}, {1, 0, 0, 1}), kOnnxFloat, DType::kF32),
       cast_case("CastI64ToBool", i64({3}, {0, 5, -1}), kOnnxBool, DType::kBool),

@@ -34,8 +34,7 @@ struct OpCase {
   std::vector<CaseInput> inputs;
   size_t num_outputs = 1;
   RefFn reference;
-  double rtol = 1e-4, atol = 1e-5;
-  bool f64_twin = true;  // see with_backends
+  double rtol = 1e-4, atol = 1e-5;  // f64 outputs: at most 1e-10 and 1e-12
 
   OpCase(std::string case_name, std::string op) : name(std::move(case_name)), op_type(std::move(op)) {}
   OpCase& at_opset(int version) { opset = version; return *this; }
@@ -54,13 +53,11 @@ struct OpCase {
   OpCase& outputs(size_t n) { num_outputs = n; return *this; }
   OpCase& expect(RefFn fn) { reference = std::move(fn); return *this; }
   OpCase& tolerance(double relative, double absolute) { rtol = relative; atol = absolute; return *this; }
-  /// No f64 twin (with_backends): for cases whose output dtype does not follow their float
-  /// inputs (Cast's `to`), or whose float inputs ONNX fixes to f32 (Resize's scales).
-  OpCase& f32_only() { f64_twin = false; return *this; }
 };
 
 // --- Inputs.
 Tensor f32(const Dims& shape, const std::vector<float>& values);
+Tensor f64(const Dims& shape, const std::vector<double>& values);
 Tensor i64(const Dims& shape, const std::vector<int64_t>& values);
 Tensor i32(const Dims& shape, const std::vector<int32_t>& values);
 Tensor boolean(const Dims& shape, const std::vector<int>& values);  // 0 = false
@@ -88,12 +85,12 @@ struct OpCaseParam {
   std::vector<std::string> backends;
 };
 
-/// The f64 twin of a case: its f32 inputs as f64 (the same values: Gen's are exact in f32),
-/// its reference's f32 outputs tagged f64, named "<case>F64", held to rtol 1e-10.
+/// The f64 twin of a case: its f32 inputs as f64 (the same values), its reference's f32
+/// outputs tagged f64, named "<case>F64". Its outputs are f64, so held to rtol 1e-10.
 OpCase f64_twin(const OpCase& c);
 
-/// Every case of a family, and the f64 twin of every case with an f32 input unless it is
-/// f32_only(), crossed with every backend list. The cases live for the whole run.
+/// Every case of a family and the f64 twin of every case with an f32 input, crossed with
+/// every backend list. The cases live for the whole run.
 std::vector<OpCaseParam> with_backends(std::vector<OpCase> cases);
 /// GoogleTest prints parameters with this: "Conv2dGroups (Conv, opset 17) on test cpu".
 void PrintTo(const OpCaseParam& param, std::ostream* os);

@@ -41,6 +41,39 @@ OpCase same_pad_case(const std::string& name, const Tensor& x, PoolParams p, con
   return oc.expect([p](const Refs& in) { return Refs{pool(in[0], p)}; });
 }
 
+// MaxPool-2d with its Indices output: the flat offset into X of each window's maximum (the
+// first in window order), the spatial dims counted row-major or, with storage_order 1,
+// column-major.
+OpCase max_pool_indices_case(const std::string& name, const Tensor& x, const PoolParams& p, bool column_major) {
+  OpCase oc = pool_case(name, x, p).outputs(2);
+  if (column_major) oc.attr("storage_order", 1);
+  return oc.expect([p, column_major](const Refs& in) {
+    const Ref& xr = in[0];
+    const Ref y = pool(xr, p);
+    Ref indices(DType::kI64, y.shape);
+    const int64_t channels = xr.shape[1], h = xr.shape[2], w = xr.shape[3];
+    const auto stride = [&](size_t d) { return p.strides.empty() ? 1 : p.strides[d]; };
+    const auto pad = [&](size_t d) { return p.pads.empty() ? 0 : p.pads[d]; };
+    for_each_index(y.shape, [&](const Dims& o) {
+      double best = 0;
+      int64_t at = -1;
+      for (int64_t kh = 0; kh < p.kernel[0]; ++kh) {
+        for (int64_t kw = 0; kw < p.kernel[1]; ++kw) {
+          const int64_t ih = o[2] * stride(0) - pad(0) + kh, iw = o[3] * stride(1) - pad(1) + kw;
+          if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+          const double v = xr.at({o[0], o[1], ih, iw});
+          if (at < 0 || v > best) {
+            best = v;
+            at = column_major ? ih + iw * h : ih * w + iw;
+          }
+        }
+      }
+      indices.at(o) = static_cast<double>((o[0] * channels + o[1]) * h * w + at);
+    });
+    return Refs{y, indices};
+  });
+}
+
 OpCase global_average_case(const std::string& name, const Tensor& x) {
   return OpCase(name, "GlobalAveragePool").input(x).expect([](const Refs& in) {
     Dims axes;
@@ -70,6 +103,8 @@ std::vector<OpCase> cases() {
       pool_case("MaxPool2dAsymmetricPads", gen.uniform({1, 1, 5, 6}), max_pool({2, 3}, {1, 2}, {0, 1, 1, 0})),
       pool_case("MaxPool2dCeilMode", gen.uniform({1, 2, 6, 6}), max_pool({3, 3}, {2, 2}, {}, true)),
       pool_case("MaxPool1d", gen.uniform({2, 3, 9}), max_pool({3}, {2}, {1, 1})),
+      max_pool_indices_case("MaxPool2dIndices", gen.uniform({2, 2, 5, 5}), max_pool({3, 3}, {2, 2}, {1, 1, 1, 1}), false),
+      max_pool_indices_case("MaxPool2dIndicesColumnMajor", gen.uniform({1, 2, 4, 5}), max_pool({2, 2}, {1, 2}), true),
       pool_case("AveragePool2dBasic", gen.uniform({1, 2, 4, 6}), avg_pool({2, 2}, {2, 2}, {}, false)),
       pool_case("AveragePool2dPadsExcluded", gen.uniform({1, 2, 5, 5}), avg_pool({3, 3}, {2, 2}, {1, 1, 1, 1}, false)),
       pool_case("AveragePool2dPadsIncluded", gen.uniform({1, 2, 5, 5}), avg_pool({3, 3}, {2, 2}, {1, 1, 1, 1}, true)),
