@@ -89,6 +89,30 @@ void grad_div(GradContext& g) {
             g.needs_input_grad(1) ? -(dy * g.output(0) / g.input(1)) : Tensor());
 }
 
+// Sum and Mean: every input gets the output gradient (divided by the count for Mean).
+GradFn grad_sum(bool mean) {
+  return [mean](GradContext& g) {
+    Tensor dy = g.output_grad(0);
+    if (mean) dy = dy / static_cast<double>(g.num_inputs());
+    for (size_t i = 0; i < g.num_inputs(); ++i)
+      if (g.needs_input_grad(i)) g.set_input_grad(i, sum_to(dy, g.input(i).shape()));
+  };
+}
+
+// Max and Min: the gradient goes to the inputs equal to the output, split evenly among ties
+// (torch.maximum gives half to each of two tied inputs; ReduceMax shares it the same way).
+void grad_extremum(GradContext& g) {
+  const Tensor dy = g.output_grad(0);
+  std::vector<Tensor> masks;
+  Tensor ties;
+  for (size_t i = 0; i < g.num_inputs(); ++i) {
+    masks.push_back(mask_like(equal(g.input(i), g.output(0)), dy));
+    ties = ties.defined() ? ties + masks.back() : masks.back();
+  }
+  for (size_t i = 0; i < g.num_inputs(); ++i)
+    if (g.needs_input_grad(i)) g.set_input_grad(i, sum_to(dy * masks[i] / ties, g.input(i).shape()));
+}
+
 }  // namespace
 
 void register_binary_ops(OpRegistry& registry) {
@@ -99,10 +123,10 @@ void register_binary_ops(OpRegistry& registry) {
   registry.add(OpDef("Div").opsets(7).inputs(2, 2).infer(binary_infer(div)).grad(grad_div));
   registry.add(OpDef("Mod").opsets(10).inputs(2, 2).attr("fmod", AttrType::kInt, int_attr(0)).infer(infer_mod));
   // Opset 8 brought numpy broadcasting to the variadic ops (6 required equal shapes).
-  registry.add(OpDef("Max").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)));
-  registry.add(OpDef("Min").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)));
-  registry.add(OpDef("Sum").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)));
-  registry.add(OpDef("Mean").opsets(8).inputs(1, kVariadic).infer(variadic_infer(true)));
+  registry.add(OpDef("Max").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)).grad(grad_extremum));
+  registry.add(OpDef("Min").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)).grad(grad_extremum));
+  registry.add(OpDef("Sum").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)).grad(grad_sum(false)));
+  registry.add(OpDef("Mean").opsets(8).inputs(1, kVariadic).infer(variadic_infer(true)).grad(grad_sum(true)));
 }
 
 }  // namespace kiln::ops

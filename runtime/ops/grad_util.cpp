@@ -16,6 +16,14 @@ std::vector<int64_t> normalized_axes(std::vector<int64_t> axes, int64_t rank) {
   return axes;
 }
 
+GradFn elementwise_grad(std::function<Tensor(const GradContext&)> derivative) {
+  return [derivative = std::move(derivative)](GradContext& g) {
+    if (g.needs_input_grad(0)) g.set_input_grad(0, g.output_grad(0) * derivative(g));
+  };
+}
+
+Tensor mask_like(const Tensor& cond, const Tensor& like) { return cast(cond, like.dtype()); }
+
 Tensor unreduce(const Tensor& grad, const Dims& shape, const std::vector<int64_t>& axes, bool keepdims) {
   Dims kept = shape;
   for (int64_t a : axes) kept[static_cast<size_t>(a)] = 1;

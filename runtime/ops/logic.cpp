@@ -1,5 +1,6 @@
 // Cast, CastLike, Where, the comparisons Equal, Less, LessOrEqual, Greater and GreaterOrEqual,
 // the logical And, Or, Xor and Not (all of which output bool), and BitShift.
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -79,12 +80,25 @@ void infer_bit_shift(InferContext& c) {
   c.set_output(0, dtype, shape);
 }
 
+// Cast and CastLike: a floating result's gradient is cast back to the input's dtype; an
+// integer or bool result has none.
+void grad_cast(GradContext& g) {
+  if (is_floating(g.output(0).dtype())) g.set_input_grad(0, cast(g.output_grad(0), g.input(0).dtype()));
+}
+
+// Where: the gradient goes to X where the condition holds and to Y elsewhere.
+void grad_where(GradContext& g) {
+  const Tensor &cond = g.input(0), dy = g.output_grad(0), zero = scalar_like(0, dy);
+  if (g.needs_input_grad(1)) g.set_input_grad(1, sum_to(where(cond, dy, zero), g.input(1).shape()));
+  if (g.needs_input_grad(2)) g.set_input_grad(2, sum_to(where(cond, zero, dy), g.input(2).shape()));
+}
+
 }  // namespace
 
 void register_logic_ops(OpRegistry& registry) {
   // Cast-1 took `to` as a string; from opset 6 it is an ONNX TensorProto data type code.
-  registry.add(OpDef("Cast").opsets(6).required_attr("to", AttrType::kInt).infer(infer_cast));
-  registry.add(OpDef("Where").opsets(9).inputs(3, 3).infer(infer_where));
+  registry.add(OpDef("Cast").opsets(6).required_attr("to", AttrType::kInt).infer(infer_cast).grad(grad_cast));
+  registry.add(OpDef("Where").opsets(9).inputs(3, 3).infer(infer_where).grad(grad_where));
   // Opsets before 7 had broadcast/axis attributes; 7 switched to numpy broadcasting.
   registry.add(OpDef("Equal").opsets(7).inputs(2, 2).infer(
       compare_infer([](int64_t a, int64_t b) { return a == b; }, true)));
@@ -96,7 +110,7 @@ void register_logic_ops(OpRegistry& registry) {
       compare_infer([](int64_t a, int64_t b) { return a <= b; }, false)));
   registry.add(OpDef("GreaterOrEqual").opsets(12).inputs(2, 2).infer(
       compare_infer([](int64_t a, int64_t b) { return a >= b; }, false)));
-  registry.add(OpDef("CastLike").opsets(15).inputs(2, 2).infer(infer_cast_like));
+  registry.add(OpDef("CastLike").opsets(15).inputs(2, 2).infer(infer_cast_like).grad(grad_cast));
   // Opsets before 7 had broadcast/axis attributes; 7 switched to numpy broadcasting.
   for (const char* op : {"And", "Or", "Xor"}) registry.add(OpDef(op).opsets(7).inputs(2, 2).infer(infer_logical));
   registry.add(OpDef("Not").opsets(1).inputs(1, 1).infer(infer_not));

@@ -659,6 +659,113 @@ void grad_slice(GradContext& g) {
   g.set_input_grad(0, grad);
 }
 
+int64_t attr_axis(const GradContext& g, const Tensor& t) {
+  const int64_t axis = g.attr_int("axis");
+  return axis < 0 ? axis + static_cast<int64_t>(t.rank()) : axis;
+}
+
+// Concat: each input gets its slice of the output gradient along the axis.
+void grad_concat(GradContext& g) {
+  const Tensor dy = g.output_grad(0);
+  const int64_t axis = attr_axis(g, dy);
+  int64_t start = 0;
+  for (size_t i = 0; i < g.num_inputs(); ++i) {
+    const int64_t length = g.input(i).dim(axis);
+    if (g.needs_input_grad(i)) g.set_input_grad(i, slice(dy, axis, start, start + length));
+    start += length;
+  }
+}
+
+// Split: the outputs' gradients (zeros for unused outputs) concatenated back; this holds for
+// every form of the sizes (split attribute, split input, num_outputs, equal parts).
+void grad_split(GradContext& g) {
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < g.num_outputs(); ++i) parts.push_back(g.output_grad(i));
+  g.set_input_grad(0, concat(parts, attr_axis(g, g.input(0))));
+}
+
+Tensor scatter_add(const Tensor& zeros, const Tensor& indices, const Tensor& updates, int64_t axis) {
+  Attributes attrs;
+  attrs.set("axis", axis);
+  attrs.set("reduction", std::string("add"));
+  return run_op1("ScatterElements", {zeros, indices, updates}, attrs);
+}
+
+// Gather: each output slice is added into the input slice it was read from (repeated indices
+// add up; negative ones count from the end, as ScatterElements reads them). With X viewed as
+// [outer, n, inner] and dY as [outer, q, inner], that is a ScatterElements-add along axis 1.
+void grad_gather(GradContext& g) {
+  const Tensor &x = g.input(0), &indices = g.input(1), dy = g.output_grad(0);
+  const int64_t axis = attr_axis(g, x), q = indices.numel();
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < static_cast<int64_t>(x.rank()); ++d) {
+    if (d < axis) outer *= x.dim(d);
+    if (d > axis) inner *= x.dim(d);
+  }
+  if (dy.numel() == 0) return g.set_input_grad(0, zeros_like(x));
+  const Tensor index = expand(indices.reshape({1, q, 1}), {outer, q, inner});
+  const Tensor zeros = Tensor::zeros({outer, x.dim(axis), inner}, x.dtype(), x.device());
+  g.set_input_grad(0, scatter_add(zeros, index, dy.reshape({outer, q, inner}), 1).reshape(x.shape()));
+}
+
+// GatherElements: dY added into zeros at the gathered positions.
+void grad_gather_elements(GradContext& g) {
+  const Tensor& x = g.input(0);
+  if (x.numel() == 0 || g.input(1).numel() == 0) return g.set_input_grad(0, zeros_like(x));
+  g.set_input_grad(0, scatter_add(zeros_like(x), g.input(1), g.output_grad(0), attr_axis(g, x)));
+}
+
+// Tile: dY viewed as [r0, d0, r1, d1, ...] summed over the repeat axes.
+void grad_tile(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const std::vector<int64_t> repeats = g.input_ints(1);
+  Dims split;
+  std::vector<int64_t> repeat_axes;
+  for (size_t d = 0; d < x.rank(); ++d) {
+    repeat_axes.push_back(static_cast<int64_t>(split.size()));
+    split.push_back(repeats[d]);
+    split.push_back(x.shape()[d]);
+  }
+  const Tensor dy = g.output_grad(0);
+  if (repeat_axes.empty()) return g.set_input_grad(0, dy);  // a scalar: sum() would reduce everything
+  g.set_input_grad(0, sum(dy.reshape(split), repeat_axes).reshape(x.shape()));
+}
+
+// Constant Pad: the gradient is dY with the padding cropped off again (and zeros put back where
+// negative pads cropped x), i.e. Pad(dY, -pads); constant_value gets the rest of dY. pads is an
+// attribute before opset 11 and input 1 from 11 on; axes (opset 18) names the padded axes.
+void grad_pad(GradContext& g) {
+  const std::string mode = g.attr_string("mode");
+  if (mode != "constant") g.fail(fmt::format("mode '{}' is not differentiable in kiln (only 'constant' is)", mode));
+  const Tensor& x = g.input(0);
+  const auto rank = static_cast<int64_t>(x.rank());
+  const std::vector<int64_t> pads = *attr_or_input_ints(g, "pads", 1);
+  std::vector<int64_t> axes;
+  if (g.opset() >= 18 && g.num_inputs() > 3 && g.input(3).defined())
+    axes = g.input_ints(3);
+  else
+    for (int64_t a = 0; a < rank; ++a) axes.push_back(a);
+  std::vector<int64_t> crop(2 * static_cast<size_t>(rank), 0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
+    crop[static_cast<size_t>(a)] = -pads[k];
+    crop[static_cast<size_t>(rank + a)] = -pads[axes.size() + k];
+  }
+  const Tensor dy = g.output_grad(0);
+  const Tensor dx = run_op1("Pad", {dy, int_tensor(crop)});
+  g.set_input_grad(0, dx);
+  if (g.opset() >= 11 && g.needs_input_grad(2)) g.set_input_grad(2, (sum(dy) - sum(dx)).reshape(g.input(2).shape()));
+}
+
+// CumSum: each x_i reaches the outputs at and after i (before, when reversed; excluding i when
+// exclusive), so dX is the cumulative sum of dY in the other direction.
+void grad_cumsum(GradContext& g) {
+  Attributes attrs;
+  attrs.set("exclusive", g.attr_int("exclusive"));
+  attrs.set("reverse", int64_t{g.attr_int("reverse") == 0});
+  g.set_input_grad(0, run_op1("CumSum", {g.output_grad(0), g.input(1)}, attrs));
+}
+
 }  // namespace
 
 void register_movement_ops(OpRegistry& registry) {
@@ -672,7 +779,8 @@ void register_movement_ops(OpRegistry& registry) {
                    .opsets(4)
                    .inputs(1, kVariadic)
                    .required_attr("axis", AttrType::kInt)
-                   .infer(infer_concat));
+                   .infer(infer_concat)
+                   .grad(grad_concat));
   // Split-1 took split as an input with different rules; kiln starts at 2.
   registry.add(OpDef("Split")
                    .opsets(2)
@@ -682,7 +790,8 @@ void register_movement_ops(OpRegistry& registry) {
                    .optional_attr("split", AttrType::kInts)       // before opset 13
                    .optional_attr("num_outputs", AttrType::kInt)  // since opset 18
                    .shape_inputs({1})
-                   .infer(infer_split));
+                   .infer(infer_split)
+                   .grad(grad_split));
   // starts/ends/axes are attributes before opset 10 and inputs (with steps) from 10 on.
   registry.add(OpDef("Slice")
                    .opsets(1)
@@ -694,12 +803,12 @@ void register_movement_ops(OpRegistry& registry) {
                    .infer(infer_slice)
                    .grad(grad_slice));
   registry.add(
-      OpDef("Gather").opsets(1).inputs(2, 2).attr("axis", AttrType::kInt, int_attr(0)).infer(infer_gather));
+      OpDef("Gather").opsets(1).inputs(2, 2).attr("axis", AttrType::kInt, int_attr(0)).infer(infer_gather).grad(grad_gather));
   registry.add(OpDef("Expand").opsets(8).inputs(2, 2).shape_inputs({1}).infer(infer_expand).grad([](GradContext& g) {
     g.set_input_grad(0, sum_to(g.output_grad(0), g.input(0).shape()));
   }));
   // Tile-1 took (tiles, axis) inputs; kiln starts at 6 (repeats).
-  registry.add(OpDef("Tile").opsets(6).inputs(2, 2).shape_inputs({1}).infer(infer_tile));
+  registry.add(OpDef("Tile").opsets(6).inputs(2, 2).shape_inputs({1}).infer(infer_tile).grad(grad_tile));
   // Pad-1 used `paddings`; kiln starts at 2. pads/value become inputs at 11; axes arrives at 18.
   registry.add(OpDef("Pad")
                    .opsets(2)
@@ -708,13 +817,15 @@ void register_movement_ops(OpRegistry& registry) {
                    .optional_attr("pads", AttrType::kInts)             // before opset 11
                    .attr("value", AttrType::kFloat, float_attr(0.0f))  // before opset 11
                    .shape_inputs({1, 3})
-                   .infer(infer_pad));
+                   .infer(infer_pad)
+                   .grad(grad_pad));
   // Gather-like and scatter ops; ScatterElements/ScatterND get `reduction` at 16 (max/min at 18).
   registry.add(OpDef("GatherElements")
                    .opsets(11)
                    .inputs(2, 2)
                    .attr("axis", AttrType::kInt, int_attr(0))
-                   .infer(infer_gather_elements));
+                   .infer(infer_gather_elements)
+                   .grad(grad_gather_elements));
   registry.add(OpDef("GatherND")
                    .opsets(11)
                    .inputs(2, 2)
@@ -755,7 +866,8 @@ void register_movement_ops(OpRegistry& registry) {
                    .inputs(2, 2)
                    .attr("exclusive", AttrType::kInt, int_attr(0))
                    .attr("reverse", AttrType::kInt, int_attr(0))
-                   .infer(infer_cumsum));
+                   .infer(infer_cumsum)
+                   .grad(grad_cumsum));
   registry.add(OpDef("EyeLike")
                    .opsets(9)
                    .optional_attr("dtype", AttrType::kInt)

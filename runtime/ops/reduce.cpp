@@ -110,25 +110,64 @@ void grad_reduce_mean(GradContext& g) {
   g.set_input_grad(0, unreduced_grad(g, axes) / static_cast<double>(std::max<int64_t>(count, 1)));
 }
 
-// The gradient is shared equally by the elements equal to the maximum, as torch.amax does.
-void grad_reduce_max(GradContext& g) {
-  std::vector<int64_t> axes = reduced_axes(g);
-  const Tensor& x = g.input(0);
-  const bool keepdims = g.attr_int("keepdims") != 0;
-  Tensor mask = cast(equal(x, unreduce(g.output(0), x.shape(), axes, keepdims)), x.dtype());
-  Tensor ties = unreduce(sum(mask, axes, /*keepdim=*/true), x.shape(), axes, /*keepdims=*/true);
-  g.set_input_grad(0, unreduced_grad(g, axes) * mask / ties);
+// A Reduce* gradient: the output gradient brought back to x's shape times dy/dx, which
+// `derivative` gives from x, the output brought back to x's shape, and the (kept) reduced axes.
+using ReduceDerivative = Tensor (*)(const Tensor& x, const Tensor& y, const std::vector<int64_t>& axes);
+GradFn reduce_grad(ReduceDerivative derivative) {
+  return [derivative](GradContext& g) {
+    std::vector<int64_t> axes = reduced_axes(g);
+    if (axes.empty()) return g.set_input_grad(0, g.output_grad(0));  // noop_with_empty_axes: a copy
+    const Tensor& x = g.input(0);
+    const Tensor y = unreduce(g.output(0), x.shape(), axes, g.attr_int("keepdims") != 0);
+    g.set_input_grad(0, unreduced_grad(g, axes) * derivative(x, y, axes));
+  };
 }
+
+// ReduceMax/ReduceMin: the gradient is shared equally by the elements equal to the extremum,
+// as torch.amax does.
+Tensor extremum_derivative(const Tensor& x, const Tensor& y, const std::vector<int64_t>& axes) {
+  const Tensor mask = mask_like(equal(x, y), x);
+  return mask / sum(mask, axes, /*keepdim=*/true);
+}
+
+// d prod / dx_i is the product of the other elements: y / x_i when no element is zero. With
+// one zero, that element gets the product of the rest and the others 0; with more, all get 0.
+Tensor prod_derivative(const Tensor& x, const Tensor&, const std::vector<int64_t>& axes) {
+  const Tensor is_zero = equal(x, scalar_like(0, x));
+  const Tensor nonzero = where(is_zero, scalar_like(1, x), x);
+  Attributes keep;
+  keep.set("keepdims", int64_t{1});
+  const Tensor rest = run_op1("ReduceProd", {nonzero, int_tensor(axes)}, keep);  // product of the nonzeros
+  const Tensor zeros = sum(mask_like(is_zero, x), axes, /*keepdim=*/true);
+  return where(is_zero, rest * mask_like(equal(zeros, scalar_like(1, x)), x),
+               rest / nonzero * mask_like(equal(zeros, scalar_like(0, x)), x));
+}
+
+Tensor l1_derivative(const Tensor& x, const Tensor&, const std::vector<int64_t>&) { return sign(x); }
+Tensor sum_square_derivative(const Tensor& x, const Tensor&, const std::vector<int64_t>&) { return x * 2.0; }
+// y = sqrt(sum x^2): x / y, taken as 0 where y = 0.
+Tensor l2_derivative(const Tensor& x, const Tensor& y, const std::vector<int64_t>&) {
+  const Tensor is_zero = equal(y, scalar_like(0, y));
+  return where(is_zero, scalar_like(0, x), x / where(is_zero, scalar_like(1, y), y));
+}
+// y = log(sum x): 1 / sum x = e^-y.
+Tensor log_sum_derivative(const Tensor&, const Tensor& y, const std::vector<int64_t>&) { return exp(-y); }
+// y = log(sum e^x): e^(x - y), the softmax over the axes.
+Tensor log_sum_exp_derivative(const Tensor& x, const Tensor& y, const std::vector<int64_t>&) { return exp(x - y); }
 
 }  // namespace
 
 void register_reduce_ops(OpRegistry& registry) {
   registry.add(reduce_def("ReduceSum", 13).grad(grad_reduce_sum));
   registry.add(reduce_def("ReduceMean", 18).grad(grad_reduce_mean));
-  registry.add(reduce_def("ReduceMax", 18).grad(grad_reduce_max));
-  for (const char* op : {"ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
-                         "ReduceSumSquare"})
-    registry.add(reduce_def(op, 18));
+  registry.add(reduce_def("ReduceMax", 18).grad(reduce_grad(extremum_derivative)));
+  registry.add(reduce_def("ReduceMin", 18).grad(reduce_grad(extremum_derivative)));
+  registry.add(reduce_def("ReduceProd", 18).grad(reduce_grad(prod_derivative)));
+  registry.add(reduce_def("ReduceL1", 18).grad(reduce_grad(l1_derivative)));
+  registry.add(reduce_def("ReduceL2", 18).grad(reduce_grad(l2_derivative)));
+  registry.add(reduce_def("ReduceLogSum", 18).grad(reduce_grad(log_sum_derivative)));
+  registry.add(reduce_def("ReduceLogSumExp", 18).grad(reduce_grad(log_sum_exp_derivative)));
+  registry.add(reduce_def("ReduceSumSquare", 18).grad(reduce_grad(sum_square_derivative)));
   registry.add(arg_reduce_def("ArgMax"));
   registry.add(arg_reduce_def("ArgMin"));
 }

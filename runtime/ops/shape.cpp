@@ -219,6 +219,10 @@ void infer_size(InferContext& c) {
   c.set_output(0, DType::kI64, Shape(std::vector<Dim>{}));
 }
 
+// Reshape, Flatten, Squeeze and Unsqueeze keep the elements in order: the gradient is the
+// output gradient reshaped back.
+void grad_reshape(GradContext& g) { g.set_input_grad(0, g.output_grad(0).reshape(g.input(0).shape())); }
+
 }  // namespace
 
 void register_shape_ops(OpRegistry& registry) {
@@ -229,21 +233,23 @@ void register_shape_ops(OpRegistry& registry) {
                    .attr("allowzero", AttrType::kInt, int_attr(0))  // since opset 14
                    .shape_inputs({1})
                    .infer(infer_reshape)
-                   .grad([](GradContext& g) { g.set_input_grad(0, g.output_grad(0).reshape(g.input(0).shape())); }));
-  registry.add(OpDef("Flatten").opsets(1).attr("axis", AttrType::kInt, int_attr(1)).infer(infer_flatten));
+                   .grad(grad_reshape));
+  registry.add(OpDef("Flatten").opsets(1).attr("axis", AttrType::kInt, int_attr(1)).infer(infer_flatten).grad(grad_reshape));
   // axes: an attribute before opset 13, input 1 from 13 on.
   registry.add(OpDef("Squeeze")
                    .opsets(1)
                    .inputs(1, 2)
                    .optional_attr("axes", AttrType::kInts)
                    .shape_inputs({1})
-                   .infer(infer_squeeze));
+                   .infer(infer_squeeze)
+                   .grad(grad_reshape));
   registry.add(OpDef("Unsqueeze")
                    .opsets(1)
                    .inputs(1, 2)
                    .optional_attr("axes", AttrType::kInts)
                    .shape_inputs({1})
-                   .infer(infer_unsqueeze));
+                   .infer(infer_unsqueeze)
+                   .grad(grad_reshape));
   registry.add(OpDef("Shape")
                    .opsets(1)
                    .attr("start", AttrType::kInt, int_attr(0))  // start/end since opset 15

@@ -1,13 +1,198 @@
-// Finite-difference checks, in float64, of the gradients of unary math and activations.
+// Finite-difference checks, in float64, of the gradients of unary math and activations, the
+// variadic and broadcasting elementwise ops, reductions, softmax, and data movement.
+#include <optional>
+
 #include "grad_check.h"
 
 namespace kiln::test {
 namespace {
 
+using Ints = std::vector<int64_t>;
+
+Tensor bools(const Dims& shape, std::vector<int64_t> values) { return cast(ints64(shape, std::move(values)), DType::kBool); }
+
+GradCase unary(const std::string& op, Tensor x) { return GradCase(op, op).input(std::move(x)); }
+
 std::vector<GradCase> activation_cases() {
+  const Tensor x = uniform64({3, 4}, -2, 2, 1, 0.01);  // away from the kinks at 0
   return {
       GradCase("Relu", "Relu").input(uniform64({3, 4}, -1, 1, 1, 0.01)),
       GradCase("Neg", "Neg").input(uniform64({3, 4})),
+      unary("Sigmoid", uniform64({3, 4}, -3, 3)),
+      unary("Tanh", uniform64({3, 4}, -2, 2)),
+      unary("Erf", uniform64({3, 4}, -2, 2)),
+      GradCase("GeluErf", "Gelu").input(uniform64({3, 4}, -3, 3)),
+      GradCase("GeluTanh", "Gelu").input(uniform64({3, 4}, -3, 3)).attr("approximate", "tanh"),
+      unary("Exp", uniform64({3, 4})),
+      unary("Log", uniform64({3, 4}, 0.2, 3)),
+      unary("Sqrt", uniform64({3, 4}, 0.2, 3)),
+      unary("Abs", x),
+      unary("Reciprocal", uniform64({3, 4}, 0.5, 2)),
+      GradCase("ReciprocalNegative", "Reciprocal").input(uniform64({3, 4}, -2, -0.5)),
+      GradCase("LeakyRelu", "LeakyRelu").input(x),
+      GradCase("LeakyReluAlpha", "LeakyRelu").input(x).attr("alpha", 0.3f),
+      GradCase("Elu", "Elu").input(x),
+      GradCase("EluAlpha", "Elu").input(x).attr("alpha", 0.5f),
+      GradCase("Selu", "Selu").input(x),
+      GradCase("SeluAttrs", "Selu").input(x).attr("alpha", 1.5f).attr("gamma", 2.0f),
+      GradCase("Celu", "Celu").input(x),
+      GradCase("CeluAlpha", "Celu").input(x).attr("alpha", 2.0f),
+      unary("Softplus", uniform64({3, 4}, -3, 3)),
+      unary("Softsign", x),
+      GradCase("HardSigmoid", "HardSigmoid").input(uniform64({4, 5}, -4, 4, 3)),
+      GradCase("HardSigmoidAttrs", "HardSigmoid").input(uniform64({4, 5}, -4, 4, 3)).attr("alpha", 0.5f).attr("beta", 0.2f),
+      GradCase("HardSwish", "HardSwish").input(uniform64({4, 5}, -5, 5, 3)),
+      GradCase("ThresholdedRelu", "ThresholdedRelu").input(uniform64({4, 5}, -2, 3, 3)).attr("alpha", 0.5f),
+      GradCase("Shrink", "Shrink").input(uniform64({4, 5}, -2, 2, 3)).attr("bias", 0.5f).attr("lambd", 0.7f),
+      unary("Mish", uniform64({3, 4}, -3, 3)),
+      unary("Sign", x),
+      unary("Ceil", uniform64({3, 4}, -3, 3)),
+      unary("Floor", uniform64({3, 4}, -3, 3)),
+      unary("Round", uniform64({3, 4}, -3, 3)),
+      GradCase("PReluChannelSlope", "PRelu").input(uniform64({2, 3, 4}, -1, 1, 1, 0.01)).input(uniform64({4}, 0, 0.5, 2)),
+      GradCase("PReluBroadcastSlope", "PRelu").input(uniform64({2, 3, 4}, -1, 1, 1, 0.01)).input(uniform64({3, 1}, 0, 0.5, 2)),
+      GradCase("PReluScalarSlope", "PRelu").input(uniform64({3, 4}, -1, 1, 1, 0.01)).input(uniform64({1}, 0, 0.5, 2)),
+  };
+}
+
+std::vector<GradCase> trig_cases() {
+  return {
+      unary("Sin", uniform64({3, 4}, -3, 3)),   unary("Cos", uniform64({3, 4}, -3, 3)),
+      unary("Tan", uniform64({3, 4}, -1, 1)),   unary("Asin", uniform64({3, 4}, -0.9, 0.9)),
+      unary("Acos", uniform64({3, 4}, -0.9, 0.9)), unary("Atan", uniform64({3, 4}, -3, 3)),
+      unary("Sinh", uniform64({3, 4}, -2, 2)),  unary("Cosh", uniform64({3, 4}, -2, 2)),
+      unary("Asinh", uniform64({3, 4}, -3, 3)), unary("Acosh", uniform64({3, 4}, 1.2, 3)),
+      unary("Atanh", uniform64({3, 4}, -0.9, 0.9)),
+  };
+}
+
+std::vector<GradCase> clip_pow_cases() {
+  const Tensor x = uniform64({4, 5}, -2, 2, 5);
+  return {
+      GradCase("ClipBothBounds", "Clip").input(x).input(Tensor::scalar<double>(-0.7)).input(Tensor::scalar<double>(0.9)),
+      GradCase("ClipMaxOnly", "Clip").input(x).absent().input(Tensor::scalar<double>(0.3)),
+      GradCase("ClipMinOnly", "Clip").input(x).input(Tensor::from_vector<double>({1}, {-0.2})),
+      GradCase("ClipNoBounds", "Clip").input(x),
+      // min > max: every output is max.
+      GradCase("ClipMinAboveMax", "Clip").input(x).input(Tensor::scalar<double>(0.5)).input(Tensor::scalar<double>(-0.5)),
+      GradCase("PowBroadcast", "Pow").input(uniform64({2, 3}, 0.5, 2)).input(uniform64({3}, -2, 2, 2)),
+      GradCase("PowScalarExponent", "Pow").input(uniform64({2, 3}, 0.5, 2)).input(Tensor::scalar<double>(2.5)),
+      GradCase("PowNegativeBaseIntegerExponent", "Pow").input(uniform64({2, 3}, -2, -0.5)).constant_input(Tensor::scalar<double>(3)),
+      GradCase("PowIntExponent", "Pow").input(uniform64({2, 3}, -2, 2)).input(ints64({1}, {2})),
+  };
+}
+
+std::vector<GradCase> variadic_cases() {
+  const Tensor a = uniform64({2, 3}, -1, 1, 1), b = uniform64({3}, -1, 1, 2), c = uniform64({2, 1}, -1, 1, 3);
+  // Ties split evenly, which central differences see as the mean of the one-sided slopes.
+  const Tensor tied = Tensor::from_vector<double>({2, 3}, {0.5, -0.25, 0.75, 0.1, 0.2, -0.3});
+  const Tensor other = Tensor::from_vector<double>({2, 3}, {0.5, 0.0, 0.75, -0.1, 0.2, 0.6});
+  return {
+      GradCase("MaxThreeBroadcast", "Max").input(a).input(b).input(c),
+      GradCase("MinThreeBroadcast", "Min").input(a).input(b).input(c),
+      GradCase("MaxOneInput", "Max").input(a),
+      GradCase("MinOneInput", "Min").input(a),
+      GradCase("MaxTies", "Max").input(tied).input(other),
+      GradCase("MinTies", "Min").input(tied).input(other),
+      GradCase("SumThreeBroadcast", "Sum").input(a).input(b).input(c),
+      GradCase("SumOneInput", "Sum").input(a),
+      GradCase("MeanThreeBroadcast", "Mean").input(a).input(b).input(c),
+      GradCase("MeanTwo", "Mean").input(a).input(b),
+      GradCase("WhereBroadcast", "Where").input(bools({3, 1}, {1, 0, 1})).input(uniform64({1, 4})).input(uniform64({3, 4}, -1, 1, 2)),
+      GradCase("WhereScalarY", "Where").input(bools({2, 3}, {1, 0, 0, 1, 1, 0})).input(uniform64({2, 3})).input(Tensor::scalar<double>(0.5)),
+      GradCase("CastF64", "Cast").input(uniform64({2, 3})).attr("to", int64_t{11}),
+      GradCase("CastLikeF64", "CastLike").input(uniform64({2, 3})).constant_input(uniform64({1})),
+  };
+}
+
+GradCase reduce(const std::string& name, const std::string& op, Tensor x, std::optional<Ints> axes, int64_t keepdims) {
+  GradCase c(name, op);
+  c.input(std::move(x));
+  if (axes) c.input(ints64({static_cast<int64_t>(axes->size())}, *axes));
+  return c.attr("keepdims", keepdims);
+}
+
+std::vector<GradCase> reduce_cases() {
+  const Tensor x = uniform64({2, 3, 4}, -1, 1, 7, 0.05), positive = uniform64({2, 3, 4}, 0.3, 2, 7);
+  // One zero in a row of axis 1 for [0, *, 1], two zeros for [1, *, 2].
+  std::vector<double> with_zeros = x.to_vector<double>();
+  with_zeros[0 * 12 + 1 * 4 + 1] = 0;
+  with_zeros[1 * 12 + 0 * 4 + 2] = 0;
+  with_zeros[1 * 12 + 2 * 4 + 2] = 0;
+  const Tensor zeros_x = Tensor::from_vector<double>({2, 3, 4}, with_zeros);
+  std::vector<double> tie = x.to_vector<double>();
+  tie[1] = tie[0] = 1.5;  // a tied maximum and a tied minimum in the first row of axis 2
+  tie[5] = tie[6] = -1.5;
+  const Tensor tied = Tensor::from_vector<double>({2, 3, 4}, tie);
+  std::vector<GradCase> cases{
+      reduce("ReduceMaxTie", "ReduceMax", tied, Ints{2}, 0),
+      reduce("ReduceMinAxes", "ReduceMin", x, Ints{0, -1}, 0),
+      reduce("ReduceMinKeep", "ReduceMin", x, Ints{1}, 1),
+      reduce("ReduceMinAll", "ReduceMin", x, std::nullopt, 0),
+      reduce("ReduceMinTie", "ReduceMin", tied, Ints{-1}, 1),
+      reduce("ReduceProdZeros", "ReduceProd", zeros_x, Ints{1}, 0),
+      reduce("ReduceProdLastKeep", "ReduceProd", zeros_x, Ints{-1}, 1),
+      reduce("ReduceProdAll", "ReduceProd", uniform64({2, 3}, 0.5, 1.5), std::nullopt, 1),
+      reduce("ReduceL1Axes", "ReduceL1", x, Ints{0, 2}, 0),
+      reduce("ReduceL1All", "ReduceL1", x, std::nullopt, 1),
+      reduce("ReduceL2Axis", "ReduceL2", x, Ints{-2}, 1),
+      reduce("ReduceL2All", "ReduceL2", x, std::nullopt, 0),
+      reduce("ReduceSumSquareAxes", "ReduceSumSquare", x, Ints{1, 2}, 0),
+      reduce("ReduceSumSquareKeep", "ReduceSumSquare", x, Ints{0}, 1),
+      reduce("ReduceLogSumAxis", "ReduceLogSum", positive, Ints{1}, 0),
+      reduce("ReduceLogSumAll", "ReduceLogSum", positive, std::nullopt, 1),
+      reduce("ReduceLogSumExpAxis", "ReduceLogSumExp", x, Ints{-1}, 0),
+      reduce("ReduceLogSumExpAxesKeep", "ReduceLogSumExp", x, Ints{0, 1}, 1),
+      reduce("ReduceMeanNegativeAxes", "ReduceMean", x, Ints{-1, -3}, 0),
+  };
+  // noop_with_empty_axes with no axes: a copy.
+  for (const char* op : {"ReduceMax", "ReduceL2", "ReduceProd", "ReduceLogSumExp"})
+    cases.push_back(reduce(std::string(op) + "Noop", op, x, Ints{}, 0).attr("noop_with_empty_axes", int64_t{1}));
+  return cases;
+}
+
+std::vector<GradCase> softmax_cases() {
+  const Tensor x = uniform64({2, 3, 4}, -2, 2, 9);
+  return {
+      GradCase("SoftmaxDefaultAxis", "Softmax").input(x),
+      GradCase("SoftmaxAxis0", "Softmax").input(x).attr("axis", int64_t{0}),
+      GradCase("SoftmaxNegativeAxis", "Softmax").input(x).attr("axis", int64_t{-2}),
+      GradCase("LogSoftmaxDefaultAxis", "LogSoftmax").input(x),
+      GradCase("LogSoftmaxAxis1", "LogSoftmax").input(x).attr("axis", int64_t{1}),
+      GradCase("LogSoftmaxNegativeAxis", "LogSoftmax").input(uniform64({3, 5}, -2, 2, 4)).attr("axis", int64_t{-2}),
+  };
+}
+
+std::vector<GradCase> movement_cases() {
+  const Tensor x = uniform64({2, 3, 4}, -1, 1, 11);
+  return {
+      GradCase("ConcatAxis1", "Concat").input(uniform64({2, 1, 3})).input(uniform64({2, 4, 3}, -1, 1, 2)).input(uniform64({2, 2, 3}, -1, 1, 3)).attr("axis", int64_t{1}),
+      GradCase("ConcatNegativeAxis", "Concat").input(uniform64({2, 3})).input(uniform64({2, 1}, -1, 1, 2)).attr("axis", int64_t{-1}),
+      GradCase("ConcatOne", "Concat").input(uniform64({2, 3})).attr("axis", int64_t{0}),
+      GradCase("SplitInput", "Split").input(uniform64({2, 4})).input(ints64({2}, {1, 3})).attr("axis", int64_t{1}).outputs(2),
+      GradCase("SplitNumOutputsUneven", "Split").input(uniform64({7, 2})).attr("num_outputs", int64_t{3}).outputs(3),
+      GradCase("SplitNegativeAxis", "Split").input(x).input(ints64({3}, {2, 0, 2})).attr("axis", int64_t{-1}).outputs(3),
+      GradCase("GatherRepeatedNegative", "Gather").input(uniform64({4, 3})).input(ints64({5}, {0, 2, -1, 2, 0})),
+      GradCase("GatherAxis1Matrix", "Gather").input(x).input(ints64({2, 2}, {2, 0, 2, -3})).attr("axis", int64_t{1}),
+      GradCase("GatherScalarLastAxis", "Gather").input(x).input(ints64({}, {-1})).attr("axis", int64_t{-1}),
+      GradCase("GatherElementsAxis0", "GatherElements").input(uniform64({3, 2})).input(ints64({4, 2}, {0, 2, 2, 2, -1, 0, 1, 1})),
+      GradCase("GatherElementsAxisLast", "GatherElements").input(uniform64({2, 3})).input(ints64({2, 4}, {0, 0, 2, -1, 1, 1, 1, 0})).attr("axis", int64_t{-1}),
+      GradCase("Squeeze", "Squeeze").input(uniform64({2, 1, 3, 1})).input(ints64({2}, {1, -1})),
+      GradCase("SqueezeAll", "Squeeze").input(uniform64({1, 3, 1})),
+      GradCase("Unsqueeze", "Unsqueeze").input(uniform64({2, 3})).input(ints64({2}, {0, -1})),
+      GradCase("Flatten", "Flatten").input(x),
+      GradCase("FlattenAxis0", "Flatten").input(x).attr("axis", int64_t{0}),
+      GradCase("FlattenNegativeAxis", "Flatten").input(x).attr("axis", int64_t{-1}),
+      GradCase("Tile", "Tile").input(uniform64({2, 1, 3})).input(ints64({3}, {2, 3, 1})),
+      GradCase("TileOnce", "Tile").input(uniform64({2, 3})).input(ints64({2}, {1, 1})),
+      GradCase("PadConstant", "Pad").input(uniform64({2, 3})).input(ints64({4}, {1, 0, 2, 2})),
+      GradCase("PadValue", "Pad").input(uniform64({2, 3})).input(ints64({4}, {0, 1, 1, 0})).input(Tensor::scalar<double>(0.5)),
+      GradCase("PadNegative", "Pad").input(uniform64({3, 4})).input(ints64({4}, {-1, 1, 0, -2})).input(Tensor::scalar<double>(0.25)),
+      GradCase("PadAxes", "Pad").input(x).input(ints64({2}, {1, 2})).absent().input(ints64({1}, {-2})),
+      GradCase("CumSum", "CumSum").input(x).input(ints64({}, {1})),
+      GradCase("CumSumExclusive", "CumSum").input(x).input(ints64({}, {-1})).attr("exclusive", int64_t{1}),
+      GradCase("CumSumReverse", "CumSum").input(x).input(ints64({1}, {0})).attr("reverse", int64_t{1}),
+      GradCase("CumSumExclusiveReverse", "CumSum").input(x).input(ints64({}, {2})).attr("exclusive", int64_t{1}).attr("reverse", int64_t{1}),
   };
 }
 
@@ -15,7 +200,7 @@ std::vector<GradCase> activation_cases() {
 
 std::vector<GradCase> elementwise_grad_cases() {
   std::vector<GradCase> all;
-  for (auto family : {activation_cases})
+  for (auto family : {activation_cases, trig_cases, clip_pow_cases, variadic_cases, reduce_cases, softmax_cases, movement_cases})
     for (GradCase& c : family()) all.push_back(std::move(c));
   return all;
 }
@@ -24,6 +209,33 @@ namespace {
 
 INSTANTIATE_TEST_SUITE_P(Elementwise, GradCheckTest, ::testing::ValuesIn(elementwise_grad_cases()),
                          [](const auto& param_info) { return param_info.param.name; });
+
+// Cast between floating dtypes casts the gradient back; to an integer it stops the gradient.
+TEST(CastGradient, FloatToFloatCastsBackAndIntegerStops) {
+  Tensor x = uniform64({2, 3});
+  x.set_requires_grad(true);
+  sum(cast(x, DType::kF32)).backward();
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_EQ(x.grad().dtype(), DType::kF64);
+  for (double v : x.grad().to_vector<double>()) EXPECT_EQ(v, 1.0);
+  EXPECT_FALSE(cast(x, DType::kI64).requires_grad());
+}
+
+// Pad's reflect and edge modes have no gradient in kiln: backward says so in one line.
+TEST(PadGradient, ReflectModeFailsClearly) {
+  Tensor x = uniform64({2, 3});
+  x.set_requires_grad(true);
+  Attributes attrs;
+  attrs.set("mode", std::string("reflect"));
+  Tensor y = run_op1("Pad", {x, ints64({4}, {0, 1, 0, 1})}, attrs);
+  try {
+    sum(y).backward();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Pad gradient: mode 'reflect' is not differentiable in kiln"), std::string::npos)
+        << e.what();
+  }
+}
 
 }  // namespace
 }  // namespace kiln::test
