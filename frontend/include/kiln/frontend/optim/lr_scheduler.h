@@ -3,7 +3,9 @@
 // (chainable, recursive) formulas so the values equal torch's get_lr() exactly. As in PyTorch,
 // constructing a scheduler performs its first step (epoch 0), and step() is called after each
 // optimizer.step(). state_dict() is JSON text for a checkpoint's metadata; the optimizer's own
-// state dict holds the current lrs.
+// state dict holds the current lrs. To resume, construct the optimizer and the scheduler (which
+// sets the lrs of epoch 0), then load the optimizer's state (restoring the lrs), then the
+// scheduler's, as with PyTorch.
 
 #include <cstdint>
 #include <map>
