@@ -23,5 +23,12 @@ void register_fused_kernels(KernelTable& table);  // kiln.FusedConv, FusedGemm, 
 // f64 MatMul, Gemm, Conv, ConvTranspose, pools, BatchNorm, LayerNorm, Softmax (f64.cpp); it
 // extends those ops' entries, so it registers after them.
 void register_f64_kernels(KernelTable& table);
+// Backward ops of the kiln domain: ConvGradWeight (conv_backward.cpp), MaxPoolGrad and
+// AveragePoolGrad (pool_backward.cpp).
+void register_conv_backward_kernels(KernelTable& table);
+void register_pool_backward_kernels(KernelTable& table);
+// BatchNormalization's training mode (batchnorm_training.cpp); it extends the entry of the
+// inference kernels, so it registers after them.
+void register_batchnorm_training_kernels(KernelTable& table);
 
 }  // namespace kiln::cpu

@@ -22,6 +22,9 @@ void register_kernels(KernelTable& table) {
   register_fused_kernels(table);        // kiln.FusedConv, FusedGemm, FusedMatMul
   // Last: puts f64 kernels in front of the f32 oneDNN entries of MatMul ... Softmax above.
   register_f64_kernels(table);
+  register_conv_backward_kernels(table);         // kiln.ConvGradWeight
+  register_pool_backward_kernels(table);         // kiln.MaxPoolGrad, AveragePoolGrad
+  register_batchnorm_training_kernels(table);    // BatchNormalization, training_mode=1
 }
 
 }  // namespace kiln::cpu

@@ -14,41 +14,12 @@
 
 #include "compute_broadcast.h"
 #include "compute_reduce.h"
-#include "compute_window.h"
 #include "dnnl_exec.h"
 #include "kernel_families.h"
+#include "pool_plan.h"
 
 namespace kiln::cpu {
 namespace {
-
-struct PoolPlan {
-  Dims x, y;
-  Window w;
-  Dims pad_end;  // derived from the output shape; may exceed w.pad_end under ceil_mode
-};
-
-std::string plan_pool(const NodeView& v, PoolPlan& p) {
-  p.x = v.input_shape(0);
-  p.y = v.output_shape(0);
-  if (p.x.size() < 3 || p.x.size() > 5) return "X must have rank 3 to 5 (N, C and 1 to 3 spatial dims)";
-  if (p.y.size() != p.x.size() || p.y[0] != p.x[0] || p.y[1] != p.x[1]) return "output shape does not match X";
-  Dims kernel = v.attr_ints("kernel_shape", {});
-  Dims in(p.x.begin() + 2, p.x.end());
-  std::string why = read_window(v, in, kernel, p.w);
-  if (!why.empty()) return why;
-  p.pad_end = p.w.pad_end;
-  for (size_t d = 0; d < in.size(); ++d) {
-    int64_t out = p.y[d + 2];
-    if (out == 0 || in[d] == 0) continue;  // empty output: nothing is computed
-    if (conv_out_size(p.w, d, in[d]) == out) continue;
-    int64_t needed = (out - 1) * p.w.strides[d] + p.w.extent(d) - in[d] - p.w.pad_begin[d];
-    // ceil_mode rounds the window count up: at most stride - 1 positions of extra end padding.
-    if (v.attr_int("ceil_mode", 0) == 0 || needed <= p.w.pad_end[d] || needed >= p.w.pad_end[d] + p.w.strides[d])
-      return "output dim " + std::to_string(d + 2) + " (" + std::to_string(out) + ") does not match the pooling window";
-    p.pad_end[d] = needed;
-  }
-  return "";
-}
 
 bool wants_indices(const NodeView& v) {
   return v.op_type() == "MaxPool" && v.num_outputs() > 1 && v.output_dtype(1) != KILN_DTYPE_UNDEFINED;
@@ -61,14 +32,14 @@ std::string supports_pool(const NodeView& v) {
   if (v.input_dtype(0) != KILN_DTYPE_F32 || v.output_dtype(0) != KILN_DTYPE_F32)
     return std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported (f32)";
   PoolPlan p;
-  return plan_pool(v, p);
+  return plan_pool(v, v.input_shape(0), v.output_shape(0), p);
 }
 
 class PoolKernel : public Kernel {
  public:
   explicit PoolKernel(const NodeView& v) {
     PoolPlan p;
-    std::string why = plan_pool(v, p);
+    std::string why = plan_pool(v, v.input_shape(0), v.output_shape(0), p);
     if (!why.empty()) fail(v, why);
     if (numel(p.y) == 0) return;  // oneDNN rejects empty tensors
     size_t n = p.x.size() - 2;
@@ -138,7 +109,7 @@ class MaxPoolIndicesKernel : public Kernel {
  public:
   explicit MaxPoolIndicesKernel(const NodeView& v) : column_major_(v.attr_int("storage_order", 0) != 0) {
     PoolPlan p;
-    std::string why = plan_pool(v, p);
+    std::string why = plan_pool(v, v.input_shape(0), v.output_shape(0), p);
     if (!why.empty()) fail(v, why);
     x_ = p.x;
     y_ = p.y;

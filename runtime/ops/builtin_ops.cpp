@@ -20,6 +20,7 @@ void register_builtin_ops(OpRegistry& registry) {
   ops::register_loss_ops(registry);
   ops::register_resize_ops(registry);
   ops::register_fused_ops(registry);
+  ops::register_backward_ops(registry);
 }
 
 }  // namespace kiln

@@ -1,6 +1,9 @@
 // Conv and ConvTranspose (any number of spatial dims; the CPU backend runs 1-D and 2-D).
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -130,14 +133,89 @@ OpDef conv_common(const char* name) {
       .optional_attr("strides", AttrType::kInts);
 }
 
+// ---- Gradients. A Conv and the ConvTranspose with the same weights and window are adjoint
+// linear maps, so each one's input gradient is the other op; the weight gradient of both is
+// kiln.ConvGradWeight (runtime/ops/backward.cpp), the bias gradient a sum over N and space.
+
+// The window attributes of the Conv from `in` to `out` (spatial dims) that both ops'
+// gradients run, with auto_pad and ConvTranspose's output_shape resolved to explicit pads.
+Attributes conv_window(const GradContext& g, const Dims& in, const Dims& out, const Dims& kernel, bool transposed) {
+  const size_t n = kernel.size();
+  const Attributes& a = g.attrs();
+  Dims strides = a.get_ints("strides", Dims(n, 1)), dilations = a.get_ints("dilations", Dims(n, 1));
+  Dims pads = a.get_ints("pads", Dims(2 * n, 0)), output_padding = a.get_ints("output_padding", Dims(n, 0));
+  const std::string auto_pad = g.attr_string("auto_pad");
+  const bool derive = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER" || a.has("output_shape");
+  for (size_t d = 0; d < n; ++d) {
+    if (auto_pad == "VALID") pads[d] = pads[n + d] = 0;
+    if (!derive) continue;
+    // ONNX splits the total padding evenly, the odd one at the end only for SAME_UPPER.
+    int64_t total = (out[d] - 1) * strides[d] + (kernel[d] - 1) * dilations[d] + 1 - in[d];
+    if (transposed) total += output_padding[d];
+    if (total < 0 && transposed) g.fail("an output_shape longer than the full transposed output is not supported");
+    total = std::max<int64_t>(total, 0);
+    pads[d] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    pads[n + d] = total - pads[d];
+  }
+  Attributes w;
+  w.set("strides", strides);
+  w.set("dilations", dilations);
+  w.set("pads", pads);
+  w.set("group", g.attr_int("group"));
+  w.set("kernel_shape", kernel);
+  return w;
+}
+
+Dims spatial(const Tensor& t) { return Dims(t.shape().begin() + 2, t.shape().end()); }
+
+// Sum of dY over every axis but the channels.
+Tensor bias_grad(const Tensor& dy) {
+  std::vector<int64_t> axes{0};
+  for (size_t d = 2; d < dy.rank(); ++d) axes.push_back(static_cast<int64_t>(d));
+  return sum(dy, axes);
+}
+
+// Conv(X, W): x -> y. dX = ConvTranspose(dY, W), its output_padding restoring the input
+// size that the forward's floor division dropped.
+void grad_conv(GradContext& g) {
+  const Tensor &x = g.input(0), &w = g.input(1);
+  const Tensor dy = g.output_grad(0);
+  const Attributes win = conv_window(g, spatial(x), spatial(dy), spatial(w), false);
+  if (g.needs_input_grad(0)) {
+    const Dims strides = win.get_ints("strides", {}), dil = win.get_ints("dilations", {}), pads = win.get_ints("pads", {});
+    const size_t n = strides.size();
+    Dims output_padding(n);
+    for (size_t d = 0; d < n; ++d)
+      output_padding[d] = x.dim(static_cast<int64_t>(d + 2)) + pads[d] + pads[n + d] -
+                          ((dy.dim(static_cast<int64_t>(d + 2)) - 1) * strides[d] + (w.dim(static_cast<int64_t>(d + 2)) - 1) * dil[d] + 1);
+    Attributes a = win;
+    a.set("output_padding", output_padding);
+    g.set_input_grad(0, run_op1("ConvTranspose", {dy, w}, a));
+  }
+  if (g.needs_input_grad(1)) g.set_input_grad(1, run_op1("ConvGradWeight", {x, dy}, win, "kiln"));
+  if (g.num_inputs() > 2 && g.needs_input_grad(2)) g.set_input_grad(2, bias_grad(dy));
+}
+
+// ConvTranspose(X, W) is the adjoint of Conv(., W) from y-space to x-space: dX = Conv(dY, W)
+// and dW = ConvGradWeight with dY as that Conv's input and X as its output gradient.
+void grad_conv_transpose(GradContext& g) {
+  const Tensor &x = g.input(0), &w = g.input(1);
+  const Tensor dy = g.output_grad(0);
+  const Attributes win = conv_window(g, spatial(dy), spatial(x), spatial(w), true);
+  if (g.needs_input_grad(0)) g.set_input_grad(0, run_op1("Conv", {dy, w}, win));
+  if (g.needs_input_grad(1)) g.set_input_grad(1, run_op1("ConvGradWeight", {dy, x}, win, "kiln"));
+  if (g.num_inputs() > 2 && g.needs_input_grad(2)) g.set_input_grad(2, bias_grad(dy));
+}
+
 }  // namespace
 
 void register_conv_ops(OpRegistry& registry) {
-  registry.add(conv_common("Conv").infer(infer_conv));
+  registry.add(conv_common("Conv").infer(infer_conv).grad(grad_conv));
   registry.add(conv_common("ConvTranspose")
                    .optional_attr("output_padding", AttrType::kInts)
                    .optional_attr("output_shape", AttrType::kInts)
-                   .infer(infer_conv_transpose));
+                   .infer(infer_conv_transpose)
+                   .grad(grad_conv_transpose));
 }
 
 }  // namespace kiln::ops

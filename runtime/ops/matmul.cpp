@@ -85,6 +85,25 @@ void grad_matmul(GradContext& g) {
   if (g.needs_input_grad(1)) g.set_input_grad(1, sum_to(matmul(a2.transpose(-1, -2), dy), b2.shape()).reshape(b.shape()));
 }
 
+// Y = alpha * A' B' + beta * C. Each operand's gradient is one more Gemm: for A' = A,
+// dA = alpha dY B'^T; for A' = A^T, dA = alpha B' dY^T (and likewise for B).
+void grad_gemm(GradContext& g) {
+  const bool ta = g.attr_int("transA") != 0, tb = g.attr_int("transB") != 0;
+  const float alpha = g.attr_float("alpha");
+  const Tensor dy = g.output_grad(0);
+  auto gemm = [&](const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+    Attributes attrs;
+    attrs.set("alpha", alpha);
+    attrs.set("transA", int64_t{trans_a});
+    attrs.set("transB", int64_t{trans_b});
+    return run_op1("Gemm", {a, b}, attrs);
+  };
+  if (g.needs_input_grad(0)) g.set_input_grad(0, ta ? gemm(g.input(1), dy, tb, true) : gemm(dy, g.input(1), false, !tb));
+  if (g.needs_input_grad(1)) g.set_input_grad(1, tb ? gemm(dy, g.input(0), true, ta) : gemm(g.input(0), dy, !ta, false));
+  if (g.num_inputs() > 2 && g.needs_input_grad(2))
+    g.set_input_grad(2, sum_to(dy, g.input(2).shape()) * static_cast<double>(g.attr_float("beta")));
+}
+
 }  // namespace
 
 void register_matmul_ops(OpRegistry& registry) {
@@ -97,7 +116,8 @@ void register_matmul_ops(OpRegistry& registry) {
                    .attr("beta", AttrType::kFloat, float_attr(1.0f))
                    .attr("transA", AttrType::kInt, int_attr(0))
                    .attr("transB", AttrType::kInt, int_attr(0))
-                   .infer(infer_gemm));
+                   .infer(infer_gemm)
+                   .grad(grad_gemm));
 }
 
 }  // namespace kiln::ops

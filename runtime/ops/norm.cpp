@@ -1,5 +1,6 @@
 // BatchNormalization, LayerNormalization, InstanceNormalization, LpNormalization,
 // MeanVarianceNormalization, Dropout (inference) and TopK.
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -148,6 +149,88 @@ void infer_top_k(InferContext& c) {
   c.set_output(1, DType::kI64, Shape(out));
 }
 
+// ---- Gradients of BatchNormalization and LayerNormalization
+
+// Normalization over `axes` (kept as size-1 dims): with xhat = (x - mean) * inv_std and
+// dxhat the gradient reaching xhat, dX = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
+Tensor normalized_input_grad(const Tensor& dxhat, const Tensor& xhat, const Tensor& inv_std,
+                             const std::vector<int64_t>& axes) {
+  return inv_std * (dxhat - mean(dxhat, axes, true) - xhat * mean(dxhat * xhat, axes, true));
+}
+
+// BatchNormalization: per channel of X [N, C, ...]; a [C] vector broadcasts as [1, C, 1, ...].
+// Inference form: Y = (X - mean) * inv_std * scale + B with inv_std = 1 / sqrt(var + epsilon)
+// from the input statistics. Training form (opset 14+, training_mode=1): the same with the
+// batch's mean and biased variance, and the optional outputs
+//   running_mean = input_mean * momentum + batch_mean * (1 - momentum)
+//   running_var  = input_var * momentum + unbiased_batch_var * (1 - momentum).
+void grad_batch_norm(GradContext& g) {
+  const Tensor &x = g.input(0), &scale = g.input(1);
+  const bool training = g.attr_int("training_mode") != 0;
+  if (!training && g.num_outputs() > 1) g.fail("the statistics outputs of opsets 7-13 have no gradient");
+  const double eps = g.attr_float("epsilon"), momentum = g.attr_float("momentum");
+  Dims channel_shape(x.rank(), 1);
+  channel_shape[1] = x.dim(1);
+  auto per_channel = [&](const Tensor& t) { return t.reshape(channel_shape); };
+  std::vector<int64_t> axes{0};
+  for (size_t d = 2; d < x.rank(); ++d) axes.push_back(static_cast<int64_t>(d));
+  const double count = static_cast<double>(x.numel() / std::max<int64_t>(x.dim(1), 1));
+  const Tensor dy = g.output_grad(0);
+  const Tensor mu = training ? mean(x, axes, true) : per_channel(g.input(3));
+  const Tensor centered = x - mu;
+  const Tensor var = training ? mean(centered * centered, axes, true) : per_channel(g.input(4));
+  const Tensor inv_std = reciprocal(sqrt(var + eps));
+  const Tensor xhat = centered * inv_std;
+  const Tensor dscale = sum(dy * xhat, axes, true);  // [1, C, 1...]
+  const Tensor db = sum(dy, axes, true);
+  if (g.needs_input_grad(1)) g.set_input_grad(1, dscale.reshape(scale.shape()));
+  if (g.needs_input_grad(2)) g.set_input_grad(2, db.reshape(scale.shape()));
+  if (!training) {
+    const Tensor a = per_channel(scale) * inv_std;
+    if (g.needs_input_grad(0)) g.set_input_grad(0, dy * a);
+    if (g.needs_input_grad(3)) g.set_input_grad(3, (-(db * a)).reshape(scale.shape()));
+    if (g.needs_input_grad(4))
+      g.set_input_grad(4, (dscale * per_channel(scale) * inv_std * inv_std * -0.5).reshape(scale.shape()));
+    return;
+  }
+  if (g.needs_input_grad(0)) {
+    Tensor dx = normalized_input_grad(dy * per_channel(scale), xhat, inv_std, axes);
+    // The running statistics depend on X through the batch mean and the unbiased variance.
+    if (g.num_outputs() > 1 && g.has_output_grad(1))
+      dx = dx + per_channel(g.output_grad(1)) * ((1 - momentum) / count);
+    if (g.num_outputs() > 2 && g.has_output_grad(2))
+      dx = dx + centered * per_channel(g.output_grad(2)) * (2 * (1 - momentum) / std::max(count - 1, 1.0));
+    g.set_input_grad(0, dx);
+  }
+  for (size_t i = 3; i < 5; ++i)
+    if (g.num_outputs() > i - 2 && g.has_output_grad(i - 2)) g.set_input_grad(i, g.output_grad(i - 2) * momentum);
+}
+
+// LayerNormalization over the dims from `axis` on; Scale and B broadcast to them. The optional
+// Mean and InvStdDev outputs (in stash_type) also carry gradients back to X.
+void grad_layer_norm(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const int64_t rank = static_cast<int64_t>(x.rank());
+  const int64_t axis = g.attr_int("axis") < 0 ? g.attr_int("axis") + rank : g.attr_int("axis");
+  std::vector<int64_t> axes;
+  for (int64_t d = axis; d < rank; ++d) axes.push_back(d);
+  double count = 1;
+  for (int64_t d : axes) count *= static_cast<double>(x.dim(d));
+  const Tensor dy = g.output_grad(0);
+  const Tensor centered = x - mean(x, axes, true);
+  const Tensor inv_std = reciprocal(sqrt(mean(centered * centered, axes, true) + static_cast<double>(g.attr_float("epsilon"))));
+  const Tensor xhat = centered * inv_std;
+  if (g.needs_input_grad(1)) g.set_input_grad(1, sum_to(dy * xhat, g.input(1).shape()));
+  if (g.num_inputs() > 2 && g.needs_input_grad(2)) g.set_input_grad(2, sum_to(dy, g.input(2).shape()));
+  if (!g.needs_input_grad(0)) return;
+  Tensor dx = normalized_input_grad(dy * g.input(1), xhat, inv_std, axes);
+  // d mean / dX = 1 / count; d inv_std / dX = -inv_std^3 (x - mean) / count.
+  if (g.num_outputs() > 1 && g.has_output_grad(1)) dx = dx + cast(g.output_grad(1), x.dtype()) / count;
+  if (g.num_outputs() > 2 && g.has_output_grad(2))
+    dx = dx - cast(g.output_grad(2), x.dtype()) * inv_std * inv_std * xhat / count;
+  g.set_input_grad(0, dx);
+}
+
 }  // namespace
 
 void register_norm_ops(OpRegistry& registry) {
@@ -160,7 +243,8 @@ void register_norm_ops(OpRegistry& registry) {
                    .attr("momentum", AttrType::kFloat, float_attr(0.9f))
                    .attr("spatial", AttrType::kInt, int_attr(1))        // opsets 7 and 8 only
                    .attr("training_mode", AttrType::kInt, int_attr(0))  // since opset 14
-                   .infer(infer_batch_norm));
+                   .infer(infer_batch_norm)
+                   .grad(grad_batch_norm));
   registry.add(OpDef("LayerNormalization")
                    .opsets(17)
                    .inputs(2, 3)
@@ -168,7 +252,8 @@ void register_norm_ops(OpRegistry& registry) {
                    .attr("axis", AttrType::kInt, int_attr(-1))
                    .attr("epsilon", AttrType::kFloat, float_attr(1e-5f))
                    .attr("stash_type", AttrType::kInt, int_attr(1))
-                   .infer(infer_layer_norm));
+                   .infer(infer_layer_norm)
+                   .grad(grad_layer_norm));
   // Dropout-7..11 had a `ratio` attribute; from 12 on ratio and training_mode are inputs.
   // Inference only: identity, with an all-true mask.
   registry.add(OpDef("Dropout")

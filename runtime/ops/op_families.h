@@ -21,6 +21,7 @@ void register_generator_ops(OpRegistry& registry);  // Constant, ConstantOfShape
 void register_logic_ops(OpRegistry& registry);      // Cast, Where, Equal, Less, Greater
 void register_loss_ops(OpRegistry& registry);       // NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
 void register_resize_ops(OpRegistry& registry);     // Resize, Upsample
+void register_backward_ops(OpRegistry& registry);   // kiln.ConvGradWeight, MaxPoolGrad, AveragePoolGrad (after their forward ops)
 void register_fused_ops(OpRegistry& registry);      // kiln.FusedConv, FusedGemm, FusedMatMul (after their base ops)
 
 }  // namespace kiln::ops

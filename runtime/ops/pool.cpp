@@ -1,4 +1,5 @@
 // MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool.
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -55,6 +56,29 @@ OpDef pool_common(const char* name) {
       .optional_attr("strides", AttrType::kInts);
 }
 
+// ---- Gradients: the window ops run kiln.MaxPoolGrad / AveragePoolGrad (backward.cpp) with the
+// forward's attributes; GlobalMaxPool is a MaxPool over the whole plane.
+
+void grad_max_pool(GradContext& g) {
+  g.set_input_grad(0, run_op1("MaxPoolGrad", {g.output_grad(0), g.input(0)}, g.attrs(), "kiln"));
+}
+
+void grad_average_pool(GradContext& g) {
+  g.set_input_grad(0, run_op1("AveragePoolGrad", {g.output_grad(0), g.input(0)}, g.attrs(), "kiln"));
+}
+
+void grad_global_average_pool(GradContext& g) {
+  const Tensor& x = g.input(0);
+  g.set_input_grad(0, g.output_grad(0).expand(x.shape()).contiguous() / static_cast<double>(x.numel() / (x.dim(0) * x.dim(1))));
+}
+
+void grad_global_max_pool(GradContext& g) {
+  const Tensor& x = g.input(0);
+  Attributes attrs;
+  attrs.set("kernel_shape", Dims(x.shape().begin() + 2, x.shape().end()));
+  g.set_input_grad(0, run_op1("MaxPoolGrad", {g.output_grad(0), x}, attrs, "kiln"));
+}
+
 }  // namespace
 
 void register_pool_ops(OpRegistry& registry) {
@@ -62,12 +86,14 @@ void register_pool_ops(OpRegistry& registry) {
                    .outputs(1, 2)
                    .optional_attr("dilations", AttrType::kInts)         // since opset 10
                    .attr("storage_order", AttrType::kInt, int_attr(0))  // since opset 8
-                   .infer(infer_max_pool));
+                   .infer(infer_max_pool)
+                   .grad(grad_max_pool));
   registry.add(pool_common("AveragePool")
                    .attr("count_include_pad", AttrType::kInt, int_attr(0))  // since opset 7
-                   .infer(infer_average_pool));
-  registry.add(OpDef("GlobalAveragePool").opsets(1).infer(infer_global_pool));
-  registry.add(OpDef("GlobalMaxPool").opsets(1).infer(infer_global_pool));
+                   .infer(infer_average_pool)
+                   .grad(grad_average_pool));
+  registry.add(OpDef("GlobalAveragePool").opsets(1).infer(infer_global_pool).grad(grad_global_average_pool));
+  registry.add(OpDef("GlobalMaxPool").opsets(1).infer(infer_global_pool).grad(grad_global_max_pool));
 }
 
 }  // namespace kiln::ops

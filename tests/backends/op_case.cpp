@@ -233,7 +233,8 @@ TEST_P(OpCaseTest, Run) {
 
   Graph graph;
   graph.set_opset("", c.opset);
-  NodeSpec spec{c.op_type, {}, {}, c.attrs, c.name};
+  if (!c.domain.empty()) graph.set_opset(c.domain, 1);
+  NodeSpec spec{c.op_type, {}, {}, c.attrs, c.name, c.domain};
   std::vector<Tensor> feeds;
   Refs ref_inputs;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
@@ -288,7 +289,8 @@ TEST_P(OpCaseTest, Run) {
 
 // Every op of ONNX's domain in the registry has at least one case (and so runs on every backend
 // list); an op added without cases fails here. kiln's own fused ops are tested against their
-// unfused graphs in tests/runtime/passes_test.cpp.
+// unfused graphs in tests/runtime/passes_test.cpp; its backward ops have cases too
+// (backward_ops_test.cpp) besides the gradient checks of tests/runtime.
 TEST(OpCaseCoverage, EveryOpHasCases) {
   std::set<std::string> covered;
   for (const auto& family : declared_cases()) {

@@ -29,6 +29,7 @@ struct CaseInput {
 struct OpCase {
   std::string name;
   std::string op_type;
+  std::string domain;  // "" for ONNX's ops, "kiln" for kiln's own (at opset 1)
   int opset = 17;
   Attributes attrs;
   std::vector<CaseInput> inputs;
@@ -38,6 +39,7 @@ struct OpCase {
 
   OpCase(std::string case_name, std::string op) : name(std::move(case_name)), op_type(std::move(op)) {}
   OpCase& at_opset(int version) { opset = version; return *this; }
+  OpCase& in_domain(std::string d) { domain = std::move(d); return *this; }
   OpCase& attr(const std::string& key, int value) { attrs.set(key, int64_t{value}); return *this; }
   OpCase& attr(const std::string& key, int64_t value) { attrs.set(key, value); return *this; }
   OpCase& attr(const std::string& key, float value) { attrs.set(key, value); return *this; }
