@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kiln/frontend/nn.h"
+#include "kiln/runtime/op_registry.h"
 
 namespace kiln::nntest {
 
@@ -64,6 +65,23 @@ inline void expect_gradients_match(const std::function<Tensor()>& f, std::vector
     }
   }
 }
+
+/// The ops of the list whose gradient the registry does not define yet (gradient tests skip
+/// with this list until the op's gradient lands).
+inline std::string missing_gradients(const std::vector<std::string>& ops) {
+  std::string missing;
+  for (const std::string& op : ops) {
+    const OpDef* def = OpRegistry::builtin().find(op);
+    if (!def || !def->grad_fn()) missing += (missing.empty() ? "" : ", ") + op;
+  }
+  return missing;
+}
+
+#define KILN_SKIP_WITHOUT_GRADIENTS(...)                                                  \
+  do {                                                                                    \
+    const std::string missing = ::kiln::nntest::missing_gradients({__VA_ARGS__});         \
+    if (!missing.empty()) GTEST_SKIP() << "the registry has no gradient yet for " << missing; \
+  } while (0)
 
 /// Expects f to throw kiln::Error whose message contains every one of parts.
 template <class F>

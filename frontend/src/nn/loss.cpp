@@ -193,7 +193,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   if (!(ls >= 0.0 && ls <= 1.0))
     raise(ErrorCode::kInvalidArgument, "CrossEntropyLoss: label_smoothing={} is outside [0, 1]", ls);
   const Tensor& weight = options.weight();
-  if (target.defined() && is_floating(target.dtype())) {
+  if (target.defined() && is_floating(target.dtype()) && target.shape() == input.shape()) {
     // Class probabilities of the input's shape.
     check_pair("CrossEntropyLoss", input, target, false);
     if (input.rank() == 0) raise(ErrorCode::kInvalidArgument, "CrossEntropyLoss: input is a scalar");
