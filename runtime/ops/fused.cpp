@@ -3,6 +3,7 @@
 // optional residual Z (FusedConv, as ONNX Runtime's FusedConv) and an activation (Relu, Clip
 // or the exact Gelu). Shape rules are the base op's own, called through its
 // registered definition, plus checks of the bias and activation attributes.
+#include <algorithm>
 #include <memory>
 
 #include "infer_util.h"
@@ -13,13 +14,29 @@ namespace {
 
 constexpr const char* kDomain = "kiln";
 
+// [N, C, spatial...] <-> [N, spatial..., C]; unknown ranks and ranks below 2 stay as they are.
+Shape channels_last_shape(const Shape& s) {
+  if (!s.has_rank() || s.rank() < 2) return s;
+  std::vector<Dim> d = s.dims();
+  std::rotate(d.begin() + 1, d.begin() + 2, d.end());
+  return Shape(d);
+}
+Shape channels_first_shape(const Shape& s) {
+  if (!s.has_rank() || s.rank() < 2) return s;
+  std::vector<Dim> d = s.dims();
+  std::rotate(d.begin() + 1, d.end() - 1, d.end());
+  return Shape(d);
+}
+
 // Runs the base op's inference for this node (same inputs and attribute names) at the latest
 // ONNX opset, where the base ops have their final form, and returns the output type.
-ValueType infer_as_base(const InferContext& c, const OpDef& base, size_t base_inputs) {
+// With channels_last, input 0 is given as [N, spatial..., C] and passed on as [N, C, spatial...].
+ValueType infer_as_base(const InferContext& c, const OpDef& base, size_t base_inputs, bool channels_last = false) {
   std::vector<ValueType> types;
   std::vector<const Tensor*> values;
   for (size_t i = 0; i < std::min(base_inputs, c.num_inputs()); ++i) {
     types.push_back(c.has_input(i) ? c.input(i) : ValueType{});
+    if (i == 0 && channels_last) types.back().shape = channels_first_shape(types.back().shape);
     values.push_back(c.input_value(i));
   }
   InferContext inner(c.node(), base, kLatestOpset, std::move(types), std::move(values));
@@ -69,10 +86,15 @@ void register_fused_ops(OpRegistry& registry) {
   auto matmul = std::make_shared<OpDef>(base_def(registry, "MatMul"));
 
   // FusedConv(X, W, B?, Z?): Conv, plus Z (a residual of the output's shape), then the
-  // activation.
-  registry.add(fused_def("FusedConv", *conv, 2, 4).infer([conv](InferContext& c) {
+  // activation. channels_last = 1 (set by use_channels_last) keeps X, Z and Y as
+  // [N, spatial..., C], the layout oneDNN's convolutions prefer; W stays [M, C/group, k...].
+  auto fused_conv = fused_def("FusedConv", *conv, 2, 4);
+  fused_conv.attr("channels_last", AttrType::kInt, int_attr(0));
+  registry.add(fused_conv.infer([conv](InferContext& c) {
     check_activation(c);
-    ValueType out = infer_as_base(c, *conv, 3);
+    bool channels_last = c.attr_int("channels_last") != 0;
+    ValueType out = infer_as_base(c, *conv, 3, channels_last);
+    if (channels_last) out.shape = channels_last_shape(out.shape);
     if (c.has_input(3)) {
       require_same_dtype(c, 0, 3);
       const Shape& z = c.input_shape(3);

@@ -26,6 +26,7 @@ PassReport run_pipeline(Graph& graph, BackendRegistry* registry) {
   step("fold_batch_norm", fold_batch_norm(graph));
   step("fuse_gelu", fuse_gelu(graph));
   step("fuse_bias_activation", fuse_bias_activation(graph));
+  step("use_channels_last", use_channels_last(graph));
   step("eliminate_dead_code", eliminate_dead_code(graph));
   validate(graph);
   return report;

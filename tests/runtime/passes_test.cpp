@@ -511,6 +511,71 @@ TEST(RemoveIdentities, ZeroPadsAndIdentityNodes) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Channels-last convolution chains
+
+// conv -> MaxPool -> conv: no conv reads another's output.
+Graph small_cnn_like() {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, Shape{"N", 1, 6, 6});
+  Value* h = g.op1("Conv", {x, g.add_initializer("c1.w", random_tensor({4, 1, 3, 3}, 189))});
+  h = g.op1("MaxPool", {h}, attrs({{"kernel_shape", std::vector<int64_t>{2, 2}}}));
+  g.add_output(g.op1("Conv", {h, g.add_initializer("c2.w", random_tensor({2, 4, 1, 1}, 190))})->name());
+  return g;
+}
+
+// A ResNet basic block after a stem conv: stem -> Relu -> [conv -> Relu -> conv + skip -> Relu]
+// -> GlobalAveragePool, plus a lone conv on the input that no other conv touches.
+Graph conv_chain_graph(bool chain_value_is_output) {
+  Graph g;
+  using V = std::vector<int64_t>;
+  Value* x = g.add_input("x", DType::kF32, Shape{"N", 3, 8, 8});
+  Attributes same = attrs({{"pads", V{1, 1, 1, 1}}});
+  Value* stem = g.op1("Conv", {x, g.add_initializer("stem.w", random_tensor({6, 3, 3, 3}, 180))}, same);
+  Value* h = g.op1("Relu", {stem});
+  Value* a = g.op1("Relu", {g.op1("Conv",
+                                  {h, g.add_initializer("a.w", random_tensor({6, 6, 3, 3}, 181)),
+                                   g.add_initializer("a.b", random_tensor({6}, 182))},
+                                  same)});
+  Value* b = g.op1("Conv", {a, g.add_initializer("b.w", random_tensor({6, 1, 3, 3}, 183))},
+                   attrs({{"pads", V{1, 1, 1, 1}}, {"group", int64_t{6}}}));  // depthwise
+  Value* y = g.op1("GlobalAveragePool", {g.op1("Relu", {g.op1("Add", {b, h})})});
+  Value* lone = g.op1("Conv", {x, g.add_initializer("lone.w", random_tensor({2, 3, 1, 1}, 184))});
+  g.add_output(y->name());
+  g.add_output(lone->name());
+  if (chain_value_is_output) g.add_output(a->name());
+  return g;
+}
+
+TEST(UseChannelsLast, ConvChainsRunChannelsLastBetweenTwoTransposes) {
+  Graph g = conv_chain_graph(false);
+  Graph opt = g.clone();
+  fuse_bias_activation(opt);
+  opt = rewritten(opt, use_channels_last, 3, {random_tensor({2, 3, 8, 8}, 185)});
+  // In: x for the stem; out: the block's output for the pool. The lone conv stays NCHW.
+  EXPECT_EQ(op_counts(opt),
+            (std::map<std::string, int>{{"Conv", 1}, {"GlobalAveragePool", 1}, {"Transpose", 2}, {"kiln.FusedConv", 3}}));
+  for (const Node* n : opt.nodes())
+    if (n->op_type() == "FusedConv") {
+      EXPECT_EQ(n->attrs().get_int("channels_last", 0), 1) << n->name();
+    }
+  for (int64_t batch : {1, 3}) expect_same_outputs(g, opt, {random_tensor({batch, 3, 8, 8}, 186, -2.f, 2.f)});
+}
+
+TEST(UseChannelsLast, AChainValueThatIsAGraphOutputKeepsItsNameAndLayout) {
+  Graph g = conv_chain_graph(true);
+  Graph opt = g.clone();
+  optimize_for_inference(opt, test_registry());
+  EXPECT_EQ(op_counts(opt)["Transpose"], 3);  // x in; the pool's input and output 2 out
+  EXPECT_EQ(opt.outputs()[2]->name(), g.outputs()[2]->name());
+  expect_same_outputs(g, opt, {random_tensor({2, 3, 8, 8}, 187, -2.f, 2.f)});
+}
+
+TEST(UseChannelsLast, ConvsWithoutConvNeighboursStay) {
+  Graph g = small_cnn_like();
+  rewritten(g, use_channels_last, 0, {random_tensor({2, 1, 6, 6}, 188)});
+}
+
+// ---------------------------------------------------------------------------------------------
 // The fused ops against their unfused graphs (op-case style: built directly, not by the pass)
 
 struct FusedCase {
@@ -671,6 +736,47 @@ std::vector<FusedCase> fused_cases() {
 INSTANTIATE_TEST_SUITE_P(Fused, FusedOpCase, testing::ValuesIn(fused_cases()),
                          [](const testing::TestParamInfo<FusedCase>& p) { return p.param.name; });
 
+// FusedConv with channels_last = 1 against Transpose -> Conv (+ Z) -> Relu -> Transpose.
+void expect_channels_last_conv(const Dims& x_nhwc, const Dims& w, bool bias, bool residual) {
+  using V = std::vector<int64_t>;
+  Graph f, p;
+  f.set_opset("kiln", 1);
+  Dims y_nhwc{x_nhwc[0], x_nhwc[1], x_nhwc[2], w[0]};
+  Attributes conv = attrs({{"pads", V{1, 1, 1, 1}}});
+  NodeSpec spec{"FusedConv", {"x", "w", bias ? "b" : ""}, {"y"}, conv, "fc", "kiln"};
+  spec.attrs.set("channels_last", int64_t{1});
+  spec.attrs.set("activation", std::string("Relu"));
+  std::vector<Tensor> in{random_tensor(x_nhwc, 191, -2.f, 2.f)};
+  Attributes to_nchw = attrs({{"perm", V{0, 3, 1, 2}}}), to_nhwc = attrs({{"perm", V{0, 2, 3, 1}}});
+  std::vector<Value*> pi{p.op1("Transpose", {p.add_input("x", DType::kF32, Shape::of(x_nhwc))}, to_nchw),
+                         p.add_initializer("w", random_tensor(w, 192))};
+  f.add_input("x", DType::kF32, Shape::of(x_nhwc));
+  f.add_initializer("w", random_tensor(w, 192));
+  if (bias) {
+    f.add_initializer("b", random_tensor({w[0]}, 193));
+    pi.push_back(p.add_initializer("b", random_tensor({w[0]}, 193)));
+  }
+  Value* y = p.op1("Conv", pi, conv);
+  if (residual) {
+    spec.inputs.push_back(f.add_input("z", DType::kF32, Shape::of(y_nhwc))->name());
+    y = p.op1("Add", {y, p.op1("Transpose", {p.add_input("z", DType::kF32, Shape::of(y_nhwc))}, to_nchw)});
+    in.push_back(random_tensor(y_nhwc, 194, -2.f, 2.f));
+  }
+  f.add_node(spec);
+  f.add_output("y");
+  p.add_output(p.op1("Transpose", {p.op1("Relu", {y})}, to_nhwc)->name());
+  validate(f);
+  validate(p);
+  EXPECT_EQ(f.find_value("y")->shape(), Shape::of(y_nhwc));
+  expect_same_outputs(p, f, in);
+}
+
+TEST(FusedOps, ChannelsLastConvMatchesTheTransposedConv) {
+  expect_channels_last_conv({2, 5, 6, 3}, {4, 3, 3, 3}, true, true);
+  expect_channels_last_conv({1, 4, 4, 8}, {8, 8, 3, 3}, false, false);
+  expect_channels_last_conv({1, 4, 4, 0}, {3, 0, 3, 3}, true, true);  // no input channels: bias + Z
+}
+
 TEST(FusedOps, InferenceChecksActivationAndBias) {
   Graph g;
   g.set_opset("kiln", 1);
@@ -777,12 +883,14 @@ TEST(OptimizeForInference, SmallCnn) {
   EXPECT_EQ(changes["fold_batch_norm"], 2u);
   EXPECT_EQ(changes["fuse_bias_activation"],
             4u);                             // conv1+Relu, conv2+residual+Relu, MatMul+Add+Relu, Gemm+Clip
+  EXPECT_EQ(changes["use_channels_last"], 2u);  // conv1 -> conv2
   EXPECT_GE(changes["fold_constants"], 2u);  // Transpose, Constant (Shape chain: batch is dynamic)
   EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"Concat", 1},
                                                         {"Gather", 1},
                                                         {"GlobalAveragePool", 1},
                                                         {"Reshape", 1},
                                                         {"Shape", 1},
+                                                        {"Transpose", 2},
                                                         {"Unsqueeze", 1},
                                                         {"kiln.FusedConv", 2},
                                                         {"kiln.FusedGemm", 1},

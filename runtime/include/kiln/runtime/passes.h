@@ -41,6 +41,13 @@ size_t fuse_gelu(Graph& graph);
 /// A chain stops at a value that has another use or is a graph output. Validates the graph
 /// first (the rules read inferred shapes) and throws kiln::Error when it does not validate.
 size_t fuse_bias_activation(Graph& graph);
+/// Runs chains of 2-D convolutions channels-last, the layout oneDNN's convolutions use: each
+/// f32 Conv or FusedConv whose input X (or residual Z) comes from another such conv, or whose
+/// output feeds one, becomes a kiln.FusedConv with channels_last = 1 reading and writing
+/// [N, H, W, C]; Transposes convert where a chain meets other nodes or a graph output. For the
+/// CPU backend (FusedConv has no other kernels). Validates the graph first and throws
+/// kiln::Error when it does not validate. Returns how many convs it changed.
+size_t use_channels_last(Graph& graph);
 /// Removes nodes whose outputs reach no graph output, then initializers that nothing uses.
 /// Returns how many nodes and initializers were removed.
 size_t eliminate_dead_code(Graph& graph);
@@ -50,7 +57,8 @@ struct PassReport {
 };
 
 /// Runs every inference pass in order (constant folding, dead code, identity removal,
-/// BatchNorm folding, GELU fusion, bias and activation fusion, dead code), then validates the graph. Throws kiln::Error when the graph
+/// BatchNorm folding, GELU fusion, bias and activation fusion, channels-last convolutions, dead
+/// code), then validates the graph. Throws kiln::Error when the graph
 /// does not validate before or after.
 PassReport optimize_for_inference(Graph& graph, BackendRegistry& registry);
 /// optimize_for_inference with fold_constants(graph)'s choice of backends.
