@@ -231,6 +231,62 @@ void grad_layer_norm(GradContext& g) {
   g.set_input_grad(0, dx);
 }
 
+// ---- Gradients of Dropout, InstanceNormalization, LpNormalization, MeanVarianceNormalization
+
+// Dropout: the identity in inference. In training (training_mode, opset 12+) y = x * mask /
+// (1 - ratio), which needs the mask output.
+void grad_dropout(GradContext& g) {
+  const Tensor dy = g.output_grad(0);
+  const bool training = g.num_inputs() > 2 && g.input(2).defined() && g.input(2).item<double>() != 0;
+  if (!training) return g.set_input_grad(0, dy);
+  if (g.num_outputs() < 2) g.fail("training-mode Dropout without its mask output is not differentiable");
+  const double ratio = g.num_inputs() > 1 && g.input(1).defined() ? g.input(1).item<double>() : 0.5;
+  g.set_input_grad(0, dy * mask_like(g.output(1), dy) / (1.0 - ratio));
+}
+
+// InstanceNormalization: per sample and channel over the spatial dims of X [N, C, ...], with a
+// per-channel scale and B.
+void grad_instance_norm(GradContext& g) {
+  const Tensor& x = g.input(0);
+  Dims channel_shape(x.rank(), 1);
+  channel_shape[1] = x.dim(1);
+  std::vector<int64_t> spatial;
+  for (size_t d = 2; d < x.rank(); ++d) spatial.push_back(static_cast<int64_t>(d));
+  std::vector<int64_t> all_but_channel = spatial;
+  all_but_channel.insert(all_but_channel.begin(), 0);
+  const Tensor dy = g.output_grad(0);
+  const Tensor centered = x - mean(x, spatial, true);
+  const Tensor inv_std = reciprocal(sqrt(mean(centered * centered, spatial, true) + g.attr_float("epsilon")));
+  const Tensor xhat = centered * inv_std;
+  if (g.needs_input_grad(1)) g.set_input_grad(1, sum(dy * xhat, all_but_channel).reshape(g.input(1).shape()));
+  if (g.needs_input_grad(2)) g.set_input_grad(2, sum(dy, all_but_channel).reshape(g.input(2).shape()));
+  if (g.needs_input_grad(0))
+    g.set_input_grad(0, normalized_input_grad(dy * g.input(1).reshape(channel_shape), xhat, inv_std, spatial));
+}
+
+// LpNormalization: y = x / n along axis, n = sum |x| (p = 1) or sqrt(sum x^2) (p = 2), so
+// dx = (dy - dn * sum(dy * y)) / n with dn = dn/dx * n: sign(x) for p = 1, y for p = 2.
+void grad_lp_norm(GradContext& g) {
+  const Tensor &x = g.input(0), &y = g.output(0), dy = g.output_grad(0);
+  const int64_t axis = g.attr_int("axis") < 0 ? g.attr_int("axis") + static_cast<int64_t>(x.rank()) : g.attr_int("axis");
+  const bool l1 = g.attr_int("p") == 1;
+  const Tensor n = l1 ? sum(abs(x), {axis}, true) : sqrt(sum(x * x, {axis}, true));
+  g.set_input_grad(0, (dy - (l1 ? sign(x) : y) * sum(dy * y, {axis}, true)) / n);
+}
+
+// MeanVarianceNormalization: y = c / s over `axes` with c = x - mean(x), sigma = sqrt(mean(c^2))
+// and s = sigma + 1e-9 (ONNX's function body), so
+// dx = (dy - mean(dy)) / s - c * mean(dy * c) / (sigma * s^2).
+void grad_mvn(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const std::vector<int64_t> axes = normalized_axes(g.attr_ints("axes"), static_cast<int64_t>(x.rank()));
+  const Tensor dy = g.output_grad(0);
+  const Tensor c = x - mean(x, axes, true);
+  const Tensor sigma = sqrt(mean(c * c, axes, true));
+  const Tensor s = sigma + 1e-9;
+  g.set_input_grad(0, (dy - mean(dy, axes, true)) / s - c * mean(dy * c, axes, true) / (sigma * s * s));
+}
+
 }  // namespace
 
 void register_norm_ops(OpRegistry& registry) {
@@ -262,21 +318,25 @@ void register_norm_ops(OpRegistry& registry) {
                    .outputs(1, 2)
                    .attr("ratio", AttrType::kFloat, float_attr(0.5f))  // before opset 12
                    .optional_attr("seed", AttrType::kInt)              // since opset 12
-                   .infer(infer_dropout));
+                   .infer(infer_dropout)
+                   .grad(grad_dropout));
   registry.add(OpDef("InstanceNormalization")
                    .opsets(6)
                    .inputs(3, 3)
                    .attr("epsilon", AttrType::kFloat, float_attr(1e-5f))
-                   .infer(infer_instance_norm));
+                   .infer(infer_instance_norm)
+                   .grad(grad_instance_norm));
   registry.add(OpDef("LpNormalization")
                    .opsets(1)
                    .attr("axis", AttrType::kInt, int_attr(-1))
                    .attr("p", AttrType::kInt, int_attr(2))
-                   .infer(infer_lp_norm));
+                   .infer(infer_lp_norm)
+                   .grad(grad_lp_norm));
   registry.add(OpDef("MeanVarianceNormalization")
                    .opsets(9)
                    .attr("axes", AttrType::kInts, ints_attr({0, 2, 3}))
-                   .infer(infer_mvn));
+                   .infer(infer_mvn)
+                   .grad(grad_mvn));
   // `axis` has no schema default: 1 (2-D coercion) before opset 13, -1 (one axis) from 13 on.
   // k: an attribute before opset 10, input 1 after (known at plan time); largest/sorted since 11.
   registry.add(OpDef("TopK")

@@ -196,11 +196,30 @@ std::vector<GradCase> movement_cases() {
   };
 }
 
+std::vector<GradCase> normalization_cases() {
+  const Tensor x = uniform64({2, 3, 4}, -1, 1, 13);
+  return {
+      GradCase("DropoutInference", "Dropout").input(x),
+      GradCase("DropoutWithMask", "Dropout").input(x).constant_input(Tensor::scalar<double>(0.3)).input(bools({}, {0})).outputs(2),
+      // Training with ratio 0 keeps every element (the cpu kernel runs dropout only at ratio 0).
+      GradCase("DropoutTrainingRatio0", "Dropout").input(x).constant_input(Tensor::scalar<double>(0.0)).input(bools({}, {1})).outputs(2),
+      GradCase("InstanceNorm", "InstanceNormalization").input(uniform64({2, 3, 5}, -1, 1, 3)).input(uniform64({3}, 0.5, 1.5, 4)).input(uniform64({3}, -1, 1, 5)),
+      GradCase("InstanceNorm2dEpsilon", "InstanceNormalization").input(uniform64({2, 2, 3, 2}, -1, 1, 3)).input(uniform64({2}, 0.5, 1.5, 4)).input(uniform64({2}, -1, 1, 5)).attr("epsilon", 0.1f),
+      GradCase("LpNormL2", "LpNormalization").input(x),
+      GradCase("LpNormL1Axis0", "LpNormalization").input(uniform64({3, 4}, -1, 1, 13, 0.05)).attr("p", int64_t{1}).attr("axis", int64_t{0}),
+      GradCase("LpNormL2Axis1", "LpNormalization").input(x).attr("axis", int64_t{1}),
+      GradCase("MeanVarianceNorm", "MeanVarianceNormalization").input(uniform64({2, 3, 2, 2}, -1, 1, 17)),
+      GradCase("MeanVarianceNormAxes", "MeanVarianceNormalization").input(x).attr("axes", Ints{-1}),
+      GradCase("MeanVarianceNormTwoAxes", "MeanVarianceNormalization").input(x).attr("axes", Ints{0, 1}),
+  };
+}
+
 }  // namespace
 
 std::vector<GradCase> elementwise_grad_cases() {
   std::vector<GradCase> all;
-  for (auto family : {activation_cases, trig_cases, clip_pow_cases, variadic_cases, reduce_cases, softmax_cases, movement_cases})
+  for (auto family : {activation_cases, trig_cases, clip_pow_cases, variadic_cases, reduce_cases, softmax_cases, movement_cases,
+                      normalization_cases})
     for (GradCase& c : family()) all.push_back(std::move(c));
   return all;
 }
