@@ -120,17 +120,11 @@ Tensor BatchNormImplBase::forward(const Tensor& x) {
   std::vector<Tensor> outs = run_op("BatchNormalization",
                                     {x, scale, shift, as_input(running_mean, 0.0), as_input(running_var, 1.0)}, attrs, 3);
   if (update) {
+    // The op's running statistics: running_var is updated with the unbiased batch variance,
+    // as PyTorch's.
     NoGradGuard no_grad;
-    // The running mean is the op's; the running variance uses the unbiased batch variance, as
-    // PyTorch's does.
-    std::vector<int64_t> axes{0};
-    for (size_t d = 2; d < x.rank(); ++d) axes.push_back(static_cast<int64_t>(d));
-    const Tensor xd = x.detach();
-    Tensor centered = xd - mean(xd, axes, true);
-    Tensor var = sum(centered * centered, axes) / static_cast<double>(count - 1);
-    Tensor new_var = as_input(running_var, 1.0) * (1.0 - factor) + var * factor;
     running_mean.copy_from(cast(outs[1].detach(), running_mean.dtype()));
-    running_var.copy_from(cast(new_var, running_var.dtype()));
+    running_var.copy_from(cast(outs[2].detach(), running_var.dtype()));
     num_batches_tracked.copy_from(Tensor::scalar<int64_t>(batches));
   }
   return outs[0];
