@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <map>
+
+#include "kiln/runtime/backend.h"
+
 #include "nn_test_util.h"
 
 namespace kiln {
@@ -189,6 +194,35 @@ TEST(NnModule, ToDtypeKeepsParametersAndHandles) {
   expect_error([&] { model->to(DType::kI64); }, {"needs a floating dtype"});
   model->to(Device::host());
   EXPECT_EQ(model->parameters().size(), 4u);
+}
+
+TEST(NnModule, ToDeviceMovesParametersAndBuffers) {
+  const std::string plugin = KILN_TEST_PLUGIN_DIR "/libkiln_backend_test.so";
+  if (!std::filesystem::exists(plugin)) GTEST_SKIP() << "the test backend is not built: " << plugin;
+  BackendRegistry registry({plugin});
+  ASSERT_NE(registry.find("test"), nullptr);
+  const Device device{registry.find("test"), 0};
+  nn::Sequential model(nn::Linear(2, 3), nn::BatchNorm1d(3));
+  const auto before = model->state_dict();
+  std::map<std::string, std::vector<double>> host_values;
+  for (const auto& item : before) host_values[item.first] = values(item.second);
+  auto fc = model->ptr<nn::LinearImpl>(0);
+  fc->weight.set_grad(ones({3, 2}));
+  model->to(device);
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_EQ(item.second.device(), device) << item.first;
+    EXPECT_TRUE(item.second.requires_grad()) << item.first;
+    EXPECT_TRUE(item.second.is_leaf()) << item.first;
+  }
+  for (const auto& item : model->named_buffers()) EXPECT_EQ(item.second.device(), device) << item.first;
+  EXPECT_EQ(fc->weight.device(), device) << "the layer's handle follows";
+  EXPECT_EQ(fc->weight.grad().device(), device) << "the gradient moves too";
+  model->to(Device::host());
+  for (const auto& item : model->state_dict()) {
+    EXPECT_TRUE(item.second.device().is_host()) << item.first;
+    EXPECT_EQ(values(item.second), host_values[item.first]) << item.first;
+  }
+  EXPECT_EQ(values(fc->weight.grad()), std::vector<double>(6, 1.0));
 }
 
 TEST(NnModule, ZeroGrad) {
