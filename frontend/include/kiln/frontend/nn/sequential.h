@@ -13,7 +13,9 @@ class SequentialImpl : public Module {
   SequentialImpl() : Module("Sequential") {}
   /// Sequential(nn::Linear(1, 10), nn::ReLU(), ...): module holders or shared pointers.
   template <class... Modules>
-    requires(sizeof...(Modules) > 0)
+    requires(sizeof...(Modules) > 0 &&
+             ((std::is_base_of_v<ModuleHolderBase, std::decay_t<Modules>> ||
+               std::is_convertible_v<std::decay_t<Modules>, std::shared_ptr<Module>>) && ...))
   explicit SequentialImpl(Modules&&... modules) : Module("Sequential") {
     (push_back(std::forward<Modules>(modules)), ...);
   }
