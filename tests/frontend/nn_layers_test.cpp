@@ -2,9 +2,8 @@
 // padding, dilation and groups, pooling with PyTorch's ceil_mode and count_include_pad,
 // activations, Embedding), Dropout in train and eval, shape errors, and gradients of the
 // layers' parameters against central differences.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 
@@ -44,18 +43,23 @@ TEST(NnLinear, ForwardMatchesReference) {
   std::vector<double> ref_nb = ref;
   for (size_t k = 0; k < ref.size(); ++k) ref_nb[k] -= b[k % 2];
   expect_values_near(nobias->forward(x), ref_nb, 1e-12);
-  expect_error([&] { fc->forward(random64({4, 2}, 1)); },
-               {"Linear: input [4,2] has 2 features in its last dim, expected in_features=3"});
+  expect_error(
+      [&] {
+        fc->forward(random64({4, 2}, 1));
+      },
+      {"Linear: input [4,2] has 2 features in its last dim, expected in_features=3"});
 }
 
 // Naive conv2d, PyTorch's definition: x [N,C,H,W], w [O,C/g,kh,kw].
-std::vector<double> conv_ref(const Tensor& xt, const Tensor& wt, const Tensor& bt, int64_t stride, int64_t pad,
-                             int64_t dil, int64_t groups, Dims& out_shape) {
+std::vector<double> conv_ref(const Tensor& xt, const Tensor& wt, const Tensor& bt, int64_t stride,
+                             int64_t pad, int64_t dil, int64_t groups, Dims& out_shape) {
   const std::vector<double> x = values(xt), w = values(wt);
-  const std::vector<double> b = bt.defined() ? values(bt) : std::vector<double>(static_cast<size_t>(wt.dim(0)), 0.0);
+  const std::vector<double> b =
+      bt.defined() ? values(bt) : std::vector<double>(static_cast<size_t>(wt.dim(0)), 0.0);
   const int64_t n = xt.dim(0), c = xt.dim(1), h = xt.dim(2), wd = xt.dim(3);
   const int64_t o = wt.dim(0), cg = wt.dim(1), kh = wt.dim(2), kw = wt.dim(3);
-  const int64_t oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1, ow = (wd + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
+  const int64_t oh = (h + 2 * pad - dil * (kh - 1) - 1) / stride + 1,
+                ow = (wd + 2 * pad - dil * (kw - 1) - 1) / stride + 1;
   out_shape = {n, o, oh, ow};
   std::vector<double> out;
   for (int64_t in = 0; in < n; ++in)
@@ -84,9 +88,14 @@ TEST(NnConv2d, ForwardMatchesReference) {
     int64_t in, out, k, stride, pad, dil, groups;
     bool bias;
   };
-  for (const Case& c : {Case{3, 4, 3, 1, 0, 1, 1, true}, Case{4, 6, 3, 2, 1, 1, 2, true}, Case{2, 2, 2, 1, 2, 2, 1, false},
-                        Case{4, 4, 3, 1, 1, 1, 4, true}}) {
-    nn::Conv2d conv(nn::Conv2dOptions(c.in, c.out, c.k).stride(c.stride).padding(c.pad).dilation(c.dil).groups(c.groups).bias(c.bias));
+  for (const Case& c : {Case{3, 4, 3, 1, 0, 1, 1, true}, Case{4, 6, 3, 2, 1, 1, 2, true},
+                        Case{2, 2, 2, 1, 2, 2, 1, false}, Case{4, 4, 3, 1, 1, 1, 4, true}}) {
+    nn::Conv2d conv(nn::Conv2dOptions(c.in, c.out, c.k)
+                        .stride(c.stride)
+                        .padding(c.pad)
+                        .dilation(c.dil)
+                        .groups(c.groups)
+                        .bias(c.bias));
     conv->to(DType::kF64);
     EXPECT_EQ(conv->weight.shape(), (Dims{c.out, c.in / c.groups, c.k, c.k}));
     Tensor x = random64({2, c.in, 7, 6}, 3);
@@ -100,17 +109,23 @@ TEST(NnConv2d, ForwardMatchesReference) {
   nn::Conv2d conv(nn::Conv2dOptions(2, 3, {2, 3}));
   EXPECT_EQ(conv->weight.shape(), (Dims{3, 2, 2, 3}));
   EXPECT_EQ(conv->forward(zeros({2, 5, 5})).shape(), (Dims{3, 4, 3}));
-  expect_error([&] { conv->forward(zeros({1, 3, 5, 5})); }, {"Conv2d: input [1,3,5,5] has 3 channels (dim 1), expected in_channels=2"});
+  expect_error(
+      [&] {
+        conv->forward(zeros({1, 3, 5, 5}));
+      },
+      {"Conv2d: input [1,3,5,5] has 3 channels (dim 1), expected in_channels=2"});
   expect_error([&] { conv->forward(zeros({1, 2, 1, 5})); }, {"is smaller than the (dilated) kernel size 2"});
   expect_error([&] { conv->forward(zeros({2, 5})); }, {"Conv2d: input [2,5] has rank 2, expected 4"});
-  expect_error([] { nn::Conv2d(nn::Conv2dOptions(3, 4, 3).groups(2)); }, {"must both be divisible by groups=2"});
+  expect_error([] { nn::Conv2d(nn::Conv2dOptions(3, 4, 3).groups(2)); },
+               {"must both be divisible by groups=2"});
   expect_error([] { nn::Conv2d(nn::Conv2dOptions(3, 4, {3, 3, 3})); }, {"expected 2 values"});
 }
 
 // PyTorch's pooling, one [H,W] plane; avg divides by the window clipped to the padded input
 // (count_include_pad) or to the input.
-std::vector<double> pool_ref(const std::vector<double>& x, int64_t h, int64_t w, int64_t k, int64_t s, int64_t p,
-                             bool ceil_mode, bool is_max, bool count_include_pad, int64_t& oh, int64_t& ow) {
+std::vector<double> pool_ref(const std::vector<double>& x, int64_t h, int64_t w, int64_t k, int64_t s,
+                             int64_t p, bool ceil_mode, bool is_max, bool count_include_pad, int64_t& oh,
+                             int64_t& ow) {
   auto out_size = [&](int64_t in) {
     const int64_t span = in + 2 * p - (k - 1) - 1;
     int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
@@ -144,28 +159,38 @@ TEST(NnPool, MaxAndAvgMatchPyTorchIncludingCeilMode) {
     int64_t h, w, k, s, p;
     bool ceil_mode;
   };
-  const Case cases[] = {{6, 6, 2, 2, 0, false}, {5, 7, 3, 2, 1, false}, {5, 7, 3, 2, 1, true}, {6, 5, 2, 2, 1, true},
-                        {7, 7, 3, 3, 0, true},  {4, 4, 3, 1, 1, false}};
+  const Case cases[] = {{6, 6, 2, 2, 0, false}, {5, 7, 3, 2, 1, false}, {5, 7, 3, 2, 1, true},
+                        {6, 5, 2, 2, 1, true},  {7, 7, 3, 3, 0, true},  {4, 4, 3, 1, 1, false}};
   for (const Case& c : cases) {
     Tensor x = random64({1, 1, c.h, c.w}, static_cast<uint64_t>(c.h * 10 + c.w), -2, 2);
     const std::vector<double> xv = values(x);
     int64_t oh, ow;
-    const std::string what = fmt::format("h{} w{} k{} s{} p{} ceil_mode={}", c.h, c.w, c.k, c.s, c.p, c.ceil_mode);
+    const std::string what =
+        fmt::format("h{} w{} k{} s{} p{} ceil_mode={}", c.h, c.w, c.k, c.s, c.p, c.ceil_mode);
     nn::MaxPool2d maxpool(nn::MaxPool2dOptions(c.k).stride(c.s).padding(c.p).ceil_mode(c.ceil_mode));
     std::vector<double> ref = pool_ref(xv, c.h, c.w, c.k, c.s, c.p, c.ceil_mode, true, false, oh, ow);
     Tensor y = maxpool->forward(x);
     EXPECT_EQ(y.shape(), (Dims{1, 1, oh, ow})) << what;
     expect_values_near(y, ref, 1e-12, "max " + what);
     for (bool include : {true, false}) {
-      nn::AvgPool2d avg(nn::AvgPool2dOptions(c.k).stride(c.s).padding(c.p).ceil_mode(c.ceil_mode).count_include_pad(include));
+      nn::AvgPool2d avg(nn::AvgPool2dOptions(c.k)
+                            .stride(c.s)
+                            .padding(c.p)
+                            .ceil_mode(c.ceil_mode)
+                            .count_include_pad(include));
       ref = pool_ref(xv, c.h, c.w, c.k, c.s, c.p, c.ceil_mode, false, include, oh, ow);
       y = avg->forward(x);
       EXPECT_EQ(y.shape(), (Dims{1, 1, oh, ow})) << what;
       expect_values_near(y, ref, 1e-12, fmt::format("avg count_include_pad={} {}", include, what));
     }
   }
-  expect_error([] { nn::MaxPool2d(nn::MaxPool2dOptions(2).padding(2)); }, {"padding [2,2] should be at most half of kernel_size [2,2]"});
-  expect_error([] { nn::MaxPool2d(3)->forward(zeros({1, 1, 2, 2})); }, {"MaxPool2d: input [1,1,2,2] is too small for kernel 3"});
+  expect_error([] { nn::MaxPool2d(nn::MaxPool2dOptions(2).padding(2)); },
+               {"padding [2,2] should be at most half of kernel_size [2,2]"});
+  expect_error(
+      [] {
+        nn::MaxPool2d(3)->forward(zeros({1, 1, 2, 2}));
+      },
+      {"MaxPool2d: input [1,1,2,2] is too small for kernel 3"});
 }
 
 TEST(NnPool, AdaptiveAvgPool) {
@@ -195,8 +220,12 @@ TEST(NnPool, AdaptiveAvgPool) {
       }
   expect_values_near(a, ref, 1e-12);
   EXPECT_EQ(nn::AdaptiveAvgPool2d(1)->forward(zeros({3, 5, 5})).shape(), (Dims{3, 1, 1}));
-  expect_error([] { nn::AdaptiveAvgPool2d(2)->forward(zeros({1, 1, 5, 5})); },
-               {"AdaptiveAvgPool2d: input [1,1,5,5] has spatial size 5x5, which is not a multiple of output_size 2x2"});
+  expect_error(
+      [] {
+        nn::AdaptiveAvgPool2d(2)->forward(zeros({1, 1, 5, 5}));
+      },
+      {"AdaptiveAvgPool2d: input [1,1,5,5] has spatial size 5x5, which is not a multiple of output_size "
+       "2x2"});
 }
 
 TEST(NnActivation, ValuesMatchFormulas) {
@@ -214,7 +243,8 @@ TEST(NnActivation, ValuesMatchFormulas) {
   expect_values_near(nn::LeakyReLU()(x), map([](double v) { return v > 0 ? v : 0.01 * v; }), 1e-7);
   expect_values_near(nn::Sigmoid()(x), map([](double v) { return 1 / (1 + std::exp(-v)); }), 1e-14);
   expect_values_near(nn::Tanh()(x), map([](double v) { return std::tanh(v); }), 1e-14);
-  expect_values_near(nn::GELU()(x), map([](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }), 1e-14);
+  expect_values_near(nn::GELU()(x),
+                     map([](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }), 1e-14);
   expect_values_near(nn::GELU(nn::GELUOptions().approximate("tanh"))(x), map([](double v) {
                        return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
                      }),
@@ -296,7 +326,8 @@ TEST(NnEmbedding, LooksUpRows) {
   for (int64_t i : {4, 0, 2, 4})
     for (size_t d = 0; d < 3; ++d) ref.push_back(w[static_cast<size_t>(i) * 3 + d]);
   expect_values_near(y, ref, 0);
-  expect_error([&] { emb->forward(Tensor::from_vector<int64_t>({1}, {5})); }, {"Embedding: index 5 is out of range for 5 embeddings"});
+  expect_error([&] { emb->forward(Tensor::from_vector<int64_t>({1}, {5})); },
+               {"Embedding: index 5 is out of range for 5 embeddings"});
   expect_error([&] { emb->forward(Tensor::from_vector<int64_t>({1}, {-1})); }, {"index -1 is out of range"});
   expect_error([&] { emb->forward(zeros({2})); }, {"Embedding: indices have dtype f32"});
 }
@@ -312,7 +343,8 @@ TEST(NnLayerGradients, LinearAndConv) {
   expect_gradients_match([&] { return sum(fc->forward(x) * w); }, {x, fc->weight, fc->bias}, "linear");
   Tensor x3 = random64({2, 2, 3}, 3).set_requires_grad();
   Tensor w3 = random64({2, 2, 2}, 4);
-  expect_gradients_match([&] { return sum(fc->forward(x3) * w3); }, {x3, fc->weight, fc->bias}, "linear rank 3");
+  expect_gradients_match([&] { return sum(fc->forward(x3) * w3); }, {x3, fc->weight, fc->bias},
+                         "linear rank 3");
   nn::Conv2d conv(nn::Conv2dOptions(4, 2, 3).stride(2).padding(1).groups(2));
   conv->to(DType::kF64);
   Tensor xc = random64({2, 4, 5, 5}, 5).set_requires_grad();
@@ -324,11 +356,15 @@ TEST(NnLayerGradients, PoolingAndEmbedding) {
   KILN_SKIP_WITHOUT_GRADIENTS("MaxPool", "AveragePool", "GlobalAveragePool", "Gather", "Slice");
   Tensor x = random64({1, 2, 5, 5}, 7).set_requires_grad();
   Tensor w = random64({1, 2, 3, 3}, 8);
-  expect_gradients_match([&] { return sum(nn::MaxPool2d(nn::MaxPool2dOptions(2).ceil_mode(true))->forward(x) * w); }, {x},
-                         "maxpool ceil");
   expect_gradients_match(
-      [&] { return sum(nn::AvgPool2d(nn::AvgPool2dOptions(3).stride(2).padding(1).ceil_mode(true))->forward(x) * w); }, {x},
-      "avgpool ceil include_pad");
+      [&] { return sum(nn::MaxPool2d(nn::MaxPool2dOptions(2).ceil_mode(true))->forward(x) * w); }, {x},
+      "maxpool ceil");
+  expect_gradients_match(
+      [&] {
+        return sum(nn::AvgPool2d(nn::AvgPool2dOptions(3).stride(2).padding(1).ceil_mode(true))->forward(x) *
+                   w);
+      },
+      {x}, "avgpool ceil include_pad");
   Tensor wg = random64({1, 2, 1, 1}, 9);
   expect_gradients_match([&] { return sum(nn::AdaptiveAvgPool2d(1)->forward(x) * wg); }, {x}, "adaptive 1x1");
   nn::Embedding emb(4, 2);
@@ -344,7 +380,8 @@ TEST(NnLayerGradients, Activations) {
   Tensor w = random64({2, 3}, 11, 0.5, 1.5);
   for (auto module : std::vector<std::shared_ptr<nn::Module>>{
            nn::ReLU().ptr(), nn::LeakyReLU().ptr(), nn::Sigmoid().ptr(), nn::Tanh().ptr(), nn::GELU().ptr(),
-           nn::GELU(nn::GELUOptions().approximate("tanh")).ptr(), nn::Softmax(1).ptr(), nn::LogSoftmax(0).ptr()})
+           nn::GELU(nn::GELUOptions().approximate("tanh")).ptr(), nn::Softmax(1).ptr(),
+           nn::LogSoftmax(0).ptr()})
     expect_gradients_match([&] { return sum(module->forward(x) * w); }, {x}, module->to_string());
 }
 

@@ -1,12 +1,11 @@
 // Losses: values for each reduction against float64 formulas written here, CrossEntropy's
 // weights, ignore_index and label smoothing (torch 1.13's formula), the [N,1] vs [N] error,
 // and gradients against central differences.
-#include "kiln/frontend/nn/loss.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "kiln/frontend/nn/loss.h"
 #include "nn_test_util.h"
 
 namespace kiln {
@@ -44,11 +43,11 @@ TEST(NnLoss, MSEL1HuberValuesForEachReduction) {
   for (Reduction r : kReductions) {
     const std::string rn = nn::to_string(r);
     expect_values_near(nn::functional::mse_loss(x, y, r),
-                       reduced(elementwise(x, y, [](double a, double b) { return (a - b) * (a - b); }), r), 1e-12,
-                       "mse " + rn);
+                       reduced(elementwise(x, y, [](double a, double b) { return (a - b) * (a - b); }), r),
+                       1e-12, "mse " + rn);
     expect_values_near(nn::functional::l1_loss(x, y, r),
-                       reduced(elementwise(x, y, [](double a, double b) { return std::abs(a - b); }), r), 1e-12,
-                       "l1 " + rn);
+                       reduced(elementwise(x, y, [](double a, double b) { return std::abs(a - b); }), r),
+                       1e-12, "l1 " + rn);
     for (double delta : {1.0, 0.3, 2.5}) {
       auto huber = [delta](double a, double b) {
         const double z = std::abs(a - b);
@@ -77,14 +76,16 @@ TEST(NnLoss, MismatchedShapesRaiseInsteadOfBroadcasting) {
   expect_error([&] { nn::functional::mse_loss(pred, target); },
                {"MSELoss: input shape [4,1] and target shape [4] differ", "broadcast them to [4,4]",
                 "reshape the target or set allow_broadcast(true)"});
-  expect_error([&] { nn::L1Loss()(pred, target); }, {"L1Loss: input shape [4,1] and target shape [4] differ"});
+  expect_error([&] { nn::L1Loss()(pred, target); },
+               {"L1Loss: input shape [4,1] and target shape [4] differ"});
   expect_error([&] { nn::HuberLoss()(pred, target); }, {"HuberLoss: input shape [4,1]"});
   expect_error([&] { nn::BCEWithLogitsLoss()(pred, target); }, {"BCEWithLogitsLoss: input shape [4,1]"});
   expect_error([&] { nn::functional::mse_loss(zeros({3}), zeros({4})); }, {"differ and do not broadcast"});
   expect_error([&] { nn::functional::mse_loss(zeros({3}), Tensor::zeros({3}, DType::kF64)); },
                {"target has dtype f64 but input has f32"});
-  expect_error([&] { nn::functional::mse_loss(Tensor::zeros({3}, DType::kI64), Tensor::zeros({3}, DType::kI64)); },
-               {"expected a floating dtype"});
+  expect_error(
+      [&] { nn::functional::mse_loss(Tensor::zeros({3}, DType::kI64), Tensor::zeros({3}, DType::kI64)); },
+      {"expected a floating dtype"});
   // The explicit opt-in gives PyTorch's broadcast: [4,1] - [4] -> [4,4].
   Tensor p = t64({2, 1}, {1.0, 2.0});
   Tensor t = t64({2}, {0.0, 3.0});
@@ -151,21 +152,23 @@ TEST(NnLoss, CrossEntropyWeightsIgnoreIndexAndLabelSmoothing) {
         o.label_smoothing(ls);
         if (weighted) o.weight(t64({4}, wv));
         const std::vector<double> w = weighted ? wv : std::vector<double>(c, 1.0);
-        expect_values_near(nn::functional::cross_entropy(x, t, o), ce_reference(lp, tv, w, -100, ls, r), 1e-10,
-                           "ce " + nn::to_string(r) + (weighted ? " weighted" : "") + " ls " + std::to_string(ls));
+        expect_values_near(
+            nn::functional::cross_entropy(x, t, o), ce_reference(lp, tv, w, -100, ls, r), 1e-10,
+            "ce " + nn::to_string(r) + (weighted ? " weighted" : "") + " ls " + std::to_string(ls));
       }
       // NLLLoss on log-probabilities gives the same as CrossEntropy without smoothing.
       nn::NLLLossOptions no(r);
       if (weighted) no.weight(t64({4}, wv));
       expect_values_near(nn::functional::nll_loss(log_softmax(x, 1), t, no),
-                         ce_reference(lp, tv, weighted ? wv : std::vector<double>(c, 1.0), -100, 0.0, r), 1e-10,
-                         "nll " + nn::to_string(r));
+                         ce_reference(lp, tv, weighted ? wv : std::vector<double>(c, 1.0), -100, 0.0, r),
+                         1e-10, "nll " + nn::to_string(r));
     }
   }
   // A custom ignore_index, and the module form.
   Tensor t2 = Tensor::from_vector<int64_t>({5}, {0, 3, 1, 2, 2});
   nn::CrossEntropyLoss ce(nn::CrossEntropyLossOptions().ignore_index(2).label_smoothing(0.2));
-  expect_values_near(ce(x, t2), ce_reference(lp, {0, 3, 1, 2, 2}, std::vector<double>(c, 1.0), 2, 0.2, Reduction::kMean),
+  expect_values_near(ce(x, t2),
+                     ce_reference(lp, {0, 3, 1, 2, 2}, std::vector<double>(c, 1.0), 2, 0.2, Reduction::kMean),
                      1e-10, "ignore_index 2");
 }
 
@@ -180,8 +183,9 @@ TEST(NnLoss, CrossEntropySpatialUnbatchedAndProbabilities) {
       for (size_t k = 0; k < 3; ++k) rows.push_back(xv[nn * 6 + k * 2 + d]);
   const std::vector<double> lp = log_softmax_rows(rows, 4, 3);
   for (Reduction r : kReductions)
-    expect_values_near(nn::functional::cross_entropy(x, t, nn::CrossEntropyLossOptions(r).label_smoothing(0.15)),
-                       ce_reference(lp, tv, {1, 1, 1}, -100, 0.15, r), 1e-10, "spatial " + nn::to_string(r));
+    expect_values_near(
+        nn::functional::cross_entropy(x, t, nn::CrossEntropyLossOptions(r).label_smoothing(0.15)),
+        ce_reference(lp, tv, {1, 1, 1}, -100, 0.15, r), 1e-10, "spatial " + nn::to_string(r));
   EXPECT_EQ(nn::functional::cross_entropy(x, t, Reduction::kNone).shape(), (Dims{2, 2}));
   // Unbatched: input [C], target [].
   Tensor x1 = t64({3}, {0.2, -0.4, 1.0});
@@ -196,24 +200,43 @@ TEST(NnLoss, CrossEntropySpatialUnbatchedAndProbabilities) {
   for (double ls : {0.0, 0.25}) {
     double total = 0;
     for (size_t i = 0; i < 6; ++i) total -= (yv[i] * (1 - ls) + ls / 3) * lpp[i];
-    EXPECT_NEAR(nn::functional::cross_entropy(xp, yp, nn::CrossEntropyLossOptions().label_smoothing(ls)).item<double>(),
+    EXPECT_NEAR(nn::functional::cross_entropy(xp, yp, nn::CrossEntropyLossOptions().label_smoothing(ls))
+                    .item<double>(),
                 total / 2, 1e-12);
   }
 }
 
 TEST(NnLoss, ClassTargetErrors) {
   Tensor x = zeros({4, 3});
-  expect_error([&] { nn::functional::cross_entropy(x, Tensor::zeros({4, 1}, DType::kI64)); },
-               {"CrossEntropyLoss: target shape [4,1] does not fit input [4,3]: expected [4]"});
-  expect_error([&] { nn::functional::nll_loss(x, Tensor::from_vector<int64_t>({4}, {0, 1, 3, 2})); },
-               {"NLLLoss: target 3 is out of bounds for 3 classes"});
-  expect_error([&] { nn::functional::nll_loss(x, Tensor::from_vector<int64_t>({4}, {0, -1, 1, 2})); },
-               {"target -1 is out of bounds"});
-  expect_error([&] { nn::functional::cross_entropy(x, zeros({4})); }, {"target has dtype f32; class indices must be i64"});
-  expect_error([&] { nn::functional::cross_entropy(x, Tensor::zeros({4}, DType::kI64), nn::CrossEntropyLossOptions().weight(ones({2}))); },
-               {"weight has shape [2], expected [3]"});
-  expect_error([&] { nn::functional::cross_entropy(x, Tensor::zeros({4}, DType::kI64), nn::CrossEntropyLossOptions().label_smoothing(1.5)); },
-               {"label_smoothing=1.5 is outside [0, 1]"});
+  expect_error(
+      [&] {
+        nn::functional::cross_entropy(x, Tensor::zeros({4, 1}, DType::kI64));
+      },
+      {"CrossEntropyLoss: target shape [4,1] does not fit input [4,3]: expected [4]"});
+  expect_error(
+      [&] {
+        nn::functional::nll_loss(x, Tensor::from_vector<int64_t>({4}, {0, 1, 3, 2}));
+      },
+      {"NLLLoss: target 3 is out of bounds for 3 classes"});
+  expect_error(
+      [&] {
+        nn::functional::nll_loss(x, Tensor::from_vector<int64_t>({4}, {0, -1, 1, 2}));
+      },
+      {"target -1 is out of bounds"});
+  expect_error([&] { nn::functional::cross_entropy(x, zeros({4})); },
+               {"target has dtype f32; class indices must be i64"});
+  expect_error(
+      [&] {
+        nn::functional::cross_entropy(x, Tensor::zeros({4}, DType::kI64),
+                                      nn::CrossEntropyLossOptions().weight(ones({2})));
+      },
+      {"weight has shape [2], expected [3]"});
+  expect_error(
+      [&] {
+        nn::functional::cross_entropy(x, Tensor::zeros({4}, DType::kI64),
+                                      nn::CrossEntropyLossOptions().label_smoothing(1.5));
+      },
+      {"label_smoothing=1.5 is outside [0, 1]"});
 }
 
 double softplus(double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::abs(v))); }
@@ -232,16 +255,21 @@ TEST(NnLoss, BCEWithLogitsIsStableAndWeighted) {
     }
     expect_values_near(nn::functional::binary_cross_entropy_with_logits(x, y, r), reduced(plain, r), 1e-12,
                        "bce " + nn::to_string(r));
-    nn::BCEWithLogitsLoss loss(nn::BCEWithLogitsLossOptions(r).pos_weight(t64({3}, pw)).weight(t64({2, 1}, w)));
+    nn::BCEWithLogitsLoss loss(
+        nn::BCEWithLogitsLossOptions(r).pos_weight(t64({3}, pw)).weight(t64({2, 1}, w)));
     expect_values_near(loss(x, y), reduced(weighted, r), 1e-12, "weighted bce " + nn::to_string(r));
   }
   // Huge logits in f32 stay finite.
-  Tensor big = nn::functional::binary_cross_entropy_with_logits(Tensor::from_vector<float>({2}, {1e4f, -1e4f}),
-                                                                Tensor::from_vector<float>({2}, {0.0f, 1.0f}),
-                                                                Reduction::kNone);
+  Tensor big = nn::functional::binary_cross_entropy_with_logits(
+      Tensor::from_vector<float>({2}, {1e4f, -1e4f}), Tensor::from_vector<float>({2}, {0.0f, 1.0f}),
+      Reduction::kNone);
   expect_values_near(big, {1e4, 1e4}, 1e-6);
-  expect_error([&] { nn::functional::binary_cross_entropy_with_logits(x, y, nn::BCEWithLogitsLossOptions().pos_weight(t64({2}, {1, 1}))); },
-               {"pos_weight [2] does not broadcast to input [2,3]"});
+  expect_error(
+      [&] {
+        nn::functional::binary_cross_entropy_with_logits(
+            x, y, nn::BCEWithLogitsLossOptions().pos_weight(t64({2}, {1, 1})));
+      },
+      {"pos_weight [2] does not broadcast to input [2,3]"});
 }
 
 TEST(NnLoss, ReductionNames) {
@@ -261,8 +289,9 @@ TEST(NnLossGradients, ElementwiseLosses) {
     const std::string rn = nn::to_string(r);
     expect_gradients_match([&] { return scalar(nn::functional::mse_loss(x, y, r)); }, {x}, "mse " + rn);
     expect_gradients_match([&] { return scalar(nn::functional::l1_loss(x, y, r)); }, {x}, "l1 " + rn);
-    expect_gradients_match([&] { return scalar(nn::functional::huber_loss(x, y, nn::HuberLossOptions(r).delta(0.4))); },
-                           {x}, "huber " + rn);
+    expect_gradients_match(
+        [&] { return scalar(nn::functional::huber_loss(x, y, nn::HuberLossOptions(r).delta(0.4))); }, {x},
+        "huber " + rn);
   }
 }
 
@@ -274,10 +303,13 @@ TEST(NnLossGradients, BCEWithLogits) {
     Tensor x = random64({3, 4}, 1, -3.0, 3.0).set_requires_grad();
     Tensor weights = random64({3, 4}, 9, 0.5, 1.5);
     auto scalar = [&](const Tensor& l) { return r == Reduction::kNone ? sum(l * weights) : l; };
-    expect_gradients_match([&] { return scalar(nn::functional::binary_cross_entropy_with_logits(x, yb, r)); }, {x},
-                           "bce " + nn::to_string(r));
+    expect_gradients_match([&] { return scalar(nn::functional::binary_cross_entropy_with_logits(x, yb, r)); },
+                           {x}, "bce " + nn::to_string(r));
     expect_gradients_match(
-        [&] { return scalar(nn::functional::binary_cross_entropy_with_logits(x, yb, nn::BCEWithLogitsLossOptions(r).pos_weight(pw))); },
+        [&] {
+          return scalar(nn::functional::binary_cross_entropy_with_logits(
+              x, yb, nn::BCEWithLogitsLossOptions(r).pos_weight(pw)));
+        },
         {x}, "bce pos_weight " + nn::to_string(r));
   }
 }
@@ -293,10 +325,14 @@ TEST(NnLossGradients, ClassLosses) {
     const std::string rn = nn::to_string(r);
     for (double ls : {0.0, 0.2})
       expect_gradients_match(
-          [&] { return scalar(nn::functional::cross_entropy(x, t, nn::CrossEntropyLossOptions(r).weight(w).label_smoothing(ls))); },
+          [&] {
+            return scalar(nn::functional::cross_entropy(
+                x, t, nn::CrossEntropyLossOptions(r).weight(w).label_smoothing(ls)));
+          },
           {x}, "ce " + rn + " ls " + std::to_string(ls));
-    expect_gradients_match([&] { return scalar(nn::functional::nll_loss(x, t, nn::NLLLossOptions(r).weight(w))); }, {x},
-                           "nll " + rn);
+    expect_gradients_match(
+        [&] { return scalar(nn::functional::nll_loss(x, t, nn::NLLLossOptions(r).weight(w))); }, {x},
+        "nll " + rn);
   }
 }
 

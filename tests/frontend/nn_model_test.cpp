@@ -41,8 +41,8 @@ TEST(NnModel, SineMlpLearnsWithSgd) {
 class SmallCnnImpl : public nn::Module {
  public:
   SmallCnnImpl() : Module("SmallCnn") {
-    features = register_module("features", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 2, 3).padding(1)), nn::ReLU(),
-                                                          nn::MaxPool2d(2), nn::BatchNorm2d(2)));
+    features = register_module("features", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 2, 3).padding(1)),
+                                                          nn::ReLU(), nn::MaxPool2d(2), nn::BatchNorm2d(2)));
     fc = register_module("fc", nn::Linear(2 * 3 * 3, 3));
   }
   Tensor forward(const Tensor& x) override { return fc->forward(flatten(features->forward(x), 1)); }
@@ -58,8 +58,8 @@ TEST(NnModel, CnnGradientsMatchFiniteDifferences) {
   SmallCnn net;
   net->to(DType::kF64);
   EXPECT_EQ(net->named_parameters().keys(),
-            (std::vector<std::string>{"features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
-                                      "fc.weight", "fc.bias"}));
+            (std::vector<std::string>{"features.0.weight", "features.0.bias", "features.3.weight",
+                                      "features.3.bias", "fc.weight", "fc.bias"}));
   Tensor x = random64({4, 1, 6, 6}, 12, -1, 1);
   Tensor target = Tensor::from_vector<int64_t>({4}, {0, 2, 1, 2});
   nn::CrossEntropyLoss criterion(nn::CrossEntropyLossOptions().label_smoothing(0.1));
@@ -69,18 +69,30 @@ TEST(NnModel, CnnGradientsMatchFiniteDifferences) {
 TEST(NnModel, DataThatDoesNotFitNamesTheLayer) {
   SmallCnn net;
   // 8x8 images make 4x4 feature maps: 32 features for a Linear that expects 18.
-  expect_error([&] { net->forward(zeros({2, 1, 8, 8})); },
-               {"Linear: input [2,32] has 32 features in its last dim, expected in_features=18"});
-  expect_error([&] { net->forward(zeros({2, 3, 6, 6})); },
-               {"Sequential[0] (Conv2d)", "input [2,3,6,6] has 3 channels (dim 1), expected in_channels=1"});
+  expect_error(
+      [&] {
+        net->forward(zeros({2, 1, 8, 8}));
+      },
+      {"Linear: input [2,32] has 32 features in its last dim, expected in_features=18"});
+  expect_error(
+      [&] {
+        net->forward(zeros({2, 3, 6, 6}));
+      },
+      {"Sequential[0] (Conv2d)", "input [2,3,6,6] has 3 channels (dim 1), expected in_channels=1"});
   expect_error([&] { net->forward(zeros({2, 36})); }, {"Sequential[0] (Conv2d)", "has rank 2, expected 4"});
   // Loss against the wrong target.
   nn::CrossEntropyLoss ce;
-  expect_error([&] { ce(net->forward(zeros({2, 1, 6, 6})), Tensor::zeros({3}, DType::kI64)); },
-               {"target shape [3] does not fit input [2,3]"});
+  expect_error(
+      [&] {
+        ce(net->forward(zeros({2, 1, 6, 6})), Tensor::zeros({3}, DType::kI64));
+      },
+      {"target shape [3] does not fit input [2,3]"});
   auto mlp = nn::Sequential(nn::Linear(1, 10), nn::ReLU(), nn::Linear(10, 1));
-  expect_error([&] { nn::MSELoss()(mlp->forward(zeros({4, 1})), zeros({4})); },
-               {"MSELoss: input shape [4,1] and target shape [4] differ"});
+  expect_error(
+      [&] {
+        nn::MSELoss()(mlp->forward(zeros({4, 1})), zeros({4}));
+      },
+      {"MSELoss: input shape [4,1] and target shape [4] differ"});
 }
 
 }  // namespace

@@ -1,14 +1,12 @@
 // nn::Module: registration, PyTorch's dotted names and orders, train/eval, dtype moves,
 // zero_grad, state_dict round trips and load errors, holders and Sequential.
-#include "kiln/frontend/nn.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <map>
 
+#include "kiln/frontend/nn.h"
 #include "kiln/runtime/backend.h"
-
 #include "nn_test_util.h"
 
 namespace kiln {
@@ -26,8 +24,9 @@ class NetImpl : public nn::Module {
   NetImpl() : Module("Net") {
     fc = register_module("fc", nn::Linear(3, 4));
     scale = register_parameter("scale", ones({4}));
-    features = register_module("features", nn::Sequential(nn::Linear(4, 4), nn::ReLU(),
-                                                          nn::Sequential(nn::Linear(4, 2), nn::BatchNorm1d(2))));
+    features = register_module(
+        "features",
+        nn::Sequential(nn::Linear(4, 4), nn::ReLU(), nn::Sequential(nn::Linear(4, 2), nn::BatchNorm1d(2))));
     register_buffer("steps", zeros({1}));
   }
   Tensor forward(const Tensor& x) override { return features->forward(fc->forward(x) * scale); }
@@ -151,7 +150,8 @@ TEST(NnModule, LoadStateDictListsEveryProblemAndCopiesNothing) {
   auto state = net->state_dict();
   nn::OrderedDict<Tensor> bad;
   for (const auto& item : state)
-    if (item.first != "fc.bias" && item.first != "steps") bad.insert(item.first, Tensor::zeros(item.second.shape(), item.second.dtype()));
+    if (item.first != "fc.bias" && item.first != "steps")
+      bad.insert(item.first, Tensor::zeros(item.second.shape(), item.second.dtype()));
   bad.insert_or_assign("features.0.weight", zeros({4, 5}));
   bad.insert("head.weight", zeros({1}));
   expect_error([&] { net->load_state_dict(bad); },
@@ -246,12 +246,16 @@ TEST(NnModule, SequentialIndexingAndErrors) {
   seq->push_back(std::make_shared<nn::LinearImpl>(3, 2));
   EXPECT_EQ(seq->size(), 3u);
   EXPECT_EQ((*seq)[1]->name(), "Tanh");
-  EXPECT_EQ(keys_of(seq->named_parameters()), (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"}));
+  EXPECT_EQ(keys_of(seq->named_parameters()),
+            (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"}));
   expect_error([&] { (*seq)[3]; }, {"index 3 is out of range for 3 modules"});
   expect_error([&] { seq->ptr<nn::LinearImpl>(1); }, {"module 1 is a Tanh"});
   // An error inside says which module failed.
-  expect_error([&] { seq->forward(zeros({2, 5})); },
-               {"Sequential[0] (Linear)", "input [2,5] has 5 features in its last dim, expected in_features=4"});
+  expect_error(
+      [&] {
+        seq->forward(zeros({2, 5}));
+      },
+      {"Sequential[0] (Linear)", "input [2,5] has 5 features in its last dim, expected in_features=4"});
   EXPECT_EQ(seq->forward(zeros({2, 4})).shape(), (Dims{2, 2}));
   EXPECT_EQ(seq(zeros({1, 4})).shape(), (Dims{1, 2}));
 }
@@ -259,9 +263,10 @@ TEST(NnModule, SequentialIndexingAndErrors) {
 TEST(NnModule, PrintsLikePyTorch) {
   auto model = nn::Sequential(nn::Linear(1, 10), nn::ReLU(), nn::Dropout(0.25));
   const std::string s = model->to_string();
-  EXPECT_NE(s.find("Sequential(\n  (0): Linear(in_features=1, out_features=10, bias=true)\n  (1): ReLU()\n  (2): "
-                   "Dropout(p=0.25)\n)"),
-            std::string::npos)
+  EXPECT_NE(
+      s.find("Sequential(\n  (0): Linear(in_features=1, out_features=10, bias=true)\n  (1): ReLU()\n  (2): "
+             "Dropout(p=0.25)\n)"),
+      std::string::npos)
       << s;
 }
 

@@ -41,10 +41,13 @@ TEST(NnLayerNorm, NormalizesTrailingDims) {
   EXPECT_TRUE(plain->parameters().empty());
   Tensor y = plain->forward(t64({1, 3}, {1.0, 2.0, 4.0}));
   const double m = 7.0 / 3, v = ((1 - m) * (1 - m) + (2 - m) * (2 - m) + (4 - m) * (4 - m)) / 3;
-  expect_values_near(y, {(1 - m) / std::sqrt(v + 1e-3), (2 - m) / std::sqrt(v + 1e-3), (4 - m) / std::sqrt(v + 1e-3)},
-                     1e-6);
-  expect_error([&] { ln->forward(random64({4, 3, 2}, 1)); },
-               {"LayerNorm: input [4,3,2] does not end with normalized_shape [2,3]"});
+  expect_values_near(
+      y, {(1 - m) / std::sqrt(v + 1e-3), (2 - m) / std::sqrt(v + 1e-3), (4 - m) / std::sqrt(v + 1e-3)}, 1e-6);
+  expect_error(
+      [&] {
+        ln->forward(random64({4, 3, 2}, 1));
+      },
+      {"LayerNorm: input [4,3,2] does not end with normalized_shape [2,3]"});
 }
 
 // Per-channel batch statistics of x [N, C, rest...]: mean, biased and unbiased variance.
@@ -59,7 +62,8 @@ ChannelStats channel_stats(const Tensor& x) {
   ChannelStats s{std::vector<double>(c, 0), std::vector<double>(c, 0), std::vector<double>(c, 0)};
   for (size_t ch = 0; ch < c; ++ch) {
     for (size_t i = 0; i < n; ++i)
-      for (size_t k = 0; k < inner; ++k) s.mean[ch] += v[(i * c + ch) * inner + k] / static_cast<double>(count);
+      for (size_t k = 0; k < inner; ++k)
+        s.mean[ch] += v[(i * c + ch) * inner + k] / static_cast<double>(count);
     double ss = 0;
     for (size_t i = 0; i < n; ++i)
       for (size_t k = 0; k < inner; ++k) {
@@ -72,8 +76,9 @@ ChannelStats channel_stats(const Tensor& x) {
   return s;
 }
 
-std::vector<double> normalized(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& var,
-                               const std::vector<double>& w, const std::vector<double>& b, double eps) {
+std::vector<double> normalized(const Tensor& x, const std::vector<double>& mean,
+                               const std::vector<double>& var, const std::vector<double>& w,
+                               const std::vector<double>& b, double eps) {
   const std::vector<double> v = values(x);
   const auto c = static_cast<size_t>(x.dim(1));
   const size_t inner = v.size() / (static_cast<size_t>(x.dim(0)) * c);
@@ -95,10 +100,12 @@ TEST(NnBatchNorm, TrainingUpdatesRunningStatsLikePyTorch) {
   const std::vector<double> w{0.5, 1.5, -1.0}, b{0.1, -0.2, 0.3};
   std::vector<double> rm(3, 0.0), rv(3, 1.0);
   for (uint64_t step = 0; step < 4; ++step) {
-    Tensor x = random64({4, 3, 2, 3}, 100 + step, -1.0 + static_cast<double>(step), 2.0 + 2.0 * static_cast<double>(step));
+    Tensor x = random64({4, 3, 2, 3}, 100 + step, -1.0 + static_cast<double>(step),
+                        2.0 + 2.0 * static_cast<double>(step));
     ChannelStats s = channel_stats(x);
     // Training output: batch mean and biased variance.
-    expect_values_near(bn->forward(x), normalized(x, s.mean, s.var, w, b, 1e-5), 1e-10, "step " + std::to_string(step));
+    expect_values_near(bn->forward(x), normalized(x, s.mean, s.var, w, b, 1e-5), 1e-10,
+                       "step " + std::to_string(step));
     for (size_t c = 0; c < 3; ++c) {
       rm[c] = 0.9 * rm[c] + 0.1 * s.mean[c];
       rv[c] = 0.9 * rv[c] + 0.1 * s.unbiased[c];
@@ -115,8 +122,8 @@ TEST(NnBatchNorm, TrainingUpdatesRunningStatsLikePyTorch) {
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 4);
   expect_values_near(bn->running_mean, rm, 1e-6);
   // In the state dict, with its buffers.
-  EXPECT_EQ(bn->state_dict().keys(),
-            (std::vector<std::string>{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}));
+  EXPECT_EQ(bn->state_dict().keys(), (std::vector<std::string>{"weight", "bias", "running_mean",
+                                                               "running_var", "num_batches_tracked"}));
 }
 
 TEST(NnBatchNorm, CumulativeAverageWithoutMomentum) {
@@ -158,13 +165,22 @@ TEST(NnBatchNorm, Rank3AndNoRunningStats) {
 TEST(NnBatchNorm, Errors) {
   nn::BatchNorm2d bn(3);
   expect_error([&] { bn->forward(zeros({2, 3, 4})); }, {"BatchNorm2d: input [2,3,4] has rank 3, expected 4"});
-  expect_error([&] { bn->forward(zeros({2, 4, 2, 2})); }, {"BatchNorm2d: input [2,4,2,2] has 4 channels (dim 1), expected num_features=3"});
+  expect_error(
+      [&] {
+        bn->forward(zeros({2, 4, 2, 2}));
+      },
+      {"BatchNorm2d: input [2,4,2,2] has 4 channels (dim 1), expected num_features=3"});
   nn::BatchNorm1d bn1(3);
-  expect_error([&] { bn1->forward(zeros({1, 3})); }, {"expected more than 1 value per channel when training, got input [1,3]"});
+  expect_error(
+      [&] {
+        bn1->forward(zeros({1, 3}));
+      },
+      {"expected more than 1 value per channel when training, got input [1,3]"});
   EXPECT_EQ(bn1->num_batches_tracked.item<int64_t>(), 0);
   bn1->eval();
   EXPECT_EQ(bn1->forward(zeros({1, 3})).shape(), (Dims{1, 3}));
-  expect_error([] { nn::BatchNorm1d(nn::BatchNormOptions(2).momentum(1.5)); }, {"momentum=1.5 is outside [0, 1]"});
+  expect_error([] { nn::BatchNorm1d(nn::BatchNormOptions(2).momentum(1.5)); },
+               {"momentum=1.5 is outside [0, 1]"});
 }
 
 TEST(NnNormGradients, LayerNormAndBatchNorm) {
@@ -181,9 +197,11 @@ TEST(NnNormGradients, LayerNormAndBatchNorm) {
   bn->weight.copy_from(t64({2}, {0.7, 1.3}));
   Tensor xb = random64({3, 2, 2, 2}, 5).set_requires_grad();
   Tensor wb = random64({3, 2, 2, 2}, 6);
-  expect_gradients_match([&] { return sum(bn->forward(xb) * wb); }, {xb, bn->weight, bn->bias}, "batchnorm train");
+  expect_gradients_match([&] { return sum(bn->forward(xb) * wb); }, {xb, bn->weight, bn->bias},
+                         "batchnorm train");
   bn->eval();
-  expect_gradients_match([&] { return sum(bn->forward(xb) * wb); }, {xb, bn->weight, bn->bias}, "batchnorm eval");
+  expect_gradients_match([&] { return sum(bn->forward(xb) * wb); }, {xb, bn->weight, bn->bias},
+                         "batchnorm eval");
 }
 
 }  // namespace

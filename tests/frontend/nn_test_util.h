@@ -14,10 +14,13 @@
 
 namespace kiln::nntest {
 
-inline Tensor t64(const Dims& shape, std::vector<double> values) { return Tensor::from_vector<double>(shape, values); }
+inline Tensor t64(const Dims& shape, std::vector<double> values) {
+  return Tensor::from_vector<double>(shape, values);
+}
 
 inline std::vector<double> values(const Tensor& t) {
-  return t.dtype() == DType::kF64 ? t.contiguous().to_vector<double>() : cast(t.detach(), DType::kF64).to_vector<double>();
+  return t.dtype() == DType::kF64 ? t.contiguous().to_vector<double>()
+                                  : cast(t.detach(), DType::kF64).to_vector<double>();
 }
 
 inline void expect_values_near(const Tensor& actual, const std::vector<double>& expected, double tol,
@@ -77,9 +80,9 @@ inline std::string missing_gradients(const std::vector<std::string>& ops) {
   return missing;
 }
 
-#define KILN_SKIP_WITHOUT_GRADIENTS(...)                                                  \
-  do {                                                                                    \
-    const std::string missing = ::kiln::nntest::missing_gradients({__VA_ARGS__});         \
+#define KILN_SKIP_WITHOUT_GRADIENTS(...)                                                      \
+  do {                                                                                        \
+    const std::string missing = ::kiln::nntest::missing_gradients({__VA_ARGS__});             \
     if (!missing.empty()) GTEST_SKIP() << "the registry has no gradient yet for " << missing; \
   } while (0)
 
@@ -90,7 +93,8 @@ void expect_error(F&& f, const std::vector<std::string>& parts) {
     f();
     ADD_FAILURE() << "expected an error containing '" << (parts.empty() ? "" : parts[0]) << "'";
   } catch (const Error& e) {
-    for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    for (const std::string& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
   }
 }
 

@@ -12,8 +12,8 @@ namespace kiln::nn {
 namespace {
 const Conv2dOptions& validated(const Conv2dOptions& o) {
   if (o.in_channels() <= 0 || o.out_channels() <= 0)
-    raise(ErrorCode::kInvalidArgument, "Conv2d: in_channels={} and out_channels={} must be positive", o.in_channels(),
-          o.out_channels());
+    raise(ErrorCode::kInvalidArgument, "Conv2d: in_channels={} and out_channels={} must be positive",
+          o.in_channels(), o.out_channels());
   if (o.groups() <= 0 || o.in_channels() % o.groups() != 0 || o.out_channels() % o.groups() != 0)
     raise(ErrorCode::kInvalidArgument,
           "Conv2d: in_channels={} and out_channels={} must both be divisible by groups={}", o.in_channels(),
@@ -32,10 +32,12 @@ const Conv2dOptions& validated(const Conv2dOptions& o) {
 Conv2dImpl::Conv2dImpl(const Conv2dOptions& opts)
     : Module("Conv2d"),
       options(validated(opts)),
-      weight(register_parameter("weight", Tensor::zeros({opts.out_channels(), opts.in_channels() / opts.groups(),
-                                                         opts.kernel_size()[0], opts.kernel_size()[1]},
-                                                        DType::kF32))),
-      bias(register_parameter("bias", opts.bias() ? Tensor::zeros({opts.out_channels()}, DType::kF32) : Tensor())) {
+      weight(
+          register_parameter("weight", Tensor::zeros({opts.out_channels(), opts.in_channels() / opts.groups(),
+                                                      opts.kernel_size()[0], opts.kernel_size()[1]},
+                                                     DType::kF32))),
+      bias(register_parameter("bias",
+                              opts.bias() ? Tensor::zeros({opts.out_channels()}, DType::kF32) : Tensor())) {
   reset_parameters();
 }
 
@@ -75,9 +77,11 @@ Tensor Conv2dImpl::forward(const Tensor& input) {
 }
 
 std::string Conv2dImpl::extra_repr() const {
-  std::string s = fmt::format("{}, {}, kernel_size={}, stride={}", options.in_channels(), options.out_channels(),
-                              shape_string(options.kernel_size().values()), shape_string(options.stride().values()));
-  if (options.padding()[0] || options.padding()[1]) s += ", padding=" + shape_string(options.padding().values());
+  std::string s =
+      fmt::format("{}, {}, kernel_size={}, stride={}", options.in_channels(), options.out_channels(),
+                  shape_string(options.kernel_size().values()), shape_string(options.stride().values()));
+  if (options.padding()[0] || options.padding()[1])
+    s += ", padding=" + shape_string(options.padding().values());
   if (options.dilation()[0] != 1 || options.dilation()[1] != 1)
     s += ", dilation=" + shape_string(options.dilation().values());
   if (options.groups() != 1) s += fmt::format(", groups={}", options.groups());

@@ -18,7 +18,8 @@ Generator& DropoutImpl::generator() {
 
 Tensor DropoutImpl::forward(const Tensor& x) {
   if (!is_floating(x.dtype()))
-    raise(ErrorCode::kInvalidArgument, "Dropout: input has dtype {}, expected a floating dtype", kiln::to_string(x.dtype()));
+    raise(ErrorCode::kInvalidArgument, "Dropout: input has dtype {}, expected a floating dtype",
+          kiln::to_string(x.dtype()));
   const double p = options.p();
   if (!is_training() || p == 0.0) return x;
   // Keep each element with probability 1 - p; kept elements are scaled by 1 / (1 - p).

@@ -8,7 +8,8 @@ namespace {
 void check_floating(const Tensor& t, const char* fn) {
   if (!t.defined()) raise(ErrorCode::kInvalidArgument, "nn::init::{}: the tensor is undefined", fn);
   if (!is_floating(t.dtype()))
-    raise(ErrorCode::kInvalidArgument, "nn::init::{}: dtype {} is not floating", fn, kiln::to_string(t.dtype()));
+    raise(ErrorCode::kInvalidArgument, "nn::init::{}: dtype {} is not floating", fn,
+          kiln::to_string(t.dtype()));
 }
 
 // Writes values (a host tensor of t's shape) into t's storage.
@@ -35,8 +36,8 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& tensor) {
 }
 
 double calculate_gain(const std::string& nonlinearity, double param) {
-  if (nonlinearity == "linear" || nonlinearity == "conv1d" || nonlinearity == "conv2d" || nonlinearity == "conv3d" ||
-      nonlinearity == "conv_transpose1d" || nonlinearity == "conv_transpose2d" ||
+  if (nonlinearity == "linear" || nonlinearity == "conv1d" || nonlinearity == "conv2d" ||
+      nonlinearity == "conv3d" || nonlinearity == "conv_transpose1d" || nonlinearity == "conv_transpose2d" ||
       nonlinearity == "conv_transpose3d" || nonlinearity == "sigmoid")
     return 1.0;
   if (nonlinearity == "tanh") return 5.0 / 3.0;
@@ -63,20 +64,23 @@ Tensor normal_(Tensor tensor, double mean, double std, Generator& gen) {
 
 Tensor constant_(Tensor tensor, double value) {
   check_floating(tensor, "constant_");
-  return write(tensor, full(tensor.shape(), value, tensor.dtype() == DType::kF64 ? DType::kF64 : DType::kF32));
+  return write(tensor,
+               full(tensor.shape(), value, tensor.dtype() == DType::kF64 ? DType::kF64 : DType::kF32));
 }
 
 Tensor zeros_(Tensor tensor) { return constant_(std::move(tensor), 0.0); }
 Tensor ones_(Tensor tensor) { return constant_(std::move(tensor), 1.0); }
 
-Tensor kaiming_uniform_(Tensor tensor, double a, FanMode mode, const std::string& nonlinearity, Generator& gen) {
+Tensor kaiming_uniform_(Tensor tensor, double a, FanMode mode, const std::string& nonlinearity,
+                        Generator& gen) {
   check_floating(tensor, "kaiming_uniform_");
   const double gain = calculate_gain(nonlinearity, a);
   const double bound = std::sqrt(3.0) * gain / std::sqrt(static_cast<double>(fan(tensor, mode)));
   return uniform_(tensor, -bound, bound, gen);
 }
 
-Tensor kaiming_normal_(Tensor tensor, double a, FanMode mode, const std::string& nonlinearity, Generator& gen) {
+Tensor kaiming_normal_(Tensor tensor, double a, FanMode mode, const std::string& nonlinearity,
+                       Generator& gen) {
   check_floating(tensor, "kaiming_normal_");
   const double std = calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan(tensor, mode)));
   return normal_(tensor, 0.0, std, gen);

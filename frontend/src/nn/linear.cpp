@@ -19,8 +19,10 @@ Tensor checked_empty(const Dims& shape, const char* module) {
 LinearImpl::LinearImpl(const LinearOptions& opts)
     : Module("Linear"),
       options(opts),
-      weight(register_parameter("weight", checked_empty({opts.out_features(), opts.in_features()}, "Linear"))),
-      bias(register_parameter("bias", opts.bias() ? Tensor::zeros({opts.out_features()}, DType::kF32) : Tensor())) {
+      weight(
+          register_parameter("weight", checked_empty({opts.out_features(), opts.in_features()}, "Linear"))),
+      bias(register_parameter("bias",
+                              opts.bias() ? Tensor::zeros({opts.out_features()}, DType::kF32) : Tensor())) {
   reset_parameters();
 }
 
@@ -35,7 +37,8 @@ void LinearImpl::reset_parameters() {
 
 Tensor LinearImpl::forward(const Tensor& x) {
   if (x.rank() == 0 || x.dim(-1) != options.in_features())
-    raise(ErrorCode::kInvalidArgument, "Linear: input {} has {} features in its last dim, expected in_features={}",
+    raise(ErrorCode::kInvalidArgument,
+          "Linear: input {} has {} features in its last dim, expected in_features={}",
           shape_string(x.shape()), x.rank() == 0 ? 0 : x.dim(-1), options.in_features());
   if (x.rank() == 2) {
     Attributes attrs;
@@ -48,8 +51,8 @@ Tensor LinearImpl::forward(const Tensor& x) {
 }
 
 std::string LinearImpl::extra_repr() const {
-  return fmt::format("in_features={}, out_features={}, bias={}", options.in_features(), options.out_features(),
-                     options.bias());
+  return fmt::format("in_features={}, out_features={}, bias={}", options.in_features(),
+                     options.out_features(), options.bias());
 }
 
 Tensor FlattenImpl::forward(const Tensor& x) { return flatten(x, options.start_dim(), options.end_dim()); }
@@ -61,7 +64,8 @@ std::string FlattenImpl::extra_repr() const {
 EmbeddingImpl::EmbeddingImpl(const EmbeddingOptions& opts)
     : Module("Embedding"),
       options(opts),
-      weight(register_parameter("weight", checked_empty({opts.num_embeddings(), opts.embedding_dim()}, "Embedding"))) {
+      weight(register_parameter("weight",
+                                checked_empty({opts.num_embeddings(), opts.embedding_dim()}, "Embedding"))) {
   reset_parameters();
 }
 

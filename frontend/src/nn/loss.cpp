@@ -8,9 +8,12 @@ namespace kiln::nn {
 
 std::string to_string(Reduction reduction) {
   switch (reduction) {
-    case Reduction::kNone: return "none";
-    case Reduction::kMean: return "mean";
-    case Reduction::kSum: return "sum";
+    case Reduction::kNone:
+      return "none";
+    case Reduction::kMean:
+      return "mean";
+    case Reduction::kSum:
+      return "sum";
   }
   return "mean";
 }
@@ -39,7 +42,8 @@ bool broadcast_shape(const Dims& a, const Dims& b, Dims& out) {
 }
 
 void check_floating_input(const char* loss, const Tensor& input, const Tensor& target) {
-  if (!input.defined() || !target.defined()) raise(ErrorCode::kInvalidArgument, "{}: input or target is undefined", loss);
+  if (!input.defined() || !target.defined())
+    raise(ErrorCode::kInvalidArgument, "{}: input or target is undefined", loss);
   if (!is_floating(input.dtype()))
     raise(ErrorCode::kInvalidArgument, "{}: input has dtype {}, expected a floating dtype", loss,
           kiln::to_string(input.dtype()));
@@ -49,25 +53,30 @@ void check_floating_input(const char* loss, const Tensor& input, const Tensor& t
 void check_pair(const char* loss, const Tensor& input, const Tensor& target, bool allow_broadcast) {
   check_floating_input(loss, input, target);
   if (target.dtype() != input.dtype())
-    raise(ErrorCode::kInvalidArgument, "{}: target has dtype {} but input has {}; convert the target with cast()",
-          loss, kiln::to_string(target.dtype()), kiln::to_string(input.dtype()));
+    raise(ErrorCode::kInvalidArgument,
+          "{}: target has dtype {} but input has {}; convert the target with cast()", loss,
+          kiln::to_string(target.dtype()), kiln::to_string(input.dtype()));
   if (input.shape() == target.shape()) return;
   Dims both;
   if (!broadcast_shape(input.shape(), target.shape(), both))
-    raise(ErrorCode::kInvalidArgument, "{}: input shape {} and target shape {} differ and do not broadcast", loss,
-          shape_string(input.shape()), shape_string(target.shape()));
+    raise(ErrorCode::kInvalidArgument, "{}: input shape {} and target shape {} differ and do not broadcast",
+          loss, shape_string(input.shape()), shape_string(target.shape()));
   if (!allow_broadcast)
     raise(ErrorCode::kInvalidArgument,
-          "{}: input shape {} and target shape {} differ; PyTorch would silently broadcast them to {}, which is "
+          "{}: input shape {} and target shape {} differ; PyTorch would silently broadcast them to {}, which "
+          "is "
           "usually a bug; reshape the target or set allow_broadcast(true)",
           loss, shape_string(input.shape()), shape_string(target.shape()), shape_string(both));
 }
 
 Tensor reduce(const Tensor& loss, Reduction reduction) {
   switch (reduction) {
-    case Reduction::kNone: return loss;
-    case Reduction::kSum: return sum(loss);
-    case Reduction::kMean: return mean(loss);
+    case Reduction::kNone:
+      return loss;
+    case Reduction::kSum:
+      return sum(loss);
+    case Reduction::kMean:
+      return mean(loss);
   }
   return loss;
 }
@@ -85,8 +94,8 @@ Tensor checked_weight(const char* loss, const char* what, const Tensor& weight, 
     raise(ErrorCode::kInvalidArgument, "{}: {} {} does not broadcast to input {}", loss, what,
           shape_string(weight.shape()), shape_string(input.shape()));
   if (weight.dtype() != input.dtype())
-    raise(ErrorCode::kInvalidArgument, "{}: {} has dtype {} but input has {}", loss, what, kiln::to_string(weight.dtype()),
-          kiln::to_string(input.dtype()));
+    raise(ErrorCode::kInvalidArgument, "{}: {} has dtype {} but input has {}", loss, what,
+          kiln::to_string(weight.dtype()), kiln::to_string(input.dtype()));
   return weight;
 }
 
@@ -97,16 +106,17 @@ struct ClassTarget {
   bool unbatched = false;
 };
 
-ClassTarget check_class_target(const char* loss, const Tensor& input, const Tensor& target, const Tensor& weight,
-                               int64_t ignore_index) {
+ClassTarget check_class_target(const char* loss, const Tensor& input, const Tensor& target,
+                               const Tensor& weight, int64_t ignore_index) {
   check_floating_input(loss, input, target);
   if (input.rank() == 0)
     raise(ErrorCode::kInvalidArgument, "{}: input is a scalar, expected [N, C, d1..] or [C]", loss);
   if (target.dtype() != DType::kI64 && target.dtype() != DType::kI32)
-    raise(ErrorCode::kInvalidArgument,
-          "{}: target has dtype {}; class indices must be i64 or i32 (class probabilities need a target of the "
-          "input's shape with CrossEntropyLoss)",
-          loss, kiln::to_string(target.dtype()));
+    raise(
+        ErrorCode::kInvalidArgument,
+        "{}: target has dtype {}; class indices must be i64 or i32 (class probabilities need a target of the "
+        "input's shape with CrossEntropyLoss)",
+        loss, kiln::to_string(target.dtype()));
   ClassTarget out{input, target, input.rank() == 1};
   if (out.unbatched) {
     if (target.rank() != 0)
@@ -119,7 +129,8 @@ ClassTarget check_class_target(const char* loss, const Tensor& input, const Tens
   for (size_t i = 2; i < out.input.rank(); ++i) expected.push_back(out.input.shape()[i]);
   if (out.target.shape() != expected)
     raise(ErrorCode::kInvalidArgument,
-          "{}: target shape {} does not fit input {}: expected {} (one class index per sample, the input without "
+          "{}: target shape {} does not fit input {}: expected {} (one class index per sample, the input "
+          "without "
           "its class dim 1)",
           loss, shape_string(target.shape()), shape_string(input.shape()), shape_string(expected));
   const int64_t classes = out.input.dim(1);
@@ -128,14 +139,14 @@ ClassTarget check_class_target(const char* loss, const Tensor& input, const Tens
       raise(ErrorCode::kInvalidArgument, "{}: weight has shape {}, expected [{}] (one per class)", loss,
             shape_string(weight.shape()), classes);
     if (weight.dtype() != input.dtype())
-      raise(ErrorCode::kInvalidArgument, "{}: weight has dtype {} but input has {}", loss, kiln::to_string(weight.dtype()),
-            kiln::to_string(input.dtype()));
+      raise(ErrorCode::kInvalidArgument, "{}: weight has dtype {} but input has {}", loss,
+            kiln::to_string(weight.dtype()), kiln::to_string(input.dtype()));
   }
   const Tensor host = cast(out.target.detach(), DType::kI64).to(Device::host());
   for (int64_t t : host.to_vector<int64_t>())
     if (t != ignore_index && (t < 0 || t >= classes))
-      raise(ErrorCode::kInvalidArgument, "{}: target {} is out of bounds for {} classes (ignore_index is {})", loss, t,
-            classes, ignore_index);
+      raise(ErrorCode::kInvalidArgument, "{}: target {} is out of bounds for {} classes (ignore_index is {})",
+            loss, t, classes, ignore_index);
   return out;
 }
 
@@ -184,7 +195,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
   ClassTarget ct = check_class_target("NLLLoss", input, target, options.weight(), options.ignore_index());
   std::vector<Tensor> inputs{ct.input, ct.target};
   if (options.weight().defined()) inputs.push_back(options.weight());
-  Tensor loss = run_op1("NegativeLogLikelihoodLoss", inputs, loss_attrs(options.reduction(), options.ignore_index()));
+  Tensor loss =
+      run_op1("NegativeLogLikelihoodLoss", inputs, loss_attrs(options.reduction(), options.ignore_index()));
   return unbatch(loss, ct, options.reduction());
 }
 

@@ -9,9 +9,7 @@
 
 namespace kiln::nn {
 
-std::string shape_string(const Dims& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ","));
-}
+std::string shape_string(const Dims& shape) { return fmt::format("[{}]", fmt::join(shape, ",")); }
 
 Module::Module(std::string type_name) : type_name_(std::move(type_name)) {}
 
@@ -31,8 +29,9 @@ Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool 
   check_new_name(name, "parameter");
   if (tensor.defined()) {
     if (requires_grad && !is_floating(tensor.dtype()))
-      raise(ErrorCode::kInvalidArgument, "{}: parameter '{}' has dtype {}; only floating tensors can require grad",
-            type_name_, name, kiln::to_string(tensor.dtype()));
+      raise(ErrorCode::kInvalidArgument,
+            "{}: parameter '{}' has dtype {}; only floating tensors can require grad", type_name_, name,
+            kiln::to_string(tensor.dtype()));
     tensor = tensor.detach();
     if (requires_grad) tensor.set_requires_grad(true);
   }
@@ -60,7 +59,8 @@ void Module::collect_named(const std::string& prefix, bool params, bool buffers,
     for (const auto& item : buffers_)
       if (item.second.defined()) out.insert(prefix + item.first, item.second);
   if (!recurse) return;
-  for (const auto& child : children_) child.second->collect_named(prefix + child.first + ".", params, buffers, true, out);
+  for (const auto& child : children_)
+    child.second->collect_named(prefix + child.first + ".", params, buffers, true, out);
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const { return named_parameters(recurse).values(); }
@@ -127,7 +127,8 @@ void Module::to(Device device) {
 
 void Module::to(DType dtype) {
   if (!is_floating(dtype))
-    raise(ErrorCode::kInvalidArgument, "{}: to({}) needs a floating dtype", type_name_, kiln::to_string(dtype));
+    raise(ErrorCode::kInvalidArgument, "{}: to({}) needs a floating dtype", type_name_,
+          kiln::to_string(dtype));
   NoGradGuard no_grad;
   for (auto& item : parameters_) {
     Tensor& p = item.second;
@@ -184,20 +185,24 @@ void Module::load_state_dict(const OrderedDict<Tensor>& state, bool strict) {
       continue;
     }
     if (!given->defined()) {
-      mismatched.push_back(fmt::format("{} (undefined tensor, model has {})", item.first, shape_string(item.second.shape())));
+      mismatched.push_back(
+          fmt::format("{} (undefined tensor, model has {})", item.first, shape_string(item.second.shape())));
     } else if (given->shape() != item.second.shape()) {
-      mismatched.push_back(fmt::format("{} (state has {}, model has {})", item.first, shape_string(given->shape()),
-                                       shape_string(item.second.shape())));
+      mismatched.push_back(fmt::format("{} (state has {}, model has {})", item.first,
+                                       shape_string(given->shape()), shape_string(item.second.shape())));
     } else if (is_floating(given->dtype()) != is_floating(item.second.dtype())) {
       mismatched.push_back(fmt::format("{} (state has dtype {}, model has {})", item.first,
-                                       kiln::to_string(given->dtype()), kiln::to_string(item.second.dtype())));
+                                       kiln::to_string(given->dtype()),
+                                       kiln::to_string(item.second.dtype())));
     }
   }
   for (const auto& item : state)
     if (!own.contains(item.first)) unexpected.push_back(item.first);
   std::vector<std::string> problems;
-  if (strict && !missing.empty()) problems.push_back(fmt::format("missing keys: {}", fmt::join(missing, ", ")));
-  if (strict && !unexpected.empty()) problems.push_back(fmt::format("unexpected keys: {}", fmt::join(unexpected, ", ")));
+  if (strict && !missing.empty())
+    problems.push_back(fmt::format("missing keys: {}", fmt::join(missing, ", ")));
+  if (strict && !unexpected.empty())
+    problems.push_back(fmt::format("unexpected keys: {}", fmt::join(unexpected, ", ")));
   if (!mismatched.empty()) problems.push_back(fmt::format("shape mismatch: {}", fmt::join(mismatched, "; ")));
   if (!problems.empty())
     raise(ErrorCode::kInvalidArgument, "load_state_dict for {}: {}", type_name_, fmt::join(problems, "; "));

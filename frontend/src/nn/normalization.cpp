@@ -10,7 +10,8 @@ namespace kiln::nn {
 
 namespace {
 const LayerNormOptions& validated(const LayerNormOptions& o) {
-  if (o.normalized_shape().empty()) raise(ErrorCode::kInvalidArgument, "LayerNorm: normalized_shape is empty");
+  if (o.normalized_shape().empty())
+    raise(ErrorCode::kInvalidArgument, "LayerNorm: normalized_shape is empty");
   for (int64_t d : o.normalized_shape())
     if (d < 1)
       raise(ErrorCode::kInvalidArgument, "LayerNorm: normalized_shape {} has a size < 1",
@@ -22,8 +23,10 @@ const LayerNormOptions& validated(const LayerNormOptions& o) {
 LayerNormImpl::LayerNormImpl(const LayerNormOptions& opts)
     : Module("LayerNorm"),
       options(validated(opts)),
-      weight(register_parameter("weight", opts.elementwise_affine() ? ones(opts.normalized_shape()) : Tensor())),
-      bias(register_parameter("bias", opts.elementwise_affine() ? zeros(opts.normalized_shape()) : Tensor())) {}
+      weight(
+          register_parameter("weight", opts.elementwise_affine() ? ones(opts.normalized_shape()) : Tensor())),
+      bias(register_parameter("bias",
+                              opts.elementwise_affine() ? zeros(opts.normalized_shape()) : Tensor())) {}
 
 void LayerNormImpl::reset_parameters() {
   if (weight.defined()) init::ones_(weight);
@@ -47,15 +50,16 @@ Tensor LayerNormImpl::forward(const Tensor& x) {
 }
 
 std::string LayerNormImpl::extra_repr() const {
-  return fmt::format("{}, eps={}, elementwise_affine={}", shape_string(options.normalized_shape()), options.eps(),
-                     options.elementwise_affine());
+  return fmt::format("{}, eps={}, elementwise_affine={}", shape_string(options.normalized_shape()),
+                     options.eps(), options.elementwise_affine());
 }
 
 // ---- BatchNorm ----
 
 namespace {
 const BatchNormOptions& validated(const char* name, const BatchNormOptions& o) {
-  if (o.num_features() < 1) raise(ErrorCode::kInvalidArgument, "{}: num_features={} must be >= 1", name, o.num_features());
+  if (o.num_features() < 1)
+    raise(ErrorCode::kInvalidArgument, "{}: num_features={} must be >= 1", name, o.num_features());
   if (o.momentum() && !(*o.momentum() >= 0.0 && *o.momentum() <= 1.0))
     raise(ErrorCode::kInvalidArgument, "{}: momentum={} is outside [0, 1]", name, *o.momentum());
   return o;
@@ -67,8 +71,10 @@ BatchNormImplBase::BatchNormImplBase(const char* type_name, const BatchNormOptio
       options(validated(type_name, opts)),
       weight(register_parameter("weight", opts.affine() ? ones({opts.num_features()}) : Tensor())),
       bias(register_parameter("bias", opts.affine() ? zeros({opts.num_features()}) : Tensor())),
-      running_mean(register_buffer("running_mean", opts.track_running_stats() ? zeros({opts.num_features()}) : Tensor())),
-      running_var(register_buffer("running_var", opts.track_running_stats() ? ones({opts.num_features()}) : Tensor())),
+      running_mean(register_buffer("running_mean",
+                                   opts.track_running_stats() ? zeros({opts.num_features()}) : Tensor())),
+      running_var(register_buffer("running_var",
+                                  opts.track_running_stats() ? ones({opts.num_features()}) : Tensor())),
       num_batches_tracked(register_buffer(
           "num_batches_tracked", opts.track_running_stats() ? Tensor::scalar<int64_t>(0) : Tensor())) {}
 
@@ -89,10 +95,11 @@ Tensor BatchNormImplBase::forward(const Tensor& x) {
   check_input(x);
   const int64_t c = options.num_features();
   if (x.dim(1) != c)
-    raise(ErrorCode::kInvalidArgument, "{}: input {} has {} channels (dim 1), expected num_features={}", name(),
-          shape_string(x.shape()), x.dim(1), c);
+    raise(ErrorCode::kInvalidArgument, "{}: input {} has {} channels (dim 1), expected num_features={}",
+          name(), shape_string(x.shape()), x.dim(1), c);
   if (!is_floating(x.dtype()))
-    raise(ErrorCode::kInvalidArgument, "{}: input has dtype {}, expected a floating dtype", name(), kiln::to_string(x.dtype()));
+    raise(ErrorCode::kInvalidArgument, "{}: input has dtype {}, expected a floating dtype", name(),
+          kiln::to_string(x.dtype()));
   const int64_t count = x.numel() / c;
   const bool tracking = options.track_running_stats();
   const bool batch_stats = is_training() || !tracking;
@@ -106,19 +113,23 @@ Tensor BatchNormImplBase::forward(const Tensor& x) {
   attrs.set("epsilon", static_cast<float>(options.eps()));
   if (!batch_stats) {
     attrs.set("training_mode", int64_t{0});
-    return run_op1("BatchNormalization", {x, scale, shift, as_input(running_mean, 0.0), as_input(running_var, 1.0)}, attrs);
+    return run_op1("BatchNormalization",
+                   {x, scale, shift, as_input(running_mean, 0.0), as_input(running_var, 1.0)}, attrs);
   }
   if (is_training() && count <= 1)
-    raise(ErrorCode::kInvalidArgument, "{}: expected more than 1 value per channel when training, got input {}",
-          name(), shape_string(x.shape()));
+    raise(ErrorCode::kInvalidArgument,
+          "{}: expected more than 1 value per channel when training, got input {}", name(),
+          shape_string(x.shape()));
   const bool update = is_training() && tracking;
   double factor = 0.0;  // PyTorch's momentum for this step
   const int64_t batches = update ? num_batches_tracked.item<int64_t>() + 1 : 0;
   if (update) factor = options.momentum() ? *options.momentum() : 1.0 / static_cast<double>(batches);
   attrs.set("training_mode", int64_t{1});
-  attrs.set("momentum", static_cast<float>(1.0 - factor));  // ONNX: running = momentum * running + (1 - momentum) * batch
-  std::vector<Tensor> outs = run_op("BatchNormalization",
-                                    {x, scale, shift, as_input(running_mean, 0.0), as_input(running_var, 1.0)}, attrs, 3);
+  attrs.set("momentum",
+            static_cast<float>(1.0 - factor));  // ONNX: running = momentum * running + (1 - momentum) * batch
+  std::vector<Tensor> outs =
+      run_op("BatchNormalization", {x, scale, shift, as_input(running_mean, 0.0), as_input(running_var, 1.0)},
+             attrs, 3);
   if (update) {
     // The op's running statistics: running_var is updated with the unbiased batch variance,
     // as PyTorch's.

@@ -12,8 +12,9 @@ void check_pool_options(const char* module, const ExpandingArray<2>& kernel, con
                         const ExpandingArray<2>& padding, const ExpandingArray<2>& dilation) {
   for (size_t i = 0; i < 2; ++i) {
     if (kernel[i] < 1 || stride[i] < 1 || dilation[i] < 1 || padding[i] < 0)
-      raise(ErrorCode::kInvalidArgument, "{}: kernel_size {}, stride {}, dilation {} must be >= 1 and padding {} >= 0",
-            module, shape_string(kernel.values()), shape_string(stride.values()), shape_string(dilation.values()),
+      raise(ErrorCode::kInvalidArgument,
+            "{}: kernel_size {}, stride {}, dilation {} must be >= 1 and padding {} >= 0", module,
+            shape_string(kernel.values()), shape_string(stride.values()), shape_string(dilation.values()),
             shape_string(padding.values()));
     if (padding[i] > kernel[i] / 2)
       raise(ErrorCode::kInvalidArgument, "{}: padding {} should be at most half of kernel_size {}", module,
@@ -24,13 +25,13 @@ void check_pool_options(const char* module, const ExpandingArray<2>& kernel, con
 // Runs a pooling op with PyTorch's output size: ONNX's ceil_mode may give one more window at
 // the end (one that would start in the right padding), which is cut off.
 Tensor pool(const char* module, const char* op, const Tensor& input, const ExpandingArray<2>& kernel,
-            const ExpandingArray<2>& stride, const ExpandingArray<2>& padding, const ExpandingArray<2>& dilation,
-            bool ceil_mode, Attributes attrs) {
+            const ExpandingArray<2>& stride, const ExpandingArray<2>& padding,
+            const ExpandingArray<2>& dilation, bool ceil_mode, Attributes attrs) {
   Batched4d b(module, input);
   int64_t out[2];
   for (size_t i = 0; i < 2; ++i)
-    out[i] = pool_output_size(module, input.shape(), b.x.dim(static_cast<int64_t>(2 + i)), kernel[i], stride[i],
-                              padding[i], dilation[i], ceil_mode);
+    out[i] = pool_output_size(module, input.shape(), b.x.dim(static_cast<int64_t>(2 + i)), kernel[i],
+                              stride[i], padding[i], dilation[i], ceil_mode);
   attrs.set("kernel_shape", kernel.values());
   attrs.set("strides", stride.values());
   attrs.set("pads", std::vector<int64_t>{padding[0], padding[1], padding[0], padding[1]});
@@ -65,7 +66,8 @@ Tensor MaxPool2dImpl::forward(const Tensor& x) {
 
 std::string MaxPool2dImpl::extra_repr() const {
   return pool_repr(options.kernel_size(), options.stride(), options.padding()) +
-         fmt::format(", dilation={}, ceil_mode={}", shape_string(options.dilation().values()), options.ceil_mode());
+         fmt::format(", dilation={}, ceil_mode={}", shape_string(options.dilation().values()),
+                     options.ceil_mode());
 }
 
 AvgPool2dImpl::AvgPool2dImpl(const AvgPool2dOptions& opts) : Module("AvgPool2d"), options(opts) {
@@ -81,7 +83,8 @@ Tensor AvgPool2dImpl::forward(const Tensor& x) {
 
 std::string AvgPool2dImpl::extra_repr() const {
   return pool_repr(options.kernel_size(), options.stride(), options.padding()) +
-         fmt::format(", ceil_mode={}, count_include_pad={}", options.ceil_mode(), options.count_include_pad());
+         fmt::format(", ceil_mode={}, count_include_pad={}", options.ceil_mode(),
+                     options.count_include_pad());
 }
 
 Tensor AdaptiveAvgPool2dImpl::forward(const Tensor& input) {
@@ -94,7 +97,8 @@ Tensor AdaptiveAvgPool2dImpl::forward(const Tensor& input) {
   if (oh == 1 && ow == 1) return b.restore(run_op1("GlobalAveragePool", {b.x}));
   if (h % oh != 0 || w % ow != 0)
     raise(ErrorCode::kUnsupported,
-          "AdaptiveAvgPool2d: input {} has spatial size {}x{}, which is not a multiple of output_size {}x{}; kiln "
+          "AdaptiveAvgPool2d: input {} has spatial size {}x{}, which is not a multiple of output_size {}x{}; "
+          "kiln "
           "supports output 1x1 or output sizes that divide the input sizes",
           shape_string(input.shape()), h, w, oh, ow);
   Attributes attrs;

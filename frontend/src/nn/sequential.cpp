@@ -10,7 +10,8 @@ void SequentialImpl::push_back(std::shared_ptr<Module> module) {
 
 std::shared_ptr<Module> SequentialImpl::operator[](size_t index) const {
   if (index >= modules_.size())
-    raise(ErrorCode::kInvalidArgument, "Sequential: index {} is out of range for {} modules", index, modules_.size());
+    raise(ErrorCode::kInvalidArgument, "Sequential: index {} is out of range for {} modules", index,
+          modules_.size());
   return modules_[index];
 }
 
@@ -20,7 +21,8 @@ Tensor SequentialImpl::forward(const Tensor& x) {
     try {
       y = modules_[i]->forward(y);
     } catch (const Error& e) {
-      throw Error(e.code(), "Sequential[" + std::to_string(i) + "] (" + modules_[i]->name() + "): " + e.what());
+      throw Error(e.code(),
+                  "Sequential[" + std::to_string(i) + "] (" + modules_[i]->name() + "): " + e.what());
     }
   }
   return y;

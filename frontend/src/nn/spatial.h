@@ -11,8 +11,8 @@ namespace kiln::nn {
 struct Batched4d {
   Batched4d(const char* module, const Tensor& input) : unbatched(input.rank() == 3) {
     if (input.rank() != 3 && input.rank() != 4)
-      raise(ErrorCode::kInvalidArgument, "{}: input {} has rank {}, expected 4 ([N,C,H,W]) or 3 ([C,H,W])", module,
-            shape_string(input.shape()), input.rank());
+      raise(ErrorCode::kInvalidArgument, "{}: input {} has rank {}, expected 4 ([N,C,H,W]) or 3 ([C,H,W])",
+            module, shape_string(input.shape()), input.rank());
     x = unbatched ? input.reshape({1, input.dim(0), input.dim(1), input.dim(2)}) : input;
   }
   Tensor restore(const Tensor& y) const { return unbatched ? y.reshape({y.dim(1), y.dim(2), y.dim(3)}) : y; }
@@ -28,8 +28,8 @@ inline int64_t pool_output_size(const char* module, const Dims& input_shape, int
   // The last window must start inside the input or its left padding.
   if (ceil_mode && out > 0 && (out - 1) * stride >= in + pad) --out;
   if (out < 1)
-    raise(ErrorCode::kInvalidArgument, "{}: input {} is too small for kernel {} (padding {}, dilation {})", module,
-          shape_string(input_shape), kernel, pad, dilation);
+    raise(ErrorCode::kInvalidArgument, "{}: input {} is too small for kernel {} (padding {}, dilation {})",
+          module, shape_string(input_shape), kernel, pad, dilation);
   return out;
 }
 

@@ -10,7 +10,8 @@ namespace kiln::nn {
 
 class LinearOptions {
  public:
-  LinearOptions(int64_t in_features, int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
+  LinearOptions(int64_t in_features, int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
   KILN_ARG(int64_t, in_features);
   KILN_ARG(int64_t, out_features);
   KILN_ARG(bool, bias) = true;
@@ -22,7 +23,8 @@ class LinearOptions {
 class LinearImpl : public Module {
  public:
   /// Throws Error(kInvalidArgument) for a negative feature count.
-  LinearImpl(int64_t in_features, int64_t out_features) : LinearImpl(LinearOptions(in_features, out_features)) {}
+  LinearImpl(int64_t in_features, int64_t out_features)
+      : LinearImpl(LinearOptions(in_features, out_features)) {}
   explicit LinearImpl(const LinearOptions& options);
   /// Draws weight and bias again.
   void reset_parameters();

@@ -96,17 +96,19 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 
 }  // namespace functional
 
-#define KILN_LOSS_MODULE(Name, Options, Function)                                          \
-  class Name##Impl : public Module {                                                       \
-   public:                                                                                 \
-    explicit Name##Impl(const Options& opts = {}) : Module(#Name), options(opts) {}        \
-    Tensor forward(const Tensor& input, const Tensor& target) {                            \
-      return functional::Function(input, target, options);                                 \
-    }                                                                                      \
-    using Module::forward;                                                                 \
-    std::string extra_repr() const override { return "reduction=" + ::kiln::nn::to_string(options.reduction()); } \
-    Options options;                                                                       \
-  };                                                                                       \
+#define KILN_LOSS_MODULE(Name, Options, Function)                                   \
+  class Name##Impl : public Module {                                                \
+   public:                                                                          \
+    explicit Name##Impl(const Options& opts = {}) : Module(#Name), options(opts) {} \
+    Tensor forward(const Tensor& input, const Tensor& target) {                     \
+      return functional::Function(input, target, options);                          \
+    }                                                                               \
+    using Module::forward;                                                          \
+    std::string extra_repr() const override {                                       \
+      return "reduction=" + ::kiln::nn::to_string(options.reduction());             \
+    }                                                                               \
+    Options options;                                                                \
+  };                                                                                \
   KILN_MODULE(Name)
 
 KILN_LOSS_MODULE(MSELoss, MSELossOptions, mse_loss);

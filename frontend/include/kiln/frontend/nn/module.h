@@ -46,7 +46,8 @@ class OrderedDict {
 
   /// Adds an item. Throws Error(kInvalidArgument) when the key is already there.
   V& insert(std::string key, V value) {
-    if (index_.count(key)) raise(ErrorCode::kInvalidArgument, "OrderedDict: key '{}' is already present", key);
+    if (index_.count(key))
+      raise(ErrorCode::kInvalidArgument, "OrderedDict: key '{}' is already present", key);
     index_.emplace(key, items_.size());
     items_.push_back(Item{std::move(key), std::move(value)});
     return items_.back().second;
@@ -147,7 +148,8 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::shared_ptr<Module>> children() const;
   OrderedDict<std::shared_ptr<Module>> named_children() const;
   /// This module (named prefix, "" by default) and all below it, depth first.
-  OrderedDict<std::shared_ptr<Module>> named_modules(const std::string& prefix = "", bool include_self = true);
+  OrderedDict<std::shared_ptr<Module>> named_modules(const std::string& prefix = "",
+                                                     bool include_self = true);
   std::vector<std::shared_ptr<Module>> modules(bool include_self = true);
 
   // ---- Modes and devices ----
@@ -209,9 +211,9 @@ class ModuleHolder : public ModuleHolderBase {
 
   /// Builds Impl from args (default-constructs it without args).
   template <class... Args>
-    requires(std::is_constructible_v<Impl, Args...> &&
-             !(sizeof...(Args) == 1 && (std::is_convertible_v<std::decay_t<Args>*, ModuleHolder*> && ...)))
-  ModuleHolder(Args&&... args)
+  requires(std::is_constructible_v<Impl, Args...> &&
+           !(sizeof...(Args) == 1 && (std::is_convertible_v<std::decay_t<Args>*, ModuleHolder*> && ...)))
+      ModuleHolder(Args&&... args)
       : impl_(std::make_shared<Impl>(std::forward<Args>(args)...)) {}
   /// An empty holder; using it throws.
   ModuleHolder(std::nullptr_t) {}
@@ -239,9 +241,9 @@ class ModuleHolder : public ModuleHolderBase {
 };
 
 /// Declares the holder Name of NameImpl (libtorch's TORCH_MODULE).
-#define KILN_MODULE(Name)                                 \
-  class Name : public ::kiln::nn::ModuleHolder<Name##Impl> { \
-   public:                                                \
+#define KILN_MODULE(Name)                                     \
+  class Name : public ::kiln::nn::ModuleHolder<Name##Impl> {  \
+   public:                                                    \
     using ::kiln::nn::ModuleHolder<Name##Impl>::ModuleHolder; \
   }
 
@@ -260,22 +262,23 @@ class ExpandingArray {
  private:
   void check() const {
     if (values_.size() != D)
-      raise(ErrorCode::kInvalidArgument, "expected {} values (one per spatial dim), got {}", D, values_.size());
+      raise(ErrorCode::kInvalidArgument, "expected {} values (one per spatial dim), got {}", D,
+            values_.size());
   }
   std::vector<int64_t> values_;
 };
 
 /// An option with a chainable setter and a getter, like TORCH_ARG:
 ///   KILN_ARG(bool, bias) = true;  ->  options.bias(false).bias() == false
-#define KILN_ARG(T, name)                                  \
- public:                                                   \
-  auto name(const std::type_identity_t<T>& new_value)->decltype(*this) { \
-    this->name##_ = new_value;                             \
-    return *this;                                          \
-  }                                                        \
+#define KILN_ARG(T, name)                                                        \
+ public:                                                                         \
+  auto name(const std::type_identity_t<T>& new_value)->decltype(*this) {         \
+    this->name##_ = new_value;                                                   \
+    return *this;                                                                \
+  }                                                                              \
   const std::type_identity_t<T>& name() const noexcept { return this->name##_; } \
-                                                           \
- private:                                                  \
+                                                                                 \
+ private:                                                                        \
   T name##_
 
 /// "[4,1]": a shape for messages.

@@ -24,7 +24,8 @@ class LayerNormImpl : public Module {
  public:
   /// Throws Error(kInvalidArgument) for an empty normalized_shape or a size < 1.
   explicit LayerNormImpl(const LayerNormOptions& options);
-  LayerNormImpl(std::vector<int64_t> normalized_shape) : LayerNormImpl(LayerNormOptions(std::move(normalized_shape))) {}
+  LayerNormImpl(std::vector<int64_t> normalized_shape)
+      : LayerNormImpl(LayerNormOptions(std::move(normalized_shape))) {}
   void reset_parameters();
   /// Throws Error(kInvalidArgument) when x's trailing dims differ from normalized_shape.
   Tensor forward(const Tensor& x) override;

@@ -13,10 +13,12 @@ class SequentialImpl : public Module {
   SequentialImpl() : Module("Sequential") {}
   /// Sequential(nn::Linear(1, 10), nn::ReLU(), ...): module holders or shared pointers.
   template <class... Modules>
-    requires(sizeof...(Modules) > 0 &&
-             ((std::is_base_of_v<ModuleHolderBase, std::decay_t<Modules>> ||
-               std::is_convertible_v<std::decay_t<Modules>, std::shared_ptr<Module>>) && ...))
-  explicit SequentialImpl(Modules&&... modules) : Module("Sequential") {
+  requires(
+      sizeof...(Modules) > 0 &&
+      ((std::is_base_of_v<ModuleHolderBase, std::decay_t<Modules>> ||
+        std::is_convertible_v<std::decay_t<Modules>,
+                              std::shared_ptr<Module>>)&&...)) explicit SequentialImpl(Modules&&... modules)
+      : Module("Sequential") {
     (push_back(std::forward<Modules>(modules)), ...);
   }
 
@@ -40,7 +42,9 @@ class SequentialImpl : public Module {
   template <class M>
   std::shared_ptr<M> ptr(size_t index) const {
     auto p = std::dynamic_pointer_cast<M>((*this)[index]);
-    if (!p) raise(ErrorCode::kInvalidArgument, "Sequential: module {} is a {}, not the type asked for", index, (*this)[index]->name());
+    if (!p)
+      raise(ErrorCode::kInvalidArgument, "Sequential: module {} is a {}, not the type asked for", index,
+            (*this)[index]->name());
     return p;
   }
   auto begin() const { return modules_.begin(); }
