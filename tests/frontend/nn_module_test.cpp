@@ -260,6 +260,25 @@ TEST(NnModule, SequentialIndexingAndErrors) {
   EXPECT_EQ(seq(zeros({1, 4})).shape(), (Dims{1, 2}));
 }
 
+TEST(NnModule, NamedSequentialAndApply) {
+  nn::Sequential seq;
+  seq->push_back("fc1", nn::Linear(2, 3));
+  seq->push_back("act", nn::ReLU());
+  seq->push_back(nn::Linear(3, 1));  // named by its index
+  EXPECT_EQ(keys_of(seq->named_parameters()),
+            (std::vector<std::string>{"fc1.weight", "fc1.bias", "2.weight", "2.bias"}));
+  EXPECT_EQ((*seq)[1]->name(), "ReLU");
+  expect_error([&] { seq->push_back("act", nn::Tanh()); }, {"'act' is already registered"});
+  // apply: a custom initialization of every Linear.
+  std::vector<std::string> visited;
+  seq->apply([&](nn::Module& m) {
+    visited.push_back(m.name());
+    if (auto* fc = dynamic_cast<nn::LinearImpl*>(&m)) nn::init::constant_(fc->weight, 0.5);
+  });
+  EXPECT_EQ(visited, (std::vector<std::string>{"Sequential", "Linear", "ReLU", "Linear"}));
+  EXPECT_EQ(values(seq->named_parameters()["2.weight"]), (std::vector<double>{0.5, 0.5, 0.5}));
+}
+
 TEST(NnModule, PrintsLikePyTorch) {
   auto model = nn::Sequential(nn::Linear(1, 10), nn::ReLU(), nn::Dropout(0.25));
   const std::string s = model->to_string();

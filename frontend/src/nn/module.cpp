@@ -101,6 +101,11 @@ std::vector<std::shared_ptr<Module>> Module::modules(bool include_self) {
   return named_modules("", include_self).values();
 }
 
+void Module::apply(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (auto& child : children_) child.second->apply(fn);
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& child : children_) child.second->train(on);

@@ -2,9 +2,9 @@
 
 namespace kiln::nn {
 
-void SequentialImpl::push_back(std::shared_ptr<Module> module) {
+void SequentialImpl::push_back(const std::string& name, std::shared_ptr<Module> module) {
   if (!module) raise(ErrorCode::kInvalidArgument, "Sequential: cannot append an empty module");
-  register_module(std::to_string(modules_.size()), module);
+  register_module(name, module);
   modules_.push_back(std::move(module));
 }
 

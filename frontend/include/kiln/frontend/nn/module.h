@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -151,6 +152,9 @@ class Module : public std::enable_shared_from_this<Module> {
   OrderedDict<std::shared_ptr<Module>> named_modules(const std::string& prefix = "",
                                                      bool include_self = true);
   std::vector<std::shared_ptr<Module>> modules(bool include_self = true);
+
+  /// Calls fn on this module and every submodule, depth first (custom initialization).
+  void apply(const std::function<void(Module&)>& fn);
 
   // ---- Modes and devices ----
   /// Sets training mode here and in every submodule.

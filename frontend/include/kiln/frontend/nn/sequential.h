@@ -2,6 +2,7 @@
 // Sequential: modules run one after the other, named "0", "1", ... as in PyTorch.
 
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "kiln/frontend/nn/module.h"
@@ -23,7 +24,16 @@ class SequentialImpl : public Module {
   }
 
   /// Appends a module, named by its index.
-  void push_back(std::shared_ptr<Module> module);
+  void push_back(std::shared_ptr<Module> module) {
+    push_back(std::to_string(modules_.size()), std::move(module));
+  }
+  /// Appends a module under a name of its own (PyTorch's Sequential(OrderedDict(...))); it
+  /// is still reached by index. Throws Error(kInvalidArgument) for a name already used.
+  void push_back(const std::string& name, std::shared_ptr<Module> module);
+  template <class Holder, class = std::enable_if_t<std::is_base_of_v<ModuleHolderBase, std::decay_t<Holder>>>>
+  void push_back(const std::string& name, const Holder& holder) {
+    push_back(name, std::shared_ptr<Module>(holder.ptr()));
+  }
   template <class Holder, class = std::enable_if_t<std::is_base_of_v<ModuleHolderBase, std::decay_t<Holder>>>>
   void push_back(const Holder& holder) {
     push_back(std::shared_ptr<Module>(holder.ptr()));
