@@ -1,11 +1,12 @@
-// kiln.ConvGradWeight(X, dY) -> dW, the weight gradient of Conv (and, with its operands
-// swapped, of ConvTranspose): oneDNN's convolution_backward_weights for f32, a plain loop
+// kiln.ConvGradWeight(X, dY) -> dW [, dB], the weight (and bias) gradient of Conv (dW also of
+// ConvTranspose, with its operands swapped): oneDNN's convolution_backward_weights for f32, a plain loop
 // accumulating in double for f64. The input gradients of Conv and ConvTranspose are the
 // other op (runtime/ops/conv.cpp) and need no kernel here.
 
 #include <cstring>
 
 #include "dnnl_exec.h"
+#include "dnnl_staged.h"
 #include "kernel_families.h"
 #include "plain_util.h"
 #include "window_taps.h"
@@ -47,46 +48,63 @@ std::string supports_grad_weight(const NodeView& v) {
   return plan_grad_weight(v, p);
 }
 
-// f32: oneDNN on the plain ONNX layouts; W's [M, C/group, k...] is oneDNN's goi<k>.
+// f32: oneDNN in the layouts it prefers (format any), with the operands reordered around it;
+// its plain-layout code (gemm) is several times slower. With a second output it also gives the
+// bias gradient, the sum of dY over N and space, in the same pass.
 class ConvGradWeightF32 : public Kernel {
  public:
-  explicit ConvGradWeightF32(const GradWeightPlan& p)
-      : dw_bytes_(static_cast<size_t>(numel(p.dw)) * sizeof(float)) {
-    if (numel(p.x) == 0 || numel(p.dy) == 0 || numel(p.dw) == 0) return;  // dW is zero
+  ConvGradWeightF32(const GradWeightPlan& p, bool with_bias)
+      : dw_bytes_(static_cast<size_t>(numel(p.dw)) * sizeof(float)),
+        db_bytes_(with_bias ? static_cast<size_t>(p.dy[1]) * sizeof(float) : 0) {
+    if (numel(p.x) == 0 || numel(p.dy) == 0 || numel(p.dw) == 0) return;  // dW and dB are zero
     Dims w = p.dw;
     if (p.group > 1) {
       w[0] /= p.group;
       w.insert(w.begin(), p.group);
     }
     auto dims = [](const Dims& d) { return dnnl::memory::dims(d.begin(), d.end()); };
-    auto x_md = plain_desc(p.x, KILN_DTYPE_F32), dy_md = plain_desc(p.dy, KILN_DTYPE_F32);
-    auto w_md = plain_desc(w, KILN_DTYPE_F32);
+    auto any = [&](const Dims& d) { return dnnl::memory::desc(dims(d), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any); };
+    auto b_md = plain_desc({p.dy[1]}, KILN_DTYPE_F32);
     auto strides = dims(p.win.strides), dil = dims(p.win.dnnl_dilations());
     auto pad_l = dims(p.win.pad_begin), pad_r = dims(p.win.pad_end);
     using Fwd = dnnl::convolution_forward;
     using Bwd = dnnl::convolution_backward_weights;
-    Fwd::primitive_desc hint(Fwd::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                       x_md, w_md, dy_md, strides, dil, pad_l, pad_r),
+    const auto prop = dnnl::prop_kind::forward_training;
+    const auto alg = dnnl::algorithm::convolution_direct;
+    Fwd::primitive_desc hint(with_bias ? Fwd::desc(prop, alg, any(p.x), any(w), b_md, any(p.dy), strides, dil, pad_l, pad_r)
+                                       : Fwd::desc(prop, alg, any(p.x), any(w), any(p.dy), strides, dil, pad_l, pad_r),
                              engine());
-    Bwd::primitive_desc pd(
-        Bwd::desc(dnnl::algorithm::convolution_direct, x_md, w_md, dy_md, strides, dil, pad_l, pad_r),
-        engine(), hint);
+    Bwd::primitive_desc pd(with_bias ? Bwd::desc(alg, any(p.x), any(w), b_md, any(p.dy), strides, dil, pad_l, pad_r)
+                                     : Bwd::desc(alg, any(p.x), any(w), any(p.dy), strides, dil, pad_l, pad_r),
+                           engine(), hint);
+    x_.setup(plain_desc(p.x, KILN_DTYPE_F32), pd.src_desc(), true);
+    dy_.setup(plain_desc(p.dy, KILN_DTYPE_F32), pd.diff_dst_desc(), true);
+    dw_.setup(plain_desc(w, KILN_DTYPE_F32), pd.diff_weights_desc(), false);
     call_.set_primitive(Bwd(pd));
-    call_.bind(DNNL_ARG_SRC, x_md);
-    call_.bind(DNNL_ARG_DIFF_DST, dy_md);
-    call_.bind(DNNL_ARG_DIFF_WEIGHTS, w_md);
+    call_.bind(DNNL_ARG_SRC, pd.src_desc());
+    call_.bind(DNNL_ARG_DIFF_DST, pd.diff_dst_desc());
+    call_.bind(DNNL_ARG_DIFF_WEIGHTS, pd.diff_weights_desc());
+    if (with_bias) call_.bind(DNNL_ARG_DIFF_BIAS, b_md);
     ready_ = true;
   }
-  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
-    if (ready_)
-      call_.run({in[0].data, in[1].data, out[0].data});
-    else
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t n_out) override {
+    if (!ready_) {
       std::memset(out[0].data, 0, dw_bytes_);
+      if (n_out > 1) std::memset(out[1].data, 0, db_bytes_);
+      return;
+    }
+    const void* x = x_.in(in[0].data, 0);
+    const void* dy = dy_.in(in[1].data, 1);
+    void* dw = dw_.out(out[0].data, 2);
+    if (db_bytes_) call_.run({x, dy, dw, out[1].data});
+    else call_.run({x, dy, dw});
+    dw_.finish(dw, out[0].data);
   }
 
  private:
-  size_t dw_bytes_;
+  size_t dw_bytes_, db_bytes_;
   bool ready_ = false;
+  Staged x_, dy_, dw_;
   DnnlCall call_;
 };
 
@@ -99,7 +117,7 @@ class ConvGradWeightF64 : public Kernel {
         in_channels_(p.x[1]),
         out_channels_(p.dy[1]),
         group_(p.group) {}
-  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
+  void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t n_out) override {
     const auto* x = static_cast<const double*>(in[0].data);
     const auto* dy = static_cast<const double*>(in[1].data);
     auto* dw = static_cast<double*>(out[0].data);
@@ -124,6 +142,16 @@ class ConvGradWeightF64 : public Kernel {
                               }
                             }
                           });
+    if (n_out < 2) return;
+    auto* db = static_cast<double*>(out[1].data);  // the bias gradient: dY summed over N and space
+    for (int64_t m = 0; m < out_channels_; ++m) {
+      double sum = 0;
+      for (int64_t n = 0; n < batch_; ++n) {
+        const double* dyp = dy + (n * out_channels_ + m) * taps_.out_plane;
+        for (int64_t o = 0; o < taps_.out_plane; ++o) sum += dyp[o];
+      }
+      db[m] = sum;
+    }
   }
 
  private:
@@ -139,7 +167,7 @@ void register_conv_backward_kernels(KernelTable& table) {
     std::string why = plan_grad_weight(v, p);
     if (!why.empty()) fail(v, why);
     if (v.input_dtype(0) == KILN_DTYPE_F64) return std::make_unique<ConvGradWeightF64>(p);
-    return std::make_unique<ConvGradWeightF32>(p);
+    return std::make_unique<ConvGradWeightF32>(p, v.num_outputs() > 1);
   });
 }
 

@@ -1,5 +1,6 @@
 // ReduceSum, ReduceMean, ReduceMax: axes from the attribute (older opsets) or from input 1,
-// keepdims, noop_with_empty_axes. f32 runs on oneDNN's reduction primitive; f64 (in double)
+// keepdims, noop_with_empty_axes. f32 runs on oneDNN's reduction primitive, or on a plain loop
+// where oneDNN has only reference code (see Sandwich); f64 (in double)
 // and i64/i32 Sum and Max run in plain C++. Empty inputs give 0 (Sum), NaN (Mean) or the dtype's lowest (Max).
 // ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp and ReduceSumSquare
 // share the plan and run in plain C++ (f32/f64 accumulate in double); ArgMax/ArgMin likewise.
@@ -15,6 +16,7 @@
 #include "compute_reduce.h"
 #include "dnnl_exec.h"
 #include "kernel_families.h"
+#include "plain_util.h"
 
 namespace kiln::cpu {
 namespace {
@@ -102,12 +104,34 @@ T empty_result(Red r) {
   return T(0);
 }
 
+// The input as [A, C, B] with the reduced axes outside the kept ones (size-1 axes either way):
+// the per-channel sums of gradients and batch statistics ([N, C, H, W] -> [1, C, 1, 1]) and
+// last-axis reductions, where oneDNN 2.6 only has its slow reference code.
+struct Sandwich {
+  int64_t a = 1, c = 1, b = 1;
+};
+
+std::optional<Sandwich> sandwich_of(const Dims& in, const Dims& kept) {
+  Sandwich s;
+  int stage = 0;  // 0: leading reduced axes, 1: kept axes, 2: trailing reduced axes
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == 1) continue;
+    const bool reduced = kept[i] == 1;
+    if (!reduced && stage == 2) return std::nullopt;
+    if (!reduced) stage = 1;
+    if (reduced && stage == 1) stage = 2;
+    (stage == 0 ? s.a : stage == 1 ? s.c : s.b) *= in[i];
+  }
+  return s;
+}
+
 class FloatReduceKernel : public Kernel {
  public:
   FloatReduceKernel(const Dims& in, const Dims& kept, Red r, bool identity)
       : red_(r), in_numel_(numel(in)), out_numel_(numel(kept)) {
     // Empty input, nothing reduced or nothing left: no primitive (oneDNN rejects these).
     if (identity || in_numel_ == 0 || in_numel_ == out_numel_) return;
+    if ((sandwich_ = sandwich_of(in, kept))) return;
     static const dnnl::algorithm kAlg[] = {dnnl::algorithm::reduction_sum, dnnl::algorithm::reduction_mean,
                                            dnnl::algorithm::reduction_max};
     auto src = plain_desc(in, KILN_DTYPE_F32), dst = plain_desc(kept, KILN_DTYPE_F32);
@@ -121,14 +145,38 @@ class FloatReduceKernel : public Kernel {
   void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
     auto* y = static_cast<float*>(out[0].data);
     if (ready_) call_.run({in[0].data, y});
+    else if (sandwich_) run_sandwich(static_cast<const float*>(in[0].data), y);
     else if (in_numel_ == 0) std::fill(y, y + out_numel_, empty_result<float>(red_));
     else std::memcpy(y, in[0].data, static_cast<size_t>(in_numel_) * sizeof(float));
   }
 
  private:
+  // Sum and Mean accumulate in double per channel; Max propagates NaN.
+  void run_sandwich(const float* x, float* y) const {
+    const auto [a_size, c_size, b_size] = *sandwich_;
+    plain::parallel_range(c_size, in_numel_ * static_cast<int64_t>(sizeof(float)), [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        double sum = 0;
+        float max = -std::numeric_limits<float>::infinity();
+        for (int64_t a = 0; a < a_size; ++a) {
+          const float* row = x + (a * c_size + c) * b_size;
+          if (red_ == Red::kMax) {
+            for (int64_t b = 0; b < b_size; ++b) max = row[b] > max || std::isnan(row[b]) ? row[b] : max;
+          } else {
+            for (int64_t b = 0; b < b_size; ++b) sum += row[b];
+          }
+        }
+        y[c] = red_ == Red::kMax ? max
+               : red_ == Red::kMean ? static_cast<float>(sum / static_cast<double>(a_size * b_size))
+                                    : static_cast<float>(sum);
+      }
+    });
+  }
+
   Red red_;
   int64_t in_numel_, out_numel_;
   bool ready_ = false;
+  std::optional<Sandwich> sandwich_;
   DnnlCall call_;
 };
 

@@ -1,7 +1,7 @@
 // kiln's backward ops (domain "kiln"): the parts of gradients that no forward op expresses.
 // Backends run them with their own backward kernels (oneDNN's backward primitives on the CPU).
-//   ConvGradWeight(X, dY) -> dW: the weight gradient of Conv(X, W) -> Y, W [M, C/group, k...]
-//     (kernel_shape is required); ConvTranspose's weight gradient is the same op with its
+//   ConvGradWeight(X, dY) -> dW [, dB]: the weight gradient of Conv(X, W) -> Y, W [M, C/group, k...]
+//     (kernel_shape is required), and optionally the bias gradient [M] in the same pass; ConvTranspose's weight gradient is the same op with its
 //     operands swapped (runtime/ops/conv.cpp).
 //   MaxPoolGrad(dY, X) -> dX: dY routed to each window's (first) maximum.
 //   AveragePoolGrad(dY, X) -> dX: dY spread over each window (X gives only the shape).
@@ -50,6 +50,7 @@ void infer_conv_grad_weight(InferContext& c) {
     out[1] = Dim(x[1].value() / group);
   }
   for (int64_t k : kernel) out.emplace_back(k);
+  if (c.num_outputs() > 1) c.set_output(1, c.input_dtype(0), Shape({out[0]}));
   c.set_output(0, c.input_dtype(0), Shape(std::move(out)));
 }
 
@@ -63,7 +64,7 @@ void infer_pool_grad(InferContext& c) {
 }  // namespace
 
 void register_backward_ops(OpRegistry& registry) {
-  registry.add(backward_def("ConvGradWeight", registry, "Conv").infer(infer_conv_grad_weight));
+  registry.add(backward_def("ConvGradWeight", registry, "Conv").outputs(1, 2).infer(infer_conv_grad_weight));
   registry.add(backward_def("MaxPoolGrad", registry, "MaxPool").infer(infer_pool_grad));
   registry.add(backward_def("AveragePoolGrad", registry, "AveragePool").infer(infer_pool_grad));
 }

@@ -192,8 +192,14 @@ void grad_conv(GradContext& g) {
     a.set("output_padding", output_padding);
     g.set_input_grad(0, run_op1("ConvTranspose", {dy, w}, a));
   }
-  if (g.needs_input_grad(1)) g.set_input_grad(1, run_op1("ConvGradWeight", {x, dy}, win, "kiln"));
-  if (g.num_inputs() > 2 && g.needs_input_grad(2)) g.set_input_grad(2, bias_grad(dy));
+  const bool bias = g.num_inputs() > 2 && g.needs_input_grad(2);
+  if (g.needs_input_grad(1)) {
+    std::vector<Tensor> grads = run_op("ConvGradWeight", {x, dy}, win, bias ? 2 : 1, "kiln");
+    g.set_input_grad(1, grads[0]);
+    if (bias) g.set_input_grad(2, grads[1]);  // from the same pass over dY
+  } else if (bias) {
+    g.set_input_grad(2, bias_grad(dy));
+  }
 }
 
 // ConvTranspose(X, W) is the adjoint of Conv(., W) from y-space to x-space: dX = Conv(dY, W)

@@ -36,10 +36,10 @@ Dims cat(Dims a, const Dims& b) {
   return a;
 }
 
-// ---- kiln.ConvGradWeight(X, dY) -> dW [M, C/group, k...]
+// ---- kiln.ConvGradWeight(X, dY) -> dW [M, C/group, k...] [, dB [M]]
 
 OpCase grad_weight_case(const std::string& name, Gen& gen, const Dims& x, const Dims& w,
-                        const ConvParams& p) {
+                        const ConvParams& p, bool with_bias = false) {
   const Ref y = conv(to_ref(gen.uniform(x)), to_ref(gen.uniform(w)), Ref::absent(), p);
   OpCase oc(name, "ConvGradWeight");
   oc.in_domain("kiln").input(gen.uniform(x)).input(gen.uniform(y.shape)).attr("kernel_shape", spatial_of(w));
@@ -48,7 +48,8 @@ OpCase grad_weight_case(const std::string& name, Gen& gen, const Dims& x, const 
   if (!p.dilations.empty()) oc.attr("dilations", p.dilations);
   if (p.group != 1) oc.attr("group", p.group);
   if (p.auto_pad != "NOTSET") oc.attr("auto_pad", p.auto_pad.c_str());
-  return oc.tolerance(1e-4, 1e-4).expect([p, w](const Refs& in) {
+  if (with_bias) oc.outputs(2);
+  return oc.tolerance(1e-4, 1e-4).expect([p, w, with_bias](const Refs& in) {
     const Ref &xr = in[0], &dy = in[1];
     Win win{spatial_of(w), p.strides, p.dilations, {}, {}};
     resolve_pads(spatial_of(xr.shape), win.kernel, p, &win.pad_begin, &win.pad_end);
@@ -62,7 +63,10 @@ OpCase grad_weight_case(const std::string& name, Gen& gen, const Dims& x, const 
                 if (pos)
                   dw.at(cat({m, c}, k)) += dy.at(cat({n, m}, o)) * xr.at(cat({n, m / mpg * cpg + c}, *pos));
               });
-    return Refs{dw};
+    if (!with_bias) return Refs{dw};
+    Ref db(xr.dtype, {w[0]});
+    for_each_index(dy.shape, [&](const Dims& i) { db.at({i[1]}) += dy.at(i); });
+    return Refs{dw, db};
   });
 }
 
@@ -203,6 +207,10 @@ std::vector<OpCase> cases() {
                        conv_params({1, 2}, {0, 1, 2, 0}, {2, 1})),
       grad_weight_case("ConvGradWeight2dGroups", gen, {2, 4, 5, 5}, {6, 2, 3, 3},
                        conv_params({}, {1, 1, 1, 1}, {}, 2)),
+      grad_weight_case("ConvGradWeight2dWithBias", gen, {2, 3, 6, 5}, {4, 3, 3, 3}, conv_params({2, 1}, {1, 1, 1, 1}, {}),
+                       true),
+      grad_weight_case("ConvGradWeight2dGroupsWithBias", gen, {2, 4, 5, 5}, {6, 2, 3, 3},
+                       conv_params({}, {1, 1, 1, 1}, {}, 2), true),
       grad_weight_case("ConvGradWeight2dDepthwise", gen, {2, 32, 8, 8}, {32, 1, 3, 3},
                        conv_params({2, 2}, {1, 1, 1, 1}, {}, 32)),
       grad_weight_case("ConvGradWeight2dManyChannels", gen, {2, 32, 9, 9}, {48, 32, 3, 3},
