@@ -15,14 +15,16 @@ build: deps
 
 demo: build
 	./$(BUILD)/kiln backends
-	./$(BUILD)/small_graph
+	./$(BUILD)/kiln demo --out $(BUILD)/demo
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-bench: deps
+bench: build
 	cmake --build $(BUILD) -j $(JOBS) --target kiln_microbench
 	./$(BUILD)/kiln_microbench
+	.venv/bin/python tools/bench/compare_ort.py --kiln $(BUILD)/kiln --models $(BUILD)/interop
+	.venv/bin/python tools/bench/compare_torch.py --kiln $(BUILD)/kiln_train_bench
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
