@@ -95,7 +95,7 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype) {
   const double delta = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   // Like torch: the second half counts back from end so both ends are exact.
   return generate({steps}, dtype, [=](int64_t i) {
-    return i < steps / 2 ? start + delta * static_cast<double>(i) : end - delta * static_cast<double>(steps - 1 - i);
+    return steps == 1 || i < steps / 2 ? start + delta * static_cast<double>(i) : end - delta * static_cast<double>(steps - 1 - i);
   });
 }
 
