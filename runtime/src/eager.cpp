@@ -14,7 +14,8 @@ namespace {
 // each epoch is one more shape, not thousands) would otherwise grow the cache forever.
 constexpr size_t kMaxEagerKernels = 4096;
 
-// One prepared kernel for an op, its attributes, input dtypes, shapes and shape-input values.
+// One prepared kernel for an op, its opset, attributes, input dtypes, shapes and shape-input
+// values.
 struct EagerKernel {
   Graph graph;  // the one node the definition and the NodeDesc refer to
   const OpDef* def = nullptr;
@@ -102,11 +103,22 @@ Device compute_device(std::string_view op, const std::vector<Tensor>& inputs) {
   return device;
 }
 
-std::shared_ptr<EagerKernel> build(const OpDef& def, std::string_view domain, const std::vector<Tensor>& inputs,
-                                   const Attributes& attrs, size_t num_outputs, Backend& backend, int device) {
+// The opset an eager call runs at: `requested`, or the latest one the op is defined at for 0.
+int resolve_opset(const OpDef& def, std::string_view domain, int requested) {
+  if (requested == 0) return def.until();
+  if (requested < def.since() || requested > def.until()) {
+    raise(ErrorCode::kUnsupported, "op '{}{}{}' is not defined at opset {} (kiln supports {}..{})", domain,
+          domain.empty() ? "" : ".", def.name(), requested, def.since(), def.until());
+  }
+  return requested;
+}
+
+std::shared_ptr<EagerKernel> build(const OpDef& def, std::string_view domain, int opset,
+                                   const std::vector<Tensor>& inputs, const Attributes& attrs, size_t num_outputs,
+                                   Backend& backend, int device) {
   auto k = std::make_shared<EagerKernel>();
   k->def = &def;
-  k->opset = domain.empty() ? kLatestOpset : def.until();
+  k->opset = opset;
   k->graph.set_opset(std::string(domain), k->opset);
   NodeSpec spec{def.name(), {}, {}, attrs, def.name(), std::string(domain)};
   std::vector<ValueType> types;
@@ -166,11 +178,12 @@ size_t eager_kernel_count() {
 }
 
 std::vector<Tensor> run_op(std::string_view op, const std::vector<Tensor>& inputs, const Attributes& attrs,
-                           size_t num_outputs, std::string_view domain) {
+                           size_t num_outputs, std::string_view domain, int opset) {
   const OpDef* def = OpRegistry::builtin().find(op, domain);
   if (!def) {
     raise(ErrorCode::kUnsupported, "op '{}{}{}' is not defined", domain, domain.empty() ? "" : ".", op);
   }
+  opset = resolve_opset(*def, domain, opset);
   const Device device = compute_device(op, inputs);
   EagerState& s = state();
   std::shared_ptr<EagerKernel> k;
@@ -179,7 +192,7 @@ std::vector<Tensor> run_op(std::string_view op, const std::vector<Tensor>& input
     BackendRegistry& registry = s.registry ? *s.registry : BackendRegistry::global();
     Backend& backend = device.is_host() ? cpu_backend(registry) : *device.backend;
     std::string key = backend.name() + ':' + std::to_string(device.index) + ':' + std::string(domain) + ':' +
-                      std::string(op) + ':' + std::to_string(num_outputs) + '|';
+                      std::string(op) + ':' + std::to_string(opset) + ':' + std::to_string(num_outputs) + '|';
     for (const auto& [name, value] : attrs.all()) {
       key += name + '=';
       append_attr(key, value);
@@ -199,7 +212,7 @@ std::vector<Tensor> run_op(std::string_view op, const std::vector<Tensor>& input
     if (it != s.kernels.end()) {
       k = it->second;
     } else {
-      k = build(*def, domain, inputs, attrs, num_outputs, backend, device.index);
+      k = build(*def, domain, opset, inputs, attrs, num_outputs, backend, device.index);
       if (s.kernels.size() >= kMaxEagerKernels) s.kernels.clear();
       s.kernels.emplace(std::move(key), k);
     }
@@ -229,8 +242,8 @@ std::vector<Tensor> run_op(std::string_view op, const std::vector<Tensor>& input
 }
 
 Tensor run_op1(std::string_view op, const std::vector<Tensor>& inputs, const Attributes& attrs,
-               std::string_view domain) {
-  return std::move(run_op(op, inputs, attrs, 1, domain)[0]);
+               std::string_view domain, int opset) {
+  return std::move(run_op(op, inputs, attrs, 1, domain, opset)[0]);
 }
 
 }  // namespace kiln

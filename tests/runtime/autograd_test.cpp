@@ -141,5 +141,38 @@ TEST(Eager, ResultsAndErrors) {
   expect_error([&] { (void)(a + Tensor::from_vector<int64_t>({1}, {1})); }, ErrorCode::kInvalidArgument, "dtype");
 }
 
+// run_op at an older opset runs the op's older form, is cached apart from the latest form, and
+// records that opset on the tape; an opset outside the definition's range fails naming both.
+TEST(Eager, OlderOpsetRunsTheOlderForm) {
+  Tensor x = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  Attributes axes;
+  axes.set("axes", std::vector<int64_t>{1});
+  axes.set("keepdims", int64_t{0});
+  EXPECT_EQ(run_op1("ReduceSum", {x}, axes, "", 11).to_vector<float>(), (std::vector<float>{6, 15}));
+  // The same call at the latest opset rejects the attribute (axes is input 1 from opset 13).
+  expect_error([&] { (void)run_op1("ReduceSum", {x}, axes); }, ErrorCode::kInvalidArgument, "axes");
+  Attributes bounds;
+  bounds.set("min", 2.0f);
+  bounds.set("max", 4.5f);
+  EXPECT_EQ(run_op1("Clip", {x}, bounds, "", 6).to_vector<float>(), (std::vector<float>{2, 2, 3, 4, 4.5f, 4.5f}));
+  // Softmax-11 normalizes over the whole trailing block from axis 1 (4 elements), not one axis.
+  Tensor s = run_op1("Softmax", {Tensor::from_vector<float>({1, 2, 2}, {0, 0, 0, 0})}, {}, "", 11);
+  for (float v : s.to_vector<float>()) EXPECT_NEAR(v, 0.25f, 1e-6f);
+  // The tape keeps the opset: the gradient reads the axes attribute.
+  Tensor leaf = Tensor::from_vector<float>({2, 3}, {1, 2, 3, 4, 5, 6});
+  leaf.set_requires_grad(true);
+  sum(run_op1("ReduceSum", {leaf}, axes, "", 11) * Tensor::from_vector<float>({2}, {1, 2})).backward();
+  EXPECT_EQ(leaf.grad().to_vector<float>(), (std::vector<float>{1, 1, 1, 2, 2, 2}));
+}
+
+TEST(Eager, OpsetOutsideTheDefinitionsRangeFails) {
+  Tensor x = Tensor::from_vector<float>({2}, {1, 2});
+  expect_error([&] { (void)run_op1("Clip", {x}, {}, "", 5); }, ErrorCode::kUnsupported,
+               {"op 'Clip' is not defined at opset 5", "kiln supports 6..18"});
+  expect_error([&] { (void)run_op1("Relu", {x}, {}, "", 19); }, ErrorCode::kUnsupported, "opset 19");
+  expect_error([&] { (void)run_op1("LayerNormalization", {x, x}, {}, "", 13); }, ErrorCode::kUnsupported,
+               "supports 17..18");
+}
+
 }  // namespace
 }  // namespace kiln

@@ -1,6 +1,7 @@
 #pragma once
 // Finite-difference checks of the gradients in the op registry. A case is one eager op call
-// (op, attributes, inputs); its floating inputs are differentiated unless listed as constant.
+// (op, attributes, inputs, opset: 0 for the latest, or an older one for an older form of the op);
+// its floating inputs are differentiated unless listed as constant.
 // The check backpropagates a random weighting of every floating output and compares each
 // input's gradient with central differences in float64 (eps 1e-6, rtol 1e-3, atol 1e-5).
 
@@ -25,6 +26,7 @@ struct GradCase {
   size_t num_outputs = 1;
   std::set<size_t> constant;  // floating inputs not differentiated (e.g. running statistics)
   std::string domain;
+  int opset = 0;  // 0: the latest opset of the op
   double eps = 1e-6, rtol = 1e-3, atol = 1e-5;
 
   GradCase(std::string case_name, std::string op_type) : name(std::move(case_name)), op(std::move(op_type)) {}
@@ -38,6 +40,8 @@ struct GradCase {
   GradCase& constant_input(Tensor value) { constant.insert(inputs.size()); return input(std::move(value)); }
   GradCase& outputs(size_t n) { num_outputs = n; return *this; }
   GradCase& in_domain(std::string d) { domain = std::move(d); return *this; }
+  /// Runs the op at an older opset (its attribute forms, older axis rules).
+  GradCase& at_opset(int n) { opset = n; return *this; }
 };
 
 inline std::ostream& operator<<(std::ostream& os, const GradCase& c) { return os << c.name; }
@@ -70,7 +74,7 @@ std::vector<GradCase> nn_grad_cases();           // nn_gradients_test.cpp
 /// The weighted sum of the case's floating outputs for the given inputs.
 inline double weighted_output(const GradCase& c, const std::vector<Tensor>& inputs, const std::vector<Tensor>& weights) {
   NoGradGuard no_grad;
-  std::vector<Tensor> outs = run_op(c.op, inputs, c.attrs, c.num_outputs, c.domain);
+  std::vector<Tensor> outs = run_op(c.op, inputs, c.attrs, c.num_outputs, c.domain, c.opset);
   double total = 0;
   for (size_t k = 0; k < outs.size(); ++k) {
     if (!weights[k].defined()) continue;
@@ -91,7 +95,7 @@ inline void run_grad_check(const GradCase& c) {
     inputs.push_back(t);
   }
   ASSERT_FALSE(checked.empty()) << c.name << ": no f64 input to differentiate";
-  std::vector<Tensor> outs = run_op(c.op, inputs, c.attrs, c.num_outputs, c.domain);
+  std::vector<Tensor> outs = run_op(c.op, inputs, c.attrs, c.num_outputs, c.domain, c.opset);
   std::vector<Tensor> weights;
   Tensor loss;
   for (size_t k = 0; k < outs.size(); ++k) {

@@ -12,19 +12,23 @@
 
 namespace kiln {
 
-/// Runs op (at opset kLatestOpset of its domain) on inputs and returns num_outputs new tensors.
-/// An undefined input is an omitted optional input. Inputs on the host run on the "cpu"
+/// Runs op on inputs and returns num_outputs new tensors, at `opset` of the op's domain: 0 means
+/// the latest opset the op is defined at (kLatestOpset for the default domain's open-ended ops,
+/// the definition's until() otherwise), and an older opset runs the op's older form (e.g. Clip-6's
+/// min/max attributes, ReduceSum-11's axes attribute). The opset is recorded on the tape, so the
+/// gradient reads the same form. An undefined input is an omitted optional input. Inputs on the host run on the "cpu"
 /// backend and give host outputs; inputs on a device run on that device's backend and give
 /// outputs there. Kernels are prepared once per op, attributes, dtypes and shapes, and reused.
 /// When grad mode is on and an input requires grad, the call is recorded on the tape.
 /// Throws kiln::Error naming the op on a bad input (dtype, shape, attribute), when no backend
-/// can run it, or when inputs sit on different non-host devices.
+/// can run it, when inputs sit on different non-host devices, or (kUnsupported) when the op is
+/// not defined at `opset`.
 std::vector<Tensor> run_op(std::string_view op, const std::vector<Tensor>& inputs, const Attributes& attrs = {},
-                           size_t num_outputs = 1, std::string_view domain = "");
+                           size_t num_outputs = 1, std::string_view domain = "", int opset = 0);
 
 /// run_op for an op with one output.
 Tensor run_op1(std::string_view op, const std::vector<Tensor>& inputs, const Attributes& attrs = {},
-               std::string_view domain = "");
+               std::string_view domain = "", int opset = 0);
 
 /// The backends eager ops run on. By default BackendRegistry::global(); a program or test that
 /// loads plugins from elsewhere sets its registry here before the first op. Not thread-safe
