@@ -75,6 +75,11 @@ std::vector<GradCase> clip_pow_cases() {
       GradCase("ClipNoBounds", "Clip").input(x),
       // min > max: every output is max.
       GradCase("ClipMinAboveMax", "Clip").input(x).input(Tensor::scalar<double>(0.5)).input(Tensor::scalar<double>(-0.5)),
+      // Before opset 11 the bounds are float attributes.
+      GradCase("ClipOpset6Attributes", "Clip").input(x).attr("min", -0.7f).attr("max", 0.9f).at_opset(6),
+      GradCase("ClipOpset6MaxOnly", "Clip").input(x).attr("max", 0.3f).at_opset(6),
+      GradCase("ClipOpset6NoBounds", "Clip").input(x).at_opset(6),
+      GradCase("ClipOpset6MinAboveMax", "Clip").input(x).attr("min", 0.5f).attr("max", -0.5f).at_opset(6),
       GradCase("PowBroadcast", "Pow").input(uniform64({2, 3}, 0.5, 2)).input(uniform64({3}, -2, 2, 2)),
       GradCase("PowScalarExponent", "Pow").input(uniform64({2, 3}, 0.5, 2)).input(Tensor::scalar<double>(2.5)),
       GradCase("PowNegativeBaseIntegerExponent", "Pow").input(uniform64({2, 3}, -2, -0.5)).constant_input(Tensor::scalar<double>(3)),
@@ -145,6 +150,14 @@ std::vector<GradCase> reduce_cases() {
       reduce("ReduceLogSumExpAxesKeep", "ReduceLogSumExp", x, Ints{0, 1}, 1),
       reduce("ReduceMeanNegativeAxes", "ReduceMean", x, Ints{-1, -3}, 0),
   };
+  // Before opset 18 the axes are an attribute.
+  for (const char* op : {"ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+    cases.push_back(GradCase(std::string(op) + "Opset11Attribute", op)
+                        .input(std::string(op) == "ReduceLogSum" ? positive : x)
+                        .attr("axes", Ints{0, -1})
+                        .attr("keepdims", int64_t{0})
+                        .at_opset(11));
+  cases.push_back(GradCase("ReduceL2Opset17AllKeep", "ReduceL2").input(x).at_opset(17));
   // noop_with_empty_axes with no axes: a copy.
   for (const char* op : {"ReduceMax", "ReduceL2", "ReduceProd", "ReduceLogSumExp"})
     cases.push_back(reduce(std::string(op) + "Noop", op, x, Ints{}, 0).attr("noop_with_empty_axes", int64_t{1}));
@@ -160,6 +173,16 @@ std::vector<GradCase> softmax_cases() {
       GradCase("LogSoftmaxDefaultAxis", "LogSoftmax").input(x),
       GradCase("LogSoftmaxAxis1", "LogSoftmax").input(x).attr("axis", int64_t{1}),
       GradCase("LogSoftmaxNegativeAxis", "LogSoftmax").input(uniform64({3, 5}, -2, 2, 4)).attr("axis", int64_t{-2}),
+      // Before opset 13 the input is coerced to 2-D at axis (default 1) and normalized over the
+      // whole trailing block.
+      GradCase("SoftmaxOpset11Axis1", "Softmax").input(x).attr("axis", int64_t{1}).at_opset(11),
+      GradCase("SoftmaxOpset11DefaultAxis", "Softmax").input(x).at_opset(11),
+      GradCase("SoftmaxOpset11Axis0", "Softmax").input(x).attr("axis", int64_t{0}).at_opset(11),
+      GradCase("SoftmaxOpset11NegativeAxis", "Softmax").input(x).attr("axis", int64_t{-1}).at_opset(11),
+      GradCase("LogSoftmaxOpset11Axis1", "LogSoftmax").input(x).attr("axis", int64_t{1}).at_opset(11),
+      GradCase("LogSoftmaxOpset11DefaultAxis", "LogSoftmax").input(x).at_opset(11),
+      GradCase("LogSoftmaxOpset11Axis2", "LogSoftmax").input(x).attr("axis", int64_t{2}).at_opset(11),
+      GradCase("LogSoftmaxOpset1Axis0", "LogSoftmax").input(x).attr("axis", int64_t{0}).at_opset(1),
   };
 }
 
@@ -172,6 +195,11 @@ std::vector<GradCase> movement_cases() {
       GradCase("SplitInput", "Split").input(uniform64({2, 4})).input(ints64({2}, {1, 3})).attr("axis", int64_t{1}).outputs(2),
       GradCase("SplitNumOutputsUneven", "Split").input(uniform64({7, 2})).attr("num_outputs", int64_t{3}).outputs(3),
       GradCase("SplitNegativeAxis", "Split").input(x).input(ints64({3}, {2, 0, 2})).attr("axis", int64_t{-1}).outputs(3),
+      // Before opset 13 the sizes are the `split` attribute (equal parts without it).
+      GradCase("SplitOpset11Attribute", "Split").input(uniform64({2, 4})).attr("split", Ints{1, 3}).attr("axis", int64_t{1}).at_opset(11).outputs(2),
+      GradCase("SplitOpset11NegativeAxisZeroPart", "Split").input(x).attr("split", Ints{2, 0, 2}).attr("axis", int64_t{-1}).at_opset(11).outputs(3),
+      GradCase("SplitOpset11Equal", "Split").input(uniform64({6, 2})).at_opset(11).outputs(3),
+      GradCase("SplitOpset2Attribute", "Split").input(uniform64({5, 2})).attr("split", Ints{2, 3}).at_opset(2).outputs(2),
       GradCase("GatherRepeatedNegative", "Gather").input(uniform64({4, 3})).input(ints64({5}, {0, 2, -1, 2, 0})),
       GradCase("GatherAxis1Matrix", "Gather").input(x).input(ints64({2, 2}, {2, 0, 2, -3})).attr("axis", int64_t{1}),
       GradCase("GatherScalarLastAxis", "Gather").input(x).input(ints64({}, {-1})).attr("axis", int64_t{-1}),
@@ -180,6 +208,12 @@ std::vector<GradCase> movement_cases() {
       GradCase("Squeeze", "Squeeze").input(uniform64({2, 1, 3, 1})).input(ints64({2}, {1, -1})),
       GradCase("SqueezeAll", "Squeeze").input(uniform64({1, 3, 1})),
       GradCase("Unsqueeze", "Unsqueeze").input(uniform64({2, 3})).input(ints64({2}, {0, -1})),
+      // Before opset 13 the axes are an attribute (Squeeze without it drops every size-1 axis).
+      GradCase("SqueezeOpset11Attribute", "Squeeze").input(uniform64({2, 1, 3, 1})).attr("axes", Ints{1, -1}).at_opset(11),
+      GradCase("SqueezeOpset11All", "Squeeze").input(uniform64({1, 3, 1})).at_opset(11),
+      GradCase("SqueezeOpset1Attribute", "Squeeze").input(uniform64({2, 1, 3})).attr("axes", Ints{1}).at_opset(1),
+      GradCase("UnsqueezeOpset11Attribute", "Unsqueeze").input(uniform64({2, 3})).attr("axes", Ints{0, -1}).at_opset(11),
+      GradCase("UnsqueezeOpset1Attribute", "Unsqueeze").input(uniform64({2, 3})).attr("axes", Ints{1, 3}).at_opset(1),
       GradCase("Flatten", "Flatten").input(x),
       GradCase("FlattenAxis0", "Flatten").input(x).attr("axis", int64_t{0}),
       GradCase("FlattenNegativeAxis", "Flatten").input(x).attr("axis", int64_t{-1}),
@@ -189,6 +223,11 @@ std::vector<GradCase> movement_cases() {
       GradCase("PadValue", "Pad").input(uniform64({2, 3})).input(ints64({4}, {0, 1, 1, 0})).input(Tensor::scalar<double>(0.5)),
       GradCase("PadNegative", "Pad").input(uniform64({3, 4})).input(ints64({4}, {-1, 1, 0, -2})).input(Tensor::scalar<double>(0.25)),
       GradCase("PadAxes", "Pad").input(x).input(ints64({2}, {1, 2})).absent().input(ints64({1}, {-2})),
+      // Before opset 11 pads and the constant are attributes (the constant gets no gradient).
+      GradCase("PadOpset2Attributes", "Pad").input(uniform64({2, 3})).attr("pads", Ints{1, 0, 2, 2}).at_opset(2),
+      GradCase("PadOpset2Value", "Pad").input(x).attr("pads", Ints{0, 1, 0, 1, 0, 2}).attr("value", 0.5f).at_opset(2),
+      GradCase("PadOpset10Value", "Pad").input(uniform64({2, 3})).attr("pads", Ints{0, 1, 1, 0}).attr("value", 0.5f).at_opset(10),
+      GradCase("PadOpset10Negative", "Pad").input(uniform64({3, 4})).attr("pads", Ints{-1, 1, 0, -2}).attr("value", 0.25f).at_opset(10),
       GradCase("CumSum", "CumSum").input(x).input(ints64({}, {1})),
       GradCase("CumSumExclusive", "CumSum").input(x).input(ints64({}, {-1})).attr("exclusive", int64_t{1}),
       GradCase("CumSumReverse", "CumSum").input(x).input(ints64({1}, {0})).attr("reverse", int64_t{1}),
@@ -203,6 +242,11 @@ std::vector<GradCase> normalization_cases() {
       GradCase("DropoutWithMask", "Dropout").input(x).constant_input(Tensor::scalar<double>(0.3)).input(bools({}, {0})).outputs(2),
       // Training with ratio 0 keeps every element (the cpu kernel runs dropout only at ratio 0).
       GradCase("DropoutTrainingRatio0", "Dropout").input(x).constant_input(Tensor::scalar<double>(0.0)).input(bools({}, {1})).outputs(2),
+      // Before opset 12 ratio is an attribute and Dropout is the identity (inference); before
+      // opset 10 the mask has the input's dtype (its gradient is zero).
+      GradCase("DropoutOpset10Inference", "Dropout").input(x).attr("ratio", 0.3f).at_opset(10),
+      GradCase("DropoutOpset10WithMask", "Dropout").input(x).attr("ratio", 0.3f).at_opset(10).outputs(2),
+      GradCase("DropoutOpset7FloatMask", "Dropout").input(x).at_opset(7).outputs(2),
       GradCase("InstanceNorm", "InstanceNormalization").input(uniform64({2, 3, 5}, -1, 1, 3)).input(uniform64({3}, 0.5, 1.5, 4)).input(uniform64({3}, -1, 1, 5)),
       GradCase("InstanceNorm2dEpsilon", "InstanceNormalization").input(uniform64({2, 2, 3, 2}, -1, 1, 3)).input(uniform64({2}, 0.5, 1.5, 4)).input(uniform64({2}, -1, 1, 5)).attr("epsilon", 0.1f),
       GradCase("LpNormL2", "LpNormalization").input(x),

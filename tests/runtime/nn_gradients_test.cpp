@@ -16,6 +16,13 @@ std::vector<GradCase> gemm_cases() {
           .input(uniform64({2}, -1, 1, 3))
           .attr("alpha", 0.7f)
           .attr("beta", 1.3f),
+      // Before opset 11 C is required.
+      GradCase("GemmOpset9BiasRow", "Gemm")
+          .input(uniform64({3, 4}))
+          .input(uniform64({4, 2}, -1, 1, 2))
+          .input(uniform64({2}, -1, 1, 3))
+          .attr("beta", 0.5f)
+          .at_opset(9),
       GradCase("GemmTransAColumnC", "Gemm")
           .input(uniform64({4, 3}))
           .input(uniform64({4, 2}, -1, 1, 2))
@@ -123,6 +130,12 @@ std::vector<GradCase> pool_cases() {
           .attr("strides", Ints{2, 2})
           .attr("auto_pad", "SAME_UPPER"),
       pool("MaxPool2dIndices", "MaxPool", {1, 2, 4, 4}, {2, 2}).attr("strides", Ints{1, 2}).outputs(2),
+      // Older opsets (PyTorch's opset-9 exports): no ceil_mode or dilations yet.
+      pool("MaxPoolOpset8Indices", "MaxPool", {1, 2, 4, 5}, {2, 2}).attr("strides", Ints{2, 2}).at_opset(8).outputs(2),
+      pool("AveragePoolOpset7IncludePad", "AveragePool", {1, 2, 5, 5}, {3, 3})
+          .attr("pads", Ints{1, 1, 1, 1})
+          .attr("count_include_pad", int64_t{1})
+          .at_opset(7),
       pool("MaxPool1dCeil", "MaxPool", {2, 2, 9}, {3})
           .attr("strides", Ints{2})
           .attr("pads", Ints{1, 1})
@@ -185,6 +198,10 @@ std::vector<GradCase> norm_cases() {
           .attr("momentum", 0.8f)
           .outputs(3),
       training_stats,
+      // Opsets 7..13: inference only; 7 and 8 have `spatial` (1: per-channel statistics).
+      batch_norm("BatchNormOpset9Inference", {2, 3, 4}).at_opset(9),
+      batch_norm("BatchNormOpset7Spatial", {2, 3, 2, 2}).attr("spatial", int64_t{1}).attr("epsilon", 1e-3f).at_opset(7),
+      batch_norm("BatchNormOpset13Inference2d", {4, 3}).at_opset(13),
       layer_norm("LayerNormLastAxis", {3, 5}, {5}, {5}),
       layer_norm("LayerNormAxis1BroadcastBias", {2, 3, 4}, {3, 4}, {4}).attr("axis", int64_t{1}),
       layer_norm("LayerNormNoBias", {2, 3, 4}, {3, 4}, {}).attr("axis", int64_t{-2}).attr("epsilon", 1e-3f),

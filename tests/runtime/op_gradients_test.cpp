@@ -32,6 +32,14 @@ std::vector<GradCase> reduce_cases() {
       GradCase("ReduceSumAll", "ReduceSum").input(uniform64({2, 3})),
       GradCase("ReduceMeanKeep", "ReduceMean").input(uniform64({2, 3, 4})).input(ints64({1}, {1})),
       GradCase("ReduceMaxAxis", "ReduceMax").input(uniform64({3, 4})).input(ints64({1}, {1})).attr("keepdims", int64_t{0}),
+      // Before opset 13 (ReduceSum) or 18 (the others) the axes are an attribute.
+      GradCase("ReduceSumOpset11Axes", "ReduceSum").input(uniform64({2, 3, 4})).attr("axes", std::vector<int64_t>{0, -1}).attr("keepdims", int64_t{0}).at_opset(11),
+      GradCase("ReduceSumOpset11AllKeep", "ReduceSum").input(uniform64({2, 3})).at_opset(11),
+      GradCase("ReduceMeanOpset11Keep", "ReduceMean").input(uniform64({2, 3, 4})).attr("axes", std::vector<int64_t>{1}).at_opset(11),
+      GradCase("ReduceMeanOpset17NegativeAxes", "ReduceMean").input(uniform64({2, 3, 4})).attr("axes", std::vector<int64_t>{-1, -3}).attr("keepdims", int64_t{0}).at_opset(17),
+      GradCase("ReduceMeanOpset11All", "ReduceMean").input(uniform64({2, 3})).attr("keepdims", int64_t{0}).at_opset(11),
+      GradCase("ReduceMaxOpset11Axis", "ReduceMax").input(uniform64({3, 4})).attr("axes", std::vector<int64_t>{1}).attr("keepdims", int64_t{0}).at_opset(11),
+      GradCase("ReduceMaxOpset13AxesKeep", "ReduceMax").input(uniform64({2, 3, 4})).attr("axes", std::vector<int64_t>{0, 2}).at_opset(13),
   };
 }
 
@@ -48,6 +56,24 @@ std::vector<GradCase> shape_cases() {
           .input(ints64({2}, {0, 1}))
           .input(ints64({2}, {2, 3})),
       GradCase("SliceDefaultAxes", "Slice").input(uniform64({4, 3})).input(ints64({1}, {1})).input(ints64({1}, {3})),
+      // Before opset 10 starts, ends and axes are attributes (no steps).
+      GradCase("SliceOpset9Attributes", "Slice")
+          .input(uniform64({5, 7}))
+          .attr("starts", std::vector<int64_t>{1, -6})
+          .attr("ends", std::vector<int64_t>{4, 1000})
+          .attr("axes", std::vector<int64_t>{0, 1})
+          .at_opset(9),
+      GradCase("SliceOpset9NegativeAxis", "Slice")
+          .input(uniform64({2, 5, 3}))
+          .attr("starts", std::vector<int64_t>{-4})
+          .attr("ends", std::vector<int64_t>{-1})
+          .attr("axes", std::vector<int64_t>{-2})
+          .at_opset(9),
+      GradCase("SliceOpset1DefaultAxes", "Slice")
+          .input(uniform64({4, 3}))
+          .attr("starts", std::vector<int64_t>{1, 0})
+          .attr("ends", std::vector<int64_t>{3, 2})
+          .at_opset(1),
       GradCase("Expand", "Expand").input(uniform64({3, 1})).input(ints64({3}, {2, 3, 4})),
   };
 }
