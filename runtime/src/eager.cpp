@@ -114,8 +114,8 @@ int resolve_opset(const OpDef& def, std::string_view domain, int requested) {
 }
 
 std::shared_ptr<EagerKernel> build(const OpDef& def, std::string_view domain, int opset,
-                                   const std::vector<Tensor>& inputs, const Attributes& attrs, size_t num_outputs,
-                                   Backend& backend, int device) {
+                                   const std::vector<Tensor>& inputs, const Attributes& attrs,
+                                   size_t num_outputs, Backend& backend, int device) {
   auto k = std::make_shared<EagerKernel>();
   k->def = &def;
   k->opset = opset;

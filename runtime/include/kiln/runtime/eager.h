@@ -14,12 +14,12 @@ namespace kiln {
 
 /// Runs op on inputs and returns num_outputs new tensors, at `opset` of the op's domain: 0 means
 /// the latest opset the op is defined at (kLatestOpset for the default domain's open-ended ops,
-/// the definition's until() otherwise), and an older opset runs the op's older form (e.g. Clip-6's
-/// min/max attributes, ReduceSum-11's axes attribute). The opset is recorded on the tape, so the
-/// gradient reads the same form. An undefined input is an omitted optional input. Inputs on the host run on the "cpu"
-/// backend and give host outputs; inputs on a device run on that device's backend and give
-/// outputs there. Kernels are prepared once per op, attributes, dtypes and shapes, and reused.
-/// When grad mode is on and an input requires grad, the call is recorded on the tape.
+/// the definition's until() otherwise); an older opset runs the op's older form (e.g. Clip-6's
+/// min/max attributes, ReduceSum-11's axes attribute). An undefined input is an omitted optional
+/// input. Inputs on the host run on the "cpu" backend and give host outputs; inputs on a device
+/// run on that device's backend and give outputs there. Kernels are prepared once per op,
+/// opset, attributes, dtypes and shapes, and reused. When grad mode is on and an input requires
+/// grad, the call is recorded on the tape with its opset, so the gradient reads the same form.
 /// Throws kiln::Error naming the op on a bad input (dtype, shape, attribute), when no backend
 /// can run it, when inputs sit on different non-host devices, or (kUnsupported) when the op is
 /// not defined at `opset`.
