@@ -15,5 +15,6 @@ Action add_info_command(CLI::App& app);
 Action add_run_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_demo_command(CLI::App& app);
+Action add_plot_command(CLI::App& app);
 
 }  // namespace kiln::cli
