@@ -34,13 +34,14 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The Python test venv: Debian's torch through --system-site-packages, onnxruntime and onnx from
-# PyPI. numpy stays below 2 (torch 1.13 breaks on numpy 2).
+# The Python test venv: Debian's torch through --system-site-packages, onnxruntime, onnx and
+# tensorboard (reads kiln's event files in interop.tensorboard) from PyPI. numpy stays below 2
+# (torch 1.13 breaks on numpy 2).
 venv=.venv
-if ! "$venv/bin/python" -c "import torch, torchvision, onnx, onnxruntime" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import torch, torchvision, onnx, onnxruntime, tensorboard" 2>/dev/null; then
   echo "install-deps: building the test venv in $venv"
   /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "onnxruntime==1.19.2" "onnx==1.16.2"
+  "$venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "onnxruntime==1.19.2" "onnx==1.16.2" "tensorboard==2.17.1"
 fi
 
 build_dir=${BUILD_DIR:-build}
