@@ -11,6 +11,7 @@
 #include "kiln/frontend/optim.h"
 #include "kiln/frontend/svg_plot.h"
 #include "kiln/frontend/tensor.h"
+#include "kiln/frontend/tensorboard.h"
 
 namespace kiln::examples {
 
@@ -71,6 +72,25 @@ nn::Sequential make_model(uint64_t seed) {
   return nn::Sequential(nn::Linear(1, 10), nn::ReLU(), nn::Linear(10, 1));
 }
 
+// The model as a Graph for TensorBoard's Graphs tab. A frontend model cannot be traced into a
+// Graph yet, so this describes the three layers by hand (Linear = Gemm with transB), with the
+// model's own parameters as initializers under their PyTorch names.
+Graph model_graph(const nn::Sequential& model) {
+  Graph g;
+  g.add_input("x", DType::kF32, Shape{Dim("N"), 1});
+  for (const auto& item : model->named_parameters()) g.add_initializer(item.key(), item.value().detach());
+  Attributes linear;
+  linear.set("transB", int64_t{1});
+  g.add_node({"Gemm", {"x", "0.weight", "0.bias"}, {"h0"}, linear, "0/Gemm"});
+  g.add_node({"Relu", {"h0"}, {"h1"}, {}, "1/Relu"});
+  g.add_node({"Gemm", {"h1", "2.weight", "2.bias"}, {"y"}, linear, "2/Gemm"});
+  g.find_value("h0")->set_type(DType::kF32, Shape{Dim("N"), 10});
+  g.find_value("h1")->set_type(DType::kF32, Shape{Dim("N"), 10});
+  g.find_value("y")->set_type(DType::kF32, Shape{Dim("N"), 1});
+  g.add_output("y");
+  return g;
+}
+
 }  // namespace
 
 SineData sine_data() {
@@ -89,16 +109,25 @@ std::vector<SineRun> run_sine_demo(const SineDemoOptions& options) {
   for (SineRun& run : runs) {
     nn::Sequential model = make_model(options.init_seed);
     optim::SGD optimizer(model->parameters(), optim::SGDOptions(options.lr).momentum(run.momentum));
+    std::unique_ptr<tensorboard::TrainingLogger> board;
+    if (!options.logdir.empty()) {
+      board = std::make_unique<tensorboard::TrainingLogger>(
+          options.logdir + "/" + run.name, tensorboard::TrainingLoggerOptions().histogram_every(options.histogram_every));
+      board->log_graph(model_graph(model));
+    }
     for (int epoch = 1; epoch <= options.epochs; ++epoch) {
       optimizer.zero_grad();
       Tensor loss = criterion(model->forward(data.x_train), data.y_train);
       loss.backward();
+      const double norm = board ? tensorboard::grad_norm(model->parameters()) : 0.0;
+      if (board) board->log_weights(*model, epoch);  // weights before this epoch's update, and its gradients
       optimizer.step();
       run.train_loss.push_back(loss.item<double>());
       {
         NoGradGuard no_grad;
         run.val_loss.push_back(criterion(model->forward(data.x_val), data.y_val).item<double>());
       }
+      if (board) board->log_epoch(epoch, run.train_loss.back(), run.val_loss.back(), options.lr, norm);
       if (options.log && (epoch % 10 == 0 || epoch == 1)) {
         *options.log << fmt::format("{:<8} epoch {:>3}  train loss {:.6f}  val loss {:.6f}\n", run.name, epoch,
                                     run.train_loss.back(), run.val_loss.back());
@@ -106,6 +135,12 @@ std::vector<SineRun> run_sine_demo(const SineDemoOptions& options) {
     }
     NoGradGuard no_grad;
     run.prediction_at_6_5 = model->forward(Tensor::from_vector<float>({1, 1}, {6.5f})).item<double>();
+    if (board) {
+      board->log_hparams({{"optimizer", "sgd"}, {"lr", options.lr}, {"momentum", run.momentum}, {"epochs", options.epochs}},
+                         {{"hparam/train_loss", run.train_loss.empty() ? 0.0 : run.train_loss.back()},
+                          {"hparam/val_loss", run.val_loss.empty() ? 0.0 : run.val_loss.back()}});
+      board->close();
+    }
     if (options.log) {
       *options.log << fmt::format("{:<8} prediction at x = 6.5: {:.6f} (sin(6.5) = {:.6f})\n", run.name,
                                   run.prediction_at_6_5, std::sin(6.5));

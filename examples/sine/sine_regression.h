@@ -40,6 +40,11 @@ struct SineDemoOptions {
   double lr = 0.1;
   uint64_t init_seed = 0;  // both runs start from the same initial weights
   std::ostream* log = nullptr;  // progress lines; nullptr: quiet
+  /// TensorBoard runs logdir/sgd and logdir/momentum ("" = none): per-epoch loss/train,
+  /// loss/val, lr and grad_norm, weight and gradient histograms every histogram_every epochs,
+  /// the model graph once, and hparams with the final losses.
+  std::string logdir;
+  int histogram_every = 10;
 };
 
 struct SineRun {

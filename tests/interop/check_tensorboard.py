@@ -242,5 +242,28 @@ check(r.returncode != 0 and "no scalar matches --tags nope" in r.stderr and r.st
       f"no matching tag: rc {r.returncode}: {r.stderr}")
 check(not os.path.exists(os.path.join(out, "none.svg")), "no SVG written when nothing matches")
 
+# --- kiln demo --logdir: each run's curves equal the losses in sine_demo.npz
+demo_out, demo_logs = os.path.join(out, "demo"), os.path.join(out, "demo_runs")
+subprocess.run([kiln, "demo", "--out", demo_out, "--epochs", "20", "--logdir", demo_logs, "--histogram-every", "5"],
+               check=True, capture_output=True)
+arrays = np.load(os.path.join(demo_out, "sine_demo.npz"))
+for run in ("sgd", "momentum"):
+    a = load(os.path.join(demo_logs, run))
+    for tag, key in (("loss/train", "train_loss"), ("loss/val", "val_loss")):
+        got = [e.value for e in a.Scalars(tag)]
+        check(got == [f32(x) for x in arrays[f"{run}_{key}"]], f"demo {run} {tag} differs from sine_demo.npz")
+        check([e.step for e in a.Scalars(tag)] == list(range(1, 21)), f"demo {run} {tag} steps")
+    check([e.value for e in a.Scalars("lr")] == [f32(0.1)] * 20, f"demo {run} lr")
+    norms = [e.value for e in a.Scalars("grad_norm")]
+    check(len(norms) == 20 and all(n > 0 and math.isfinite(n) for n in norms), f"demo {run} grad_norm {norms[:3]}")
+    check([e.step for e in a.Histograms("weights/0.weight")] == [5, 10, 15, 20], f"demo {run} weight histograms")
+    check(len(a.Histograms("grads/2.bias")) == 4, f"demo {run} gradient histograms")
+    check({n.name for n in a.Graph().node} >= {"x", "0/weight", "0/Gemm", "1/Relu", "2/Gemm", "output/y"},
+          f"demo {run} graph")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        a.PluginTagToContent("hparams")["_hparams_/session_start_info"]).session_start_info
+    check(start.hparams["momentum"].number_value == (0.9 if run == "momentum" else 0.0), f"demo {run} hparams")
+    check(a.Scalars("hparam/val_loss")[0].value == f32(arrays[f"{run}_val_loss"][-1]), f"demo {run} final metric")
+
 print(f"{len(failures)} failed" if failures else "tensorboard interop: all checks passed")
 sys.exit(1 if failures else 0)

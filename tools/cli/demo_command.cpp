@@ -1,4 +1,4 @@
-// `kiln demo [--out DIR] [--epochs N]`: the seed's sine regression (examples/sine), SGD against
+// `kiln demo [--out DIR] [--epochs N] [--logdir DIR]`: the seed's sine regression (examples/sine), SGD against
 // SGD with momentum, with loss and prediction figures written as SVG.
 
 #include <fmt/format.h>
@@ -18,10 +18,18 @@ Action add_demo_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--epochs", options->epochs, "Full-batch epochs per run")->check(CLI::PositiveNumber)
       ->capture_default_str();
+  sub->add_option("--logdir", options->logdir,
+                  "TensorBoard log folder: runs DIR/sgd and DIR/momentum (losses, lr, gradient norm, "
+                  "weight histograms, graph, hparams)");
+  sub->add_option("--histogram-every", options->histogram_every, "Epochs between weight histograms with --logdir")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   return [options] {
     options->log = &std::cout;
     examples::run_sine_demo(*options);
     fmt::print("figures: {0}/loss.svg, {0}/predictions.svg; arrays: {0}/sine_demo.npz\n", options->out_dir);
+    if (!options->logdir.empty())
+      fmt::print("TensorBoard runs: {0}/sgd, {0}/momentum (tensorboard --logdir {0}; kiln plot {0} -o FILE.svg)\n",
+                 options->logdir);
     return 0;
   };
 }
