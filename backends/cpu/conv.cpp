@@ -27,25 +27,6 @@ struct ConvPlan {
   bool channels_last = false;  // FusedConv's X, Z and Y are [N, spatial..., C]
 };
 
-// [N, spatial..., C] -> [N, C, spatial...]
-Dims channels_first(Dims d) {
-  if (d.size() >= 2) std::rotate(d.begin() + 1, d.end() - 1, d.end());
-  return d;
-}
-
-// A descriptor of logical [N, C, spatial...] dims stored channels-last.
-dnnl::memory::desc channels_last_desc(const Dims& dims) {
-  Dims strides(dims.size());
-  strides[1] = 1;
-  int64_t stride = dims[1];
-  for (size_t d = dims.size(); d-- > 2;) {
-    strides[d] = stride;
-    stride *= dims[d];
-  }
-  strides[0] = stride;
-  return strided_desc(dims, strides, KILN_DTYPE_F32);
-}
-
 std::string plan_conv(const NodeView& v, ConvPlan& p) {
   p.transposed = v.op_type() == "ConvTranspose";
   p.channels_last = v.op_type() == "FusedConv" && v.attr_int("channels_last", 0) != 0;

@@ -84,6 +84,26 @@ inline dnnl::memory::desc strided_desc(const Dims& dims, const Dims& strides, in
                             dnnl::memory::dims(strides.begin(), strides.end()));
 }
 
+/// [N, spatial..., C] -> [N, C, spatial...]: the logical dims of a channels-last tensor
+/// (kiln.FusedConv with channels_last, the kiln.*PoolChannelsLast ops).
+inline Dims channels_first(Dims d) {
+  if (d.size() >= 2) std::rotate(d.begin() + 1, d.end() - 1, d.end());
+  return d;
+}
+
+/// A descriptor of logical [N, C, spatial...] dims stored channels-last.
+inline dnnl::memory::desc channels_last_desc(const Dims& dims) {
+  Dims strides(dims.size());
+  strides[1] = 1;
+  int64_t stride = dims[1];
+  for (size_t d = dims.size(); d-- > 2;) {
+    strides[d] = stride;
+    stride *= dims[d];
+  }
+  strides[0] = stride;
+  return strided_desc(dims, strides, KILN_DTYPE_F32);
+}
+
 /// "node 'n' (Op)": the prefix of run-time error messages, kept by kernels that can fail.
 inline std::string node_label(const NodeView& v) {
   return "node '" + std::string(v.name()) + "' (" + std::string(v.op_type()) + ")";

@@ -1,6 +1,7 @@
 // MaxPool, AveragePool (1-D to 3-D; pads, auto_pad, ceil_mode, dilations, count_include_pad)
 // on oneDNN's pooling primitive (MaxPool with its Indices output in plain C++), and
-// GlobalAveragePool / GlobalMaxPool on oneDNN's reduction.
+// GlobalAveragePool / GlobalMaxPool on oneDNN's reduction. kiln.MaxPoolChannelsLast and
+// AveragePoolChannelsLast are the same pools on [N, spatial..., C] data.
 //
 // The output shape comes from the runtime; the end pads are derived from it, so ceil_mode is
 // simply extra end padding. AveragePool with count_include_pad divides by the window clipped
@@ -25,6 +26,23 @@ bool wants_indices(const NodeView& v) {
   return v.op_type() == "MaxPool" && v.num_outputs() > 1 && v.output_dtype(1) != KILN_DTYPE_UNDEFINED;
 }
 
+// kiln.MaxPoolChannelsLast / AveragePoolChannelsLast: X and Y are [N, spatial..., C].
+bool is_channels_last(const NodeView& v) { return v.op_type().ends_with("ChannelsLast"); }
+bool is_average(const NodeView& v) { return v.op_type().starts_with("AveragePool"); }
+
+// X's and Y's logical [N, C, spatial...] dims.
+Dims x_dims(const NodeView& v) { return is_channels_last(v) ? channels_first(v.input_shape(0)) : v.input_shape(0); }
+Dims y_dims(const NodeView& v) { return is_channels_last(v) ? channels_first(v.output_shape(0)) : v.output_shape(0); }
+
+// AveragePool counting the explicit pads while ceil_mode pads further: the kernel pads a plain
+// copy of X itself.
+bool pads_explicitly(const NodeView& v, const PoolPlan& p) {
+  if (!is_average(v) || v.attr_int("count_include_pad", 0) == 0) return false;
+  for (size_t d = 0; d + 2 < p.x.size(); ++d)
+    if (p.pad_end[d] > p.w.pad_end[d]) return true;
+  return false;
+}
+
 std::string supports_pool(const NodeView& v) {
   bool indices = wants_indices(v);
   if (indices && v.output_dtype(1) != KILN_DTYPE_I64) return "the Indices output must be i64";
@@ -32,25 +50,26 @@ std::string supports_pool(const NodeView& v) {
   if (v.input_dtype(0) != KILN_DTYPE_F32 || v.output_dtype(0) != KILN_DTYPE_F32)
     return std::string("dtype ") + dtype_name(v.input_dtype(0)) + " not supported (f32)";
   PoolPlan p;
-  return plan_pool(v, v.input_shape(0), v.output_shape(0), p);
+  std::string why = plan_pool(v, x_dims(v), y_dims(v), p);
+  if (why.empty() && is_channels_last(v) && pads_explicitly(v, p))
+    return "count_include_pad with ceil_mode padding is not supported channels-last";
+  return why;
 }
 
 class PoolKernel : public Kernel {
  public:
   explicit PoolKernel(const NodeView& v) {
     PoolPlan p;
-    std::string why = plan_pool(v, v.input_shape(0), v.output_shape(0), p);
+    std::string why = plan_pool(v, x_dims(v), y_dims(v), p);
     if (!why.empty()) fail(v, why);
     if (numel(p.y) == 0) return;  // oneDNN rejects empty tensors
     size_t n = p.x.size() - 2;
     Dims pad_l = p.w.pad_begin, pad_r = p.pad_end, src = p.x;
     dnnl::algorithm alg = dnnl::algorithm::pooling_max;
-    if (v.op_type() == "AveragePool") {
+    if (is_average(v)) {
       bool include_pad = v.attr_int("count_include_pad", 0) != 0;
       alg = include_pad ? dnnl::algorithm::pooling_avg_include_padding : dnnl::algorithm::pooling_avg_exclude_padding;
-      bool past_pads = false;
-      for (size_t d = 0; d < n; ++d) past_pads = past_pads || p.pad_end[d] > p.w.pad_end[d];
-      if (include_pad && past_pads) {
+      if (pads_explicitly(v, p)) {
         // Pad explicitly; then only the ceil_mode padding remains, and it is excluded.
         pad_x_ = p.x;
         padded_ = p.x;
@@ -67,7 +86,9 @@ class PoolKernel : public Kernel {
         alg = dnnl::algorithm::pooling_avg_exclude_padding;
       }
     }
-    auto src_md = plain_desc(src, KILN_DTYPE_F32), dst_md = plain_desc(p.y, KILN_DTYPE_F32);
+    bool last = is_channels_last(v);  // then src is p.x: no explicit padding
+    auto src_md = last ? channels_last_desc(src) : plain_desc(src, KILN_DTYPE_F32);
+    auto dst_md = last ? channels_last_desc(p.y) : plain_desc(p.y, KILN_DTYPE_F32);
     auto dims = [](const Dims& d) { return dnnl::memory::dims(d.begin(), d.end()); };
     dnnl::pooling_v2_forward::primitive_desc pd(
         dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, alg, src_md, dst_md, dims(p.w.strides),
@@ -210,6 +231,8 @@ void register_pool_kernels(KernelTable& table) {
   };
   table.add("MaxPool", supports_pool, pool);
   table.add("AveragePool", supports_pool, pool);
+  table.add("MaxPoolChannelsLast", supports_pool, pool);
+  table.add("AveragePoolChannelsLast", supports_pool, pool);
   // Global pooling is a reduction over the spatial dims.
   auto global = [](const NodeView& v) -> std::unique_ptr<Kernel> {
     Dims x = v.input_shape(0), kept(x.size(), 1);

@@ -1,4 +1,6 @@
-// kiln's fused inference ops (domain "kiln"), made by fuse_bias_activation: FusedConv,
+// kiln's inference ops (domain "kiln"). MaxPoolChannelsLast and AveragePoolChannelsLast, made by
+// use_channels_last, are the ONNX pools on [N, spatial..., C] data. The fused ops, made by
+// fuse_bias_activation: FusedConv,
 // FusedGemm and FusedMatMul are their base op followed by an optional bias (FusedMatMul), an
 // optional residual Z (FusedConv, as ONNX Runtime's FusedConv) and an activation (Relu, Clip
 // or the exact Gelu). Shape rules are the base op's own, called through its
@@ -71,6 +73,26 @@ OpDef fused_def(const std::string& name, const OpDef& base, int min_inputs, int 
   return def;
 }
 
+// MaxPool or AveragePool on [N, H, W, C] data (use_channels_last): the base op's attributes
+// and shape rule, one output (no Indices).
+OpDef channels_last_pool_def(const std::string& name, std::shared_ptr<OpDef> base) {
+  OpDef def(name, kDomain);
+  def.opsets(1).inputs(1, 1).outputs(1, 1);
+  for (const AttrSpec& a : base->attr_specs()) {
+    if (a.required)
+      def.required_attr(a.name, a.type);
+    else if (a.default_value)
+      def.attr(a.name, a.type, *a.default_value);
+    else
+      def.optional_attr(a.name, a.type);
+  }
+  def.infer([base](InferContext& c) {
+    ValueType out = infer_as_base(c, *base, 1, /*channels_last=*/true);
+    c.set_output(0, out.dtype, channels_last_shape(out.shape));
+  });
+  return def;
+}
+
 const OpDef& base_def(const OpRegistry& registry, const char* name) {
   const OpDef* def = registry.find(name);
   if (!def) raise(ErrorCode::kInternal, "fused ops: {} must be registered before the fused ops", name);
@@ -106,6 +128,9 @@ void register_fused_ops(OpRegistry& registry) {
     }
     c.set_output(0, out.dtype, out.shape);
   }));
+  registry.add(channels_last_pool_def("MaxPoolChannelsLast", std::make_shared<OpDef>(base_def(registry, "MaxPool"))));
+  registry.add(
+      channels_last_pool_def("AveragePoolChannelsLast", std::make_shared<OpDef>(base_def(registry, "AveragePool"))));
   // FusedGemm(A, B, C?): Gemm (C is its bias), then the activation.
   registry.add(fused_def("FusedGemm", *gemm, 2, 3).infer([gemm](InferContext& c) {
     check_activation(c);

@@ -513,13 +513,19 @@ TEST(RemoveIdentities, ZeroPadsAndIdentityNodes) {
 // ---------------------------------------------------------------------------------------------
 // Channels-last convolution chains
 
-// conv -> MaxPool -> conv: no conv reads another's output.
+// conv -> MaxPool -> conv -> AveragePool counting pads with ceil_mode (no channels-last form).
 Graph small_cnn_like() {
   Graph g;
   Value* x = g.add_input("x", DType::kF32, Shape{"N", 1, 6, 6});
   Value* h = g.op1("Conv", {x, g.add_initializer("c1.w", random_tensor({4, 1, 3, 3}, 189))});
   h = g.op1("MaxPool", {h}, attrs({{"kernel_shape", std::vector<int64_t>{2, 2}}}));
-  g.add_output(g.op1("Conv", {h, g.add_initializer("c2.w", random_tensor({2, 4, 1, 1}, 190))})->name());
+  h = g.op1("Conv", {h, g.add_initializer("c2.w", random_tensor({3, 4, 1, 1}, 190))});
+  g.add_output(g.op1("AveragePool", {h},
+                     attrs({{"kernel_shape", std::vector<int64_t>{2, 2}},
+                            {"strides", std::vector<int64_t>{2, 2}},
+                            {"ceil_mode", int64_t{1}},
+                            {"count_include_pad", int64_t{1}}}))
+                   ->name());
   return g;
 }
 
@@ -570,9 +576,28 @@ TEST(UseChannelsLast, AChainValueThatIsAGraphOutputKeepsItsNameAndLayout) {
   expect_same_outputs(g, opt, {random_tensor({2, 3, 8, 8}, 187, -2.f, 2.f)});
 }
 
-TEST(UseChannelsLast, ConvsWithoutConvNeighboursStay) {
+TEST(UseChannelsLast, PoolsBetweenConvsJoinTheChain) {
   Graph g = small_cnn_like();
-  rewritten(g, use_channels_last, 0, {random_tensor({2, 1, 6, 6}, 188)});
+  Graph opt = rewritten(g, use_channels_last, 3, {random_tensor({2, 1, 6, 6}, 188)});
+  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"AveragePool", 1},
+                                                        {"Transpose", 2},
+                                                        {"kiln.FusedConv", 2},
+                                                        {"kiln.MaxPoolChannelsLast", 1}}));
+  expect_same_outputs(g, opt, {random_tensor({1, 1, 6, 6}, 195)});
+}
+
+TEST(UseChannelsLast, ChannelsLastPoolsMatchThePlainOnes) {
+  using V = std::vector<int64_t>;
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    Graph g;
+    Value* x = g.add_input("x", DType::kF32, Shape{"N", 5, 7, 7});
+    Value* h = g.op1("Conv", {x, g.add_initializer("w", random_tensor({5, 5, 1, 1}, 196))});
+    h = g.op1(op, {h},
+              attrs({{"kernel_shape", V{3, 3}}, {"strides", V{2, 2}}, {"pads", V{1, 0, 1, 1}}, {"ceil_mode", int64_t{1}}}));
+    g.add_output(h->name());
+    Graph opt = rewritten(g, use_channels_last, 2, {random_tensor({2, 5, 7, 7}, 197, -3.f, 3.f)});
+    EXPECT_EQ(op_counts(opt)[std::string("kiln.") + op + "ChannelsLast"], 1) << op;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

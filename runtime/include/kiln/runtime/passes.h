@@ -41,12 +41,14 @@ size_t fuse_gelu(Graph& graph);
 /// A chain stops at a value that has another use or is a graph output. Validates the graph
 /// first (the rules read inferred shapes) and throws kiln::Error when it does not validate.
 size_t fuse_bias_activation(Graph& graph);
-/// Runs chains of 2-D convolutions channels-last, the layout oneDNN's convolutions use: each
-/// f32 Conv or FusedConv whose input X (or residual Z) comes from another such conv, or whose
-/// output feeds one, becomes a kiln.FusedConv with channels_last = 1 reading and writing
-/// [N, H, W, C]; Transposes convert where a chain meets other nodes or a graph output. For the
-/// CPU backend (FusedConv has no other kernels). Validates the graph first and throws
-/// kiln::Error when it does not validate. Returns how many convs it changed.
+/// Runs chains of 2-D convolutions and pools channels-last, the layout oneDNN's convolutions
+/// use: each f32 Conv, FusedConv, MaxPool (without Indices) or AveragePool whose input X (or
+/// residual Z) comes from another such node, or whose output feeds one, becomes
+/// kiln.FusedConv with channels_last = 1, kiln.MaxPoolChannelsLast or
+/// kiln.AveragePoolChannelsLast, reading and writing [N, H, W, C]; Transposes convert where a
+/// chain meets other nodes or a graph output. For the CPU backend (the kiln ops have no other
+/// kernels). Validates the graph first and throws kiln::Error when it does not validate.
+/// Returns how many nodes it changed.
 size_t use_channels_last(Graph& graph);
 /// Removes nodes whose outputs reach no graph output, then initializers that nothing uses.
 /// Returns how many nodes and initializers were removed.
