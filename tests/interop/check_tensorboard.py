@@ -265,5 +265,41 @@ for run in ("sgd", "momentum"):
     check(start.hparams["momentum"].number_value == (0.9 if run == "momentum" else 0.0), f"demo {run} hparams")
     check(a.Scalars("hparam/val_loss")[0].value == f32(arrays[f"{run}_val_loss"][-1]), f"demo {run} final metric")
 
+# --- TensorBoard's own HParams backend (what the HParams tab asks for) lists the runs with
+# their hparams and metrics.
+from tensorboard import context as tb_context
+from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+from tensorboard.plugins import base_plugin
+from tensorboard.plugins.hparams import api_pb2 as hp_api, backend_context, get_experiment, list_session_groups
+
+
+def session_groups(logdir):
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(logdir)
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, logdir)
+    context = backend_context.Context(base_plugin.TBContext(logdir=logdir, multiplexer=mux, data_provider=provider))
+    request_context = tb_context.RequestContext()
+    experiment = get_experiment.Handler(request_context, context, "", hp_api.GetExperimentRequest()).run()
+    request = hp_api.ListSessionGroupsRequest(start_index=0, slice_size=100, allowed_statuses=[0, 1, 2, 3])
+    for info in experiment.hparam_infos:
+        request.col_params.add(hparam=info.name)
+    for info in experiment.metric_infos:
+        request.col_params.add(metric=info.name)
+    response = list_session_groups.Handler(request_context, context, "", request).run()
+    return {g.name: ({k: getattr(v, v.WhichOneof("kind")) for k, v in g.hparams.items()},
+                     {m.name.tag: m.value for m in g.metric_values}) for g in response.session_groups}
+
+
+groups = session_groups(os.path.join(out, "kiln"))
+check(groups == {"hp": ({"lr": 0.1, "optimizer": "sgd", "nesterov": False}, {"hparam/loss": 0.25})},
+      f"HParams backend on kiln's run: {groups}")
+groups = session_groups(demo_logs)
+check(set(groups) == {"sgd", "momentum"}, f"HParams backend lists the demo runs: {sorted(groups)}")
+for run, (hparams, metrics) in groups.items():
+    check(hparams.get("momentum") == (0.9 if run == "momentum" else 0.0) and hparams.get("optimizer") == "sgd",
+          f"HParams backend: {run} hparams {hparams}")
+    check(metrics.get("hparam/val_loss") == f32(arrays[f"{run}_val_loss"][-1]), f"HParams backend: {run} metrics {metrics}")
+
 print(f"{len(failures)} failed" if failures else "tensorboard interop: all checks passed")
 sys.exit(1 if failures else 0)
