@@ -127,6 +127,16 @@ void Graph::remove_node(Node* node) {
   nodes_.erase(std::find_if(nodes_.begin(), nodes_.end(), [&](const auto& n) { return n.get() == node; }));
 }
 
+void Graph::set_initializer(Value* value, Tensor tensor) {
+  if (!value->initializer_) raise(ErrorCode::kInvalidArgument, "{}: '{}' is not an initializer", label_, value->name());
+  if (tensor.dtype() != value->initializer_->dtype() || tensor.shape() != value->initializer_->shape()) {
+    raise(ErrorCode::kInvalidArgument, "{}: initializer '{}' is {} {}, the new value {} {}", label_, value->name(),
+          to_string(value->initializer_->dtype()), to_string(value->initializer_->shape()), to_string(tensor.dtype()),
+          to_string(tensor.shape()));
+  }
+  value->initializer_ = std::move(tensor);
+}
+
 void Graph::remove_initializer(Value* value) {
   if (!value->initializer_ || !value->uses_.empty() || value->is_output_ || value->is_input_)
     raise(ErrorCode::kInvalidArgument, "{}: '{}' is not an unused initializer", label_, value->name());

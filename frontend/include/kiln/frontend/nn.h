@@ -4,6 +4,7 @@
 #include "kiln/frontend/nn/activation.h"
 #include "kiln/frontend/nn/conv.h"
 #include "kiln/frontend/nn/dropout.h"
+#include "kiln/frontend/nn/graph_module.h"
 #include "kiln/frontend/nn/init.h"
 #include "kiln/frontend/nn/linear.h"
 #include "kiln/frontend/nn/loss.h"

@@ -116,6 +116,9 @@ class Graph {
   /// Removes nodes whose outputs are unused and are not graph outputs, repeatedly.
   size_t remove_dead_nodes();
   void remove_node(Node* node);
+  /// Replaces an initializer's value (trained weights written back for export). Throws
+  /// Error(kInvalidArgument) when value is not an initializer or the dtype or shape differs.
+  void set_initializer(Value* value, Tensor tensor);
   /// Removes an initializer nothing reads. Throws Error(kInvalidArgument) when it is used, is a
   /// graph output, or is not an initializer.
   void remove_initializer(Value* value);

@@ -1,0 +1,40 @@
+#pragma once
+// Trainability repair of an imported graph. torch.onnx.export rewrites a model in ways that
+// break naive fine-tuning; repair_for_training undoes what it can, exactly, and reports the rest:
+// - initializers shared through Identity nodes (zero biases, BatchNorm's default gamma/beta,
+//   the identical layers nn.TransformerEncoder copies) are untied into one tensor per Identity
+//   output, under that output's (PyTorch's) name, as PyTorch trains them separately;
+// - MatMul weights pre-transposed and renamed "onnx::MatMul_N" are mapped back to
+//   "<layer>.weight" when the bias added next is "<layer>.bias" (nn.Linear on 3-d input; also
+//   MultiheadAttention's in_proj_weight and in_proj_bias);
+// - Conv weights named "onnx::Conv_N" carry a folded BatchNorm (EVAL export): they are trained
+//   as the folded conv, and the report says so.
+
+#include <string>
+#include <vector>
+
+#include "kiln/runtime/graph.h"
+
+namespace kiln::nn {
+
+/// How each floating initializer is treated.
+enum class InitializerRole {
+  kParameter,  // trained (PyTorch's name, or an ONNX name the report lists as unmapped)
+  kBuffer,     // state that is not trained: BatchNorm running statistics
+  kConstant,   // a constant the exporter made (scalars, folded shape values): never trained
+};
+
+struct TrainabilityReport {
+  std::vector<std::string> untied;              // "layer1.0.bn2.bias (was shared with layer1.0.bn1.bias)"
+  std::vector<std::string> mapped;              // "fc.weight <- onnx::MatMul_12 (transposed)"
+  std::vector<std::string> unmapped_parameters; // trained under an ONNX name PyTorch does not have
+  std::vector<std::string> unmapped_constants;  // floating constants kept frozen
+  std::vector<std::string> folded_batchnorm;    // "onnx::Conv_193 (Conv 'Conv_0'): BatchNorm folded in"
+  std::vector<std::string> non_differentiable;  // "node 'X' (Op)" between a parameter and an output
+};
+
+/// Rewrites graph in place (it must validate) and returns what was done. roles receives the
+/// role of every floating initializer by name.
+TrainabilityReport repair_for_training(Graph& graph, std::vector<std::pair<std::string, InitializerRole>>& roles);
+
+}  // namespace kiln::nn
