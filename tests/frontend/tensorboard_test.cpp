@@ -6,13 +6,12 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
-#include <unistd.h>
-
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <regex>
@@ -60,11 +59,12 @@ TEST(TensorboardRecord, MaskedCrcMatchesTensorBoard) {
 
 TEST(TensorboardRecord, FrameGoldenBytes) {
   // length 3 (LE u64), masked CRC of those 8 bytes 0x0E4999B0, "abc", masked CRC 0x21F1576E
-  const std::string expected("\x03\x00\x00\x00\x00\x00\x00\x00"
-                             "\xb0\x99\x49\x0e"
-                             "abc"
-                             "\x6e\x57\xf1\x21",
-                             19);
+  const std::string expected(
+      "\x03\x00\x00\x00\x00\x00\x00\x00"
+      "\xb0\x99\x49\x0e"
+      "abc"
+      "\x6e\x57\xf1\x21",
+      19);
   EXPECT_EQ(frame_record("abc"), expected);
   RecordReadResult r = parse_records(expected + frame_record(""), "mem");
   ASSERT_EQ(r.records.size(), 2u);
@@ -104,7 +104,8 @@ TEST(TensorboardRecord, LengthCrcMismatchStopsReading) {
   RecordReadResult r = parse_records(bytes, "f");
   ASSERT_EQ(r.records.size(), 1u);
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_NE(r.errors[0].find("f: record 1 at byte 18: length CRC mismatch"), std::string::npos) << r.errors[0];
+  EXPECT_NE(r.errors[0].find("f: record 1 at byte 18: length CRC mismatch"), std::string::npos)
+      << r.errors[0];
 }
 
 TEST(TensorboardRecord, MissingFileIsNotFound) {
@@ -170,8 +171,11 @@ TEST(TensorboardHistogram, CountsSpanFromFirstToLastNonEmptyBin) {
 
 TEST(TensorboardHistogram, BadValues) {
   expect_error([] { make_histogram(std::vector<double>{}); }, ErrorCode::kInvalidArgument, "no values");
-  expect_error([] { make_histogram(std::vector<double>{1.0, std::nan("")}); }, ErrorCode::kInvalidArgument,
-               {"element 1", "not finite"});
+  expect_error(
+      [] {
+        make_histogram(std::vector<double>{1.0, std::nan("")});
+      },
+      ErrorCode::kInvalidArgument, {"element 1", "not finite"});
   expect_error([] { make_histogram(std::vector<double>{std::numeric_limits<double>::infinity()}); },
                ErrorCode::kInvalidArgument, "not finite");
   expect_error([] { make_histogram(std::vector<double>{1e30}); }, ErrorCode::kInvalidArgument, "outside");
@@ -183,7 +187,8 @@ TEST(TensorboardWriter, FileNameAndFirstRecord) {
   TempDir dir;
   SummaryWriter w(dir.file("run"));
   const std::string name = fs::path(w.file_path()).filename().string();
-  EXPECT_TRUE(std::regex_match(name, std::regex(R"(events\.out\.tfevents\.\d{10}\.[^.].*\.\d+\.\d+)"))) << name;
+  EXPECT_TRUE(std::regex_match(name, std::regex(R"(events\.out\.tfevents\.\d{10}\.[^.].*\.\d+\.\d+)")))
+      << name;
   const std::string pid_part = fmt::format(".{}.", ::getpid());
   EXPECT_NE(name.find(pid_part), std::string::npos) << name;
   // The first record is on disk at once.
@@ -362,10 +367,13 @@ TEST(TensorboardWriter, HistogramFromATensor) {
 TEST(TensorboardWriter, HistogramBadInputNamesTheTag) {
   TempDir dir;
   SummaryWriter w(dir.path());
-  expect_error([&] { w.add_histogram("w", Tensor::from_vector<float>({2}, {1.f, std::nanf("")})); },
-               ErrorCode::kInvalidArgument, {"'w'", "not finite"});
-  expect_error([&] { w.add_histogram("empty", Tensor::zeros({0}, DType::kF32)); }, ErrorCode::kInvalidArgument,
-               {"'empty'", "no values"});
+  expect_error(
+      [&] {
+        w.add_histogram("w", Tensor::from_vector<float>({2}, {1.f, std::nanf("")}));
+      },
+      ErrorCode::kInvalidArgument, {"'w'", "not finite"});
+  expect_error([&] { w.add_histogram("empty", Tensor::zeros({0}, DType::kF32)); },
+               ErrorCode::kInvalidArgument, {"'empty'", "no values"});
 }
 
 TEST(TensorboardWriter, TextIsAStringTensorForTheTextPlugin) {
@@ -410,7 +418,8 @@ std::vector<uint8_t> decode_png(const std::string& png, int& h, int& w, int& col
   const int channels = color_type == 0 ? 1 : color_type == 2 ? 3 : 4;
   std::vector<uint8_t> raw(static_cast<size_t>(h) * (static_cast<size_t>(w) * channels + 1));
   uLongf raw_size = raw.size();
-  EXPECT_EQ(uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(idat.data()), idat.size()), Z_OK);
+  EXPECT_EQ(uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(idat.data()), idat.size()),
+            Z_OK);
   EXPECT_EQ(raw_size, raw.size());
   std::vector<uint8_t> pixels;
   for (int y = 0; y < h; ++y) {
@@ -425,9 +434,9 @@ std::vector<uint8_t> decode_png(const std::string& png, int& h, int& w, int& col
 TEST(TensorboardWriter, ImagesArePngWithThePixelsWritten) {
   TempDir dir;
   // CHW float, 3 channels, 2x2: values scale by 255 and truncate; out of range values clip.
-  Tensor chw = Tensor::from_vector<float>({3, 2, 2}, {0.f, 1.f, 0.5f, 2.f,          // R
-                                                      -1.f, 0.25f, 0.75f, 0.1f,     // G
-                                                      1.f, 1.f, 0.f, 0.f});         // B
+  Tensor chw = Tensor::from_vector<float>({3, 2, 2}, {0.f, 1.f, 0.5f, 2.f,       // R
+                                                      -1.f, 0.25f, 0.75f, 0.1f,  // G
+                                                      1.f, 1.f, 0.f, 0.f});      // B
   Tensor hwc_u8 = Tensor::from_vector<uint8_t>({1, 3, 1}, {7, 128, 255});
   {
     SummaryWriter w(dir.path());
@@ -459,14 +468,26 @@ TEST(TensorboardWriter, ImagesArePngWithThePixelsWritten) {
 TEST(TensorboardWriter, ImageBadInput) {
   TempDir dir;
   SummaryWriter w(dir.path());
-  expect_error([&] { w.add_image("a", Tensor::zeros({4, 4}, DType::kF32)); }, ErrorCode::kInvalidArgument,
-               {"'a'", "rank 2", "CHW"});
-  expect_error([&] { w.add_image("b", Tensor::zeros({2, 4, 4}, DType::kF32)); }, ErrorCode::kInvalidArgument,
-               {"'b'", "2 channels"});
-  expect_error([&] { w.add_image("c", Tensor::zeros({1, 4, 4}, DType::kI64)); }, ErrorCode::kInvalidArgument,
-               {"'c'", "i64"});
-  expect_error([&] { w.add_image("d", Tensor::zeros({1, 0, 4}, DType::kF32)); }, ErrorCode::kInvalidArgument,
-               {"'d'", "empty"});
+  expect_error(
+      [&] {
+        w.add_image("a", Tensor::zeros({4, 4}, DType::kF32));
+      },
+      ErrorCode::kInvalidArgument, {"'a'", "rank 2", "CHW"});
+  expect_error(
+      [&] {
+        w.add_image("b", Tensor::zeros({2, 4, 4}, DType::kF32));
+      },
+      ErrorCode::kInvalidArgument, {"'b'", "2 channels"});
+  expect_error(
+      [&] {
+        w.add_image("c", Tensor::zeros({1, 4, 4}, DType::kI64));
+      },
+      ErrorCode::kInvalidArgument, {"'c'", "i64"});
+  expect_error(
+      [&] {
+        w.add_image("d", Tensor::zeros({1, 0, 4}, DType::kF32));
+      },
+      ErrorCode::kInvalidArgument, {"'d'", "empty"});
 }
 
 TEST(TensorboardWriter, GraphDefCarriesScopesOpsInputsAndShapes) {
@@ -519,7 +540,8 @@ TEST(TensorboardWriter, HparamsRunHoldsThePluginSummariesAndMetrics) {
   auto files = event_files(dir.file("trial1"));
   ASSERT_EQ(files.size(), 1u);
   EventFile f = read_event_file(files[0]);
-  for (const char* tag : {"_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"}) {
+  for (const char* tag :
+       {"_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"}) {
     auto v = values_of(f, tag);
     ASSERT_EQ(v.size(), 1u) << tag;
     EXPECT_EQ(v[0].plugin_name, "hparams");
@@ -565,7 +587,8 @@ TEST(TensorboardReader, RecordThatIsNotAnEventIsReported) {
 // ---- TrainingLogger ----
 
 TEST(TensorboardTraining, GradNormIsTheTotalTwoNorm) {
-  Tensor a = Tensor::zeros({2}, DType::kF32), b = Tensor::zeros({3}, DType::kF32), none = Tensor::zeros({1}, DType::kF32);
+  Tensor a = Tensor::zeros({2}, DType::kF32), b = Tensor::zeros({3}, DType::kF32),
+         none = Tensor::zeros({1}, DType::kF32);
   a.set_requires_grad(true);
   b.set_requires_grad(true);
   none.set_requires_grad(true);

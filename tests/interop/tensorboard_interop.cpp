@@ -29,10 +29,12 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 1000; ++i) ramp[static_cast<size_t>(i)] = static_cast<float>(i) * 0.01f - 5.0f;
     w.add_histogram("hist/ramp", Tensor::from_vector<float>({10, 100}, ramp), 1);
 
-    w.add_image("img/rgb", Tensor::from_vector<float>({3, 2, 2}, {0.f, 1.f, 0.5f, 2.f, -1.f, 0.25f, 0.75f, 0.1f,
-                                                                    1.f, 1.f, 0.f, 0.f}),
+    w.add_image("img/rgb",
+                Tensor::from_vector<float>(
+                    {3, 2, 2}, {0.f, 1.f, 0.5f, 2.f, -1.f, 0.25f, 0.75f, 0.1f, 1.f, 1.f, 0.f, 0.f}),
                 1);
-    w.add_image("img/gray", Tensor::from_vector<uint8_t>({1, 3, 1}, {7, 128, 255}), 2, tensorboard::ImageFormat::kHWC);
+    w.add_image("img/gray", Tensor::from_vector<uint8_t>({1, 3, 1}, {7, 128, 255}), 2,
+                tensorboard::ImageFormat::kHWC);
     w.add_text("notes", "**kiln** writes *text*", 4);
 
     Graph g;

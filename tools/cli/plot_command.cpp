@@ -28,14 +28,16 @@ struct PlotArgs {
 bool tag_matches(const std::string& tag, const std::vector<std::string>& wanted) {
   if (wanted.empty()) return true;
   for (const auto& w : wanted)
-    if (tag == w || (tag.size() > w.size() && tag.compare(0, w.size(), w) == 0 && tag[w.size()] == '/')) return true;
+    if (tag == w || (tag.size() > w.size() && tag.compare(0, w.size(), w) == 0 && tag[w.size()] == '/'))
+      return true;
   return false;
 }
 
 int run_plot(const PlotArgs& args) {
   namespace fs = std::filesystem;
   const auto files = tensorboard::find_event_files(args.logdir);
-  if (files.empty()) raise(ErrorCode::kNotFound, "{}: no event files (events.out.tfevents.*) in it", args.logdir);
+  if (files.empty())
+    raise(ErrorCode::kNotFound, "{}: no event files (events.out.tfevents.*) in it", args.logdir);
   // (run, tag) -> points; the run is the file's folder relative to LOGDIR.
   std::map<std::pair<std::string, std::string>, std::vector<tensorboard::ScalarPoint>> curves;
   std::set<std::string> all_tags;
@@ -64,7 +66,8 @@ int run_plot(const PlotArgs& args) {
   std::vector<plot::Series> series;
   size_t points_total = 0;
   for (auto& [key, points] : curves) {
-    std::stable_sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.step < b.step; });
+    std::stable_sort(points.begin(), points.end(),
+                     [](const auto& a, const auto& b) { return a.step < b.step; });
     plot::Series s;
     s.label = runs.size() > 1 ? fmt::format("{}: {}", key.first, key.second) : key.second;
     for (const auto& p : points) {
@@ -80,7 +83,8 @@ int run_plot(const PlotArgs& args) {
   options.y_label = "value";
   options.log_y = args.log_y;
   plot::write_svg_chart(args.out, series, options);
-  fmt::print("{}: {} curves, {} points from {} event files\n", args.out, series.size(), points_total, files.size());
+  fmt::print("{}: {} curves, {} points from {} event files\n", args.out, series.size(), points_total,
+             files.size());
   return 0;
 }
 
@@ -90,7 +94,8 @@ Action add_plot_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("plot", "Draw scalar curves from TensorBoard event files as SVG");
   auto args = std::make_shared<PlotArgs>();
   sub->add_option("logdir", args->logdir, "Folder searched recursively for event files")->required();
-  sub->add_option("--tags", args->tags, "Tags to draw (a tag also matches the tags below it: loss -> loss/train)");
+  sub->add_option("--tags", args->tags,
+                  "Tags to draw (a tag also matches the tags below it: loss -> loss/train)");
   sub->add_option("-o,--output", args->out, "SVG file to write")->required();
   sub->add_flag("--log-y", args->log_y, "Logarithmic y axis");
   return [args] { return run_plot(*args); };

@@ -45,7 +45,8 @@ EventFileWriter::EventFileWriter(const std::string& dir, const SummaryWriterOpti
                        static_cast<long>(::getpid()), g_file_counter++, options_.filename_suffix_))
               .string();
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-  if (fd_ < 0) raise(ErrorCode::kIo, "{}: cannot create the event file {}: {}", dir, path_, std::strerror(errno));
+  if (fd_ < 0)
+    raise(ErrorCode::kIo, "{}: cannot create the event file {}: {}", dir, path_, std::strerror(errno));
   tb::Event first;
   first.set_wall_time(now);
   first.set_file_version("brain.Event:2");
@@ -128,7 +129,8 @@ void EventFileWriter::close() {
   write_pending_locked();
   if (fd_ >= 0) {
     ::fsync(fd_);
-    if (::close(fd_) != 0 && error_.empty()) error_ = fmt::format("{}: close failed: {}", path_, std::strerror(errno));
+    if (::close(fd_) != 0 && error_.empty())
+      error_ = fmt::format("{}: close failed: {}", path_, std::strerror(errno));
     fd_ = -1;
   }
   if (!error_.empty()) throw Error(ErrorCode::kIo, error_);

@@ -16,21 +16,36 @@ namespace {
 
 std::string dtype_name(tb::DataType dtype) {
   switch (dtype) {
-    case tb::DT_FLOAT: return "float";
-    case tb::DT_DOUBLE: return "double";
-    case tb::DT_INT32: return "int32";
-    case tb::DT_UINT8: return "uint8";
-    case tb::DT_INT16: return "int16";
-    case tb::DT_INT8: return "int8";
-    case tb::DT_STRING: return "string";
-    case tb::DT_INT64: return "int64";
-    case tb::DT_BOOL: return "bool";
-    case tb::DT_HALF: return "half";
-    case tb::DT_BFLOAT16: return "bfloat16";
-    case tb::DT_UINT16: return "uint16";
-    case tb::DT_UINT32: return "uint32";
-    case tb::DT_UINT64: return "uint64";
-    default: return fmt::format("dtype{}", static_cast<int>(dtype));
+    case tb::DT_FLOAT:
+      return "float";
+    case tb::DT_DOUBLE:
+      return "double";
+    case tb::DT_INT32:
+      return "int32";
+    case tb::DT_UINT8:
+      return "uint8";
+    case tb::DT_INT16:
+      return "int16";
+    case tb::DT_INT8:
+      return "int8";
+    case tb::DT_STRING:
+      return "string";
+    case tb::DT_INT64:
+      return "int64";
+    case tb::DT_BOOL:
+      return "bool";
+    case tb::DT_HALF:
+      return "half";
+    case tb::DT_BFLOAT16:
+      return "bfloat16";
+    case tb::DT_UINT16:
+      return "uint16";
+    case tb::DT_UINT32:
+      return "uint32";
+    case tb::DT_UINT64:
+      return "uint64";
+    default:
+      return fmt::format("dtype{}", static_cast<int>(dtype));
   }
 }
 
@@ -59,14 +74,29 @@ TensorValue decode_tensor(const tb::TensorProto& t) {
   if (!t.tensor_content().empty()) {
     const std::string& raw = t.tensor_content();
     switch (t.dtype()) {
-      case tb::DT_FLOAT: append_raw<float>(out.numbers, raw); break;
-      case tb::DT_DOUBLE: append_raw<double>(out.numbers, raw); break;
-      case tb::DT_INT32: append_raw<int32_t>(out.numbers, raw); break;
-      case tb::DT_INT64: append_raw<int64_t>(out.numbers, raw); break;
-      case tb::DT_UINT8: append_raw<uint8_t>(out.numbers, raw); break;
-      case tb::DT_INT8: append_raw<int8_t>(out.numbers, raw); break;
-      case tb::DT_BOOL: append_raw<uint8_t>(out.numbers, raw); break;
-      default: break;  // half, bfloat16...: not decoded
+      case tb::DT_FLOAT:
+        append_raw<float>(out.numbers, raw);
+        break;
+      case tb::DT_DOUBLE:
+        append_raw<double>(out.numbers, raw);
+        break;
+      case tb::DT_INT32:
+        append_raw<int32_t>(out.numbers, raw);
+        break;
+      case tb::DT_INT64:
+        append_raw<int64_t>(out.numbers, raw);
+        break;
+      case tb::DT_UINT8:
+        append_raw<uint8_t>(out.numbers, raw);
+        break;
+      case tb::DT_INT8:
+        append_raw<int8_t>(out.numbers, raw);
+        break;
+      case tb::DT_BOOL:
+        append_raw<uint8_t>(out.numbers, raw);
+        break;
+      default:
+        break;  // half, bfloat16...: not decoded
     }
   }
   return out;
@@ -87,7 +117,11 @@ SummaryValue decode_value(const tb::Summary::Value& v) {
     case tb::Summary::Value::kHisto: {
       out.kind = SummaryValue::Kind::kHistogram;
       const auto& h = v.histo();
-      out.histogram = Histogram{h.min(), h.max(), h.num(), h.sum(), h.sum_squares(),
+      out.histogram = Histogram{h.min(),
+                                h.max(),
+                                h.num(),
+                                h.sum(),
+                                h.sum_squares(),
                                 {h.bucket_limit().begin(), h.bucket_limit().end()},
                                 {h.bucket().begin(), h.bucket().end()}};
       break;
@@ -101,8 +135,12 @@ SummaryValue decode_value(const tb::Summary::Value& v) {
       out.kind = SummaryValue::Kind::kTensor;
       out.tensor = decode_tensor(v.tensor());
       break;
-    case tb::Summary::Value::VALUE_NOT_SET: out.kind = SummaryValue::Kind::kNone; break;
-    default: out.kind = SummaryValue::Kind::kOther; break;
+    case tb::Summary::Value::VALUE_NOT_SET:
+      out.kind = SummaryValue::Kind::kNone;
+      break;
+    default:
+      out.kind = SummaryValue::Kind::kOther;
+      break;
   }
   return out;
 }
@@ -130,25 +168,36 @@ std::string attr_string(const tb::AttrValue& a) {
     return out + "]";
   };
   switch (a.value_case()) {
-    case tb::AttrValue::kS: return fmt::format("\"{}\"", a.s());
-    case tb::AttrValue::kI: return std::to_string(a.i());
-    case tb::AttrValue::kF: return fmt::format("{}", a.f());
-    case tb::AttrValue::kB: return a.b() ? "true" : "false";
-    case tb::AttrValue::kType: return dtype_name(a.type());
-    case tb::AttrValue::kShape: return shape_string(a.shape());
+    case tb::AttrValue::kS:
+      return fmt::format("\"{}\"", a.s());
+    case tb::AttrValue::kI:
+      return std::to_string(a.i());
+    case tb::AttrValue::kF:
+      return fmt::format("{}", a.f());
+    case tb::AttrValue::kB:
+      return a.b() ? "true" : "false";
+    case tb::AttrValue::kType:
+      return dtype_name(a.type());
+    case tb::AttrValue::kShape:
+      return shape_string(a.shape());
     case tb::AttrValue::kTensor:
-      return fmt::format("tensor<{}>{}", dtype_name(a.tensor().dtype()), shape_string(a.tensor().tensor_shape()));
+      return fmt::format("tensor<{}>{}", dtype_name(a.tensor().dtype()),
+                         shape_string(a.tensor().tensor_shape()));
     case tb::AttrValue::kList: {
       const auto& l = a.list();
       if (l.i_size()) return join(l.i(), [](int64_t x) { return std::to_string(x); });
       if (l.f_size()) return join(l.f(), [](float x) { return fmt::format("{}", x); });
       if (l.s_size()) return join(l.s(), [](const std::string& x) { return fmt::format("\"{}\"", x); });
-      if (l.shape_size()) return join(l.shape(), [](const tb::TensorShapeProto& x) { return shape_string(x); });
+      if (l.shape_size())
+        return join(l.shape(), [](const tb::TensorShapeProto& x) { return shape_string(x); });
       if (l.tensor_size())
-        return join(l.tensor(), [](const tb::TensorProto& x) { return fmt::format("tensor<{}>", dtype_name(x.dtype())); });
+        return join(l.tensor(), [](const tb::TensorProto& x) {
+          return fmt::format("tensor<{}>", dtype_name(x.dtype()));
+        });
       return "[]";
     }
-    default: return "?";
+    default:
+      return "?";
   }
 }
 
@@ -163,7 +212,8 @@ EventFile read_event_file(const std::string& path) {
   for (size_t i = 0; i < records.records.size(); ++i) {
     tb::Event e;
     if (!e.ParseFromString(records.records[i])) {
-      file.errors.push_back(fmt::format("{}: a record with valid CRCs ({} of the readable ones) is not an Event", path, i));
+      file.errors.push_back(
+          fmt::format("{}: a record with valid CRCs ({} of the readable ones) is not an Event", path, i));
       continue;
     }
     Event out;
@@ -188,7 +238,8 @@ std::map<std::string, std::vector<ScalarPoint>> scalars_of(const EventFile& file
         out[v.tag].push_back({e.step, e.wall_time, v.scalar});
       } else if (v.kind == SummaryValue::Kind::kTensor && v.tensor.numbers.size() == 1) {
         auto it = plugin_of.find(v.tag);
-        if (it != plugin_of.end() && it->second == "scalars") out[v.tag].push_back({e.step, e.wall_time, v.tensor.numbers[0]});
+        if (it != plugin_of.end() && it->second == "scalars")
+          out[v.tag].push_back({e.step, e.wall_time, v.tensor.numbers[0]});
       }
     }
   return out;

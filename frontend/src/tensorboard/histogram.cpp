@@ -29,7 +29,8 @@ Histogram make_histogram(std::span<const double> values) {
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
     if (!std::isfinite(v))
-      raise(ErrorCode::kInvalidArgument, "histogram value {} (element {}) is not finite; TensorBoard histograms take finite values", v, i);
+      raise(ErrorCode::kInvalidArgument,
+            "histogram value {} (element {}) is not finite; TensorBoard histograms take finite values", v, i);
     h.min = std::min(h.min, v);
     h.max = std::max(h.max, v);
     h.sum += v;
@@ -55,8 +56,9 @@ Histogram make_histogram(std::span<const double> values) {
       last = i;
     }
   if (first == counts.size())
-    raise(ErrorCode::kInvalidArgument, "histogram: every value lies outside TensorBoard's bucket range [{}, {}]",
-          edges.front(), edges.back());
+    raise(ErrorCode::kInvalidArgument,
+          "histogram: every value lies outside TensorBoard's bucket range [{}, {}]", edges.front(),
+          edges.back());
   // Like torch's make_histogram: an empty bucket whose limit is the left edge of the first
   // non-empty bin, then each bin up to the last non-empty one by its right edge.
   h.bucket_limit.assign(edges.begin() + static_cast<std::ptrdiff_t>(first),

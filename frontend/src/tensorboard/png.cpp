@@ -23,17 +23,26 @@ void chunk(std::string& out, const char* type, const std::string& data) {
 }  // namespace
 
 std::string encode_png(const std::vector<uint8_t>& pixels, int height, int width, int channels) {
-  if (height <= 0 || width <= 0) raise(ErrorCode::kInvalidArgument, "PNG image of {}x{} pixels", height, width);
+  if (height <= 0 || width <= 0)
+    raise(ErrorCode::kInvalidArgument, "PNG image of {}x{} pixels", height, width);
   int color_type = 0;
   switch (channels) {
-    case 1: color_type = 0; break;
-    case 3: color_type = 2; break;
-    case 4: color_type = 6; break;
-    default: raise(ErrorCode::kInvalidArgument, "PNG image with {} channels; expected 1, 3 or 4", channels);
+    case 1:
+      color_type = 0;
+      break;
+    case 3:
+      color_type = 2;
+      break;
+    case 4:
+      color_type = 6;
+      break;
+    default:
+      raise(ErrorCode::kInvalidArgument, "PNG image with {} channels; expected 1, 3 or 4", channels);
   }
   const size_t row = static_cast<size_t>(width) * static_cast<size_t>(channels);
   if (pixels.size() != row * static_cast<size_t>(height))
-    raise(ErrorCode::kInvalidArgument, "PNG image: {} bytes for {}x{}x{}", pixels.size(), height, width, channels);
+    raise(ErrorCode::kInvalidArgument, "PNG image: {} bytes for {}x{}x{}", pixels.size(), height, width,
+          channels);
   std::string raw;
   raw.reserve((row + 1) * static_cast<size_t>(height));
   for (int y = 0; y < height; ++y) {
@@ -42,8 +51,9 @@ std::string encode_png(const std::vector<uint8_t>& pixels, int height, int width
   }
   uLongf packed_size = compressBound(static_cast<uLong>(raw.size()));
   std::string packed(packed_size, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size, reinterpret_cast<const Bytef*>(raw.data()),
-                static_cast<uLong>(raw.size()), Z_BEST_SPEED) != Z_OK)
+  if (compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
+                reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
+                Z_BEST_SPEED) != Z_OK)
     raise(ErrorCode::kInternal, "PNG image: zlib compress2 failed");
   packed.resize(packed_size);
 

@@ -69,8 +69,9 @@ RecordReadResult parse_records(std::string_view bytes, const std::string& label)
     }
     const uint64_t length = get_le(bytes, at, 8);
     if (mask_crc(crc32c(bytes.substr(at, 8))) != static_cast<uint32_t>(get_le(bytes, at + 8, 4))) {
-      result.errors.push_back(fmt::format("{}: record {} at byte {}: length CRC mismatch; the rest of the file ({} bytes) is unreadable",
-                                          label, index, at, left));
+      result.errors.push_back(fmt::format(
+          "{}: record {} at byte {}: length CRC mismatch; the rest of the file ({} bytes) is unreadable",
+          label, index, at, left));
       break;
     }
     if (length > left - 16 || left < 16) {

@@ -35,29 +35,48 @@ std::vector<double> to_doubles(const Tensor& tensor, const std::string& what) {
   if (t.dtype() == DType::kF16 || t.dtype() == DType::kBF16) t = cast(t, DType::kF32);
   auto convert = [](const auto& v) { return std::vector<double>(v.begin(), v.end()); };
   switch (t.dtype()) {
-    case DType::kF32: return convert(t.to_vector<float>());
-    case DType::kF64: return t.to_vector<double>();
-    case DType::kI64: return convert(t.to_vector<int64_t>());
-    case DType::kI32: return convert(t.to_vector<int32_t>());
-    case DType::kI8: return convert(t.to_vector<int8_t>());
-    case DType::kU8: return convert(t.to_vector<uint8_t>());
-    case DType::kBool: return convert(t.to_vector<bool>());
-    default: raise(ErrorCode::kInvalidArgument, "{}: tensors of dtype {} are not supported", what, to_string(t.dtype()));
+    case DType::kF32:
+      return convert(t.to_vector<float>());
+    case DType::kF64:
+      return t.to_vector<double>();
+    case DType::kI64:
+      return convert(t.to_vector<int64_t>());
+    case DType::kI32:
+      return convert(t.to_vector<int32_t>());
+    case DType::kI8:
+      return convert(t.to_vector<int8_t>());
+    case DType::kU8:
+      return convert(t.to_vector<uint8_t>());
+    case DType::kBool:
+      return convert(t.to_vector<bool>());
+    default:
+      raise(ErrorCode::kInvalidArgument, "{}: tensors of dtype {} are not supported", what,
+            to_string(t.dtype()));
   }
 }
 
 tb::DataType tb_dtype(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return tb::DT_FLOAT;
-    case DType::kF64: return tb::DT_DOUBLE;
-    case DType::kF16: return tb::DT_HALF;
-    case DType::kBF16: return tb::DT_BFLOAT16;
-    case DType::kI64: return tb::DT_INT64;
-    case DType::kI32: return tb::DT_INT32;
-    case DType::kI8: return tb::DT_INT8;
-    case DType::kU8: return tb::DT_UINT8;
-    case DType::kBool: return tb::DT_BOOL;
-    default: return tb::DT_INVALID;
+    case DType::kF32:
+      return tb::DT_FLOAT;
+    case DType::kF64:
+      return tb::DT_DOUBLE;
+    case DType::kF16:
+      return tb::DT_HALF;
+    case DType::kBF16:
+      return tb::DT_BFLOAT16;
+    case DType::kI64:
+      return tb::DT_INT64;
+    case DType::kI32:
+      return tb::DT_INT32;
+    case DType::kI8:
+      return tb::DT_INT8;
+    case DType::kU8:
+      return tb::DT_UINT8;
+    case DType::kBool:
+      return tb::DT_BOOL;
+    default:
+      return tb::DT_INVALID;
   }
 }
 
@@ -87,14 +106,22 @@ void set_attr(tb::AttrValue* out, const Attribute& attr) {
   std::visit(
       [&](const auto& v) {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, int64_t>) out->set_i(v);
-        else if constexpr (std::is_same_v<T, float>) out->set_f(v);
-        else if constexpr (std::is_same_v<T, std::string>) out->set_s(v);
-        else if constexpr (std::is_same_v<T, Tensor>) set_tensor(out->mutable_tensor(), v);
-        else if constexpr (std::is_same_v<T, std::vector<int64_t>>) for (auto x : v) out->mutable_list()->add_i(x);
-        else if constexpr (std::is_same_v<T, std::vector<float>>) for (auto x : v) out->mutable_list()->add_f(x);
-        else if constexpr (std::is_same_v<T, std::vector<std::string>>) for (const auto& x : v) out->mutable_list()->add_s(x);
-        else for (const auto& x : v) set_tensor(out->mutable_list()->add_tensor(), x);
+        if constexpr (std::is_same_v<T, int64_t>)
+          out->set_i(v);
+        else if constexpr (std::is_same_v<T, float>)
+          out->set_f(v);
+        else if constexpr (std::is_same_v<T, std::string>)
+          out->set_s(v);
+        else if constexpr (std::is_same_v<T, Tensor>)
+          set_tensor(out->mutable_tensor(), v);
+        else if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+          for (auto x : v) out->mutable_list()->add_i(x);
+        else if constexpr (std::is_same_v<T, std::vector<float>>)
+          for (auto x : v) out->mutable_list()->add_f(x);
+        else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+          for (const auto& x : v) out->mutable_list()->add_s(x);
+        else
+          for (const auto& x : v) set_tensor(out->mutable_list()->add_tensor(), x);
       },
       attr);
 }
@@ -139,7 +166,8 @@ std::string graph_def_bytes(const Graph& graph) {
   for (const Node* n : graph.topological_order()) {
     auto* node = def.add_node();
     node->set_name(unique_name(scope_name(n->name(), false), used));
-    node->set_op(n->domain().empty() || n->domain() == "ai.onnx" ? n->op_type() : n->domain() + "." + n->op_type());
+    node->set_op(n->domain().empty() || n->domain() == "ai.onnx" ? n->op_type()
+                                                                 : n->domain() + "." + n->op_type());
     for (const Value* in : n->inputs()) {
       if (!in) continue;
       auto it = ref.find(in);
@@ -176,7 +204,8 @@ std::string hparams_value(const std::string& tag, const tb::hparams::HParamsPlug
   return event.SerializeAsString();
 }
 
-std::string scalar_event(const std::string& tag, double value, int64_t step, std::optional<double> wall_time) {
+std::string scalar_event(const std::string& tag, double value, int64_t step,
+                         std::optional<double> wall_time) {
   tb::Event event = make_event(step, wall_time);
   auto* v = event.mutable_summary()->add_value();
   v->set_tag(tag);
@@ -207,7 +236,8 @@ EventFileWriter& SummaryWriter::child(const std::string& dir) {
   return *slot;
 }
 
-void SummaryWriter::add_scalar(const std::string& tag, double value, int64_t step, std::optional<double> wall_time) {
+void SummaryWriter::add_scalar(const std::string& tag, double value, int64_t step,
+                               std::optional<double> wall_time) {
   writer_->add(scalar_event(tag, value, step, wall_time));
 }
 
@@ -272,7 +302,9 @@ void SummaryWriter::add_image(const std::string& tag, const Tensor& image, int64
   if (image.rank() != rank)
     raise(ErrorCode::kInvalidArgument, "{}: image of shape {} has rank {}, expected {} for {}", what,
           to_string(image.shape()), image.rank(), rank,
-          format == ImageFormat::kCHW ? "CHW" : format == ImageFormat::kHWC ? "HWC" : "HW");
+          format == ImageFormat::kCHW   ? "CHW"
+          : format == ImageFormat::kHWC ? "HWC"
+                                        : "HW");
   int64_t h = 0, w = 0, c = 1;
   Dims shape = image.shape();
   if (format == ImageFormat::kCHW) c = shape[0], h = shape[1], w = shape[2];
@@ -281,9 +313,11 @@ void SummaryWriter::add_image(const std::string& tag, const Tensor& image, int64
   if (c != 1 && c != 3 && c != 4)
     raise(ErrorCode::kInvalidArgument, "{}: image of shape {} has {} channels; expected 1, 3 or 4", what,
           to_string(shape), c);
-  if (h <= 0 || w <= 0) raise(ErrorCode::kInvalidArgument, "{}: image of shape {} is empty", what, to_string(shape));
+  if (h <= 0 || w <= 0)
+    raise(ErrorCode::kInvalidArgument, "{}: image of shape {} is empty", what, to_string(shape));
   if (!is_floating(image.dtype()) && image.dtype() != DType::kU8)
-    raise(ErrorCode::kInvalidArgument, "{}: images are floating [0, 1] or u8, not {}", what, to_string(image.dtype()));
+    raise(ErrorCode::kInvalidArgument, "{}: images are floating [0, 1] or u8, not {}", what,
+          to_string(image.dtype()));
   const bool scale = is_floating(image.dtype());
   const std::vector<double> values = to_doubles(image, what);
   std::vector<uint8_t> pixels(static_cast<size_t>(h * w * c));
@@ -304,7 +338,8 @@ void SummaryWriter::add_image(const std::string& tag, const Tensor& image, int64
   img->set_height(static_cast<int32_t>(h));
   img->set_width(static_cast<int32_t>(w));
   img->set_colorspace(static_cast<int32_t>(c));
-  img->set_encoded_image_string(encode_png(pixels, static_cast<int>(h), static_cast<int>(w), static_cast<int>(c)));
+  img->set_encoded_image_string(
+      encode_png(pixels, static_cast<int>(h), static_cast<int>(w), static_cast<int>(c)));
   writer_->add(event.SerializeAsString());
 }
 

@@ -78,7 +78,7 @@ std::vector<std::string> find_event_files(const std::string& logdir);
 struct GraphNodeInfo {
   std::string name, op;
   std::vector<std::string> inputs;
-  std::vector<std::string> output_shapes;  // "_output_shapes" as "[2,3]", "[?,3]", "?"
+  std::vector<std::string> output_shapes;    // "_output_shapes" as "[2,3]", "[?,3]", "?"
   std::map<std::string, std::string> attrs;  // other attributes, printed ("3", "[1,1]", "\"a\"")
 };
 

@@ -27,9 +27,18 @@
 namespace kiln::tensorboard {
 
 struct SummaryWriterOptions {
-  SummaryWriterOptions& flush_secs(double v) { flush_secs_ = v; return *this; }
-  SummaryWriterOptions& max_queue(size_t v) { max_queue_ = v; return *this; }
-  SummaryWriterOptions& filename_suffix(std::string v) { filename_suffix_ = std::move(v); return *this; }
+  SummaryWriterOptions& flush_secs(double v) {
+    flush_secs_ = v;
+    return *this;
+  }
+  SummaryWriterOptions& max_queue(size_t v) {
+    max_queue_ = v;
+    return *this;
+  }
+  SummaryWriterOptions& filename_suffix(std::string v) {
+    filename_suffix_ = std::move(v);
+    return *this;
+  }
   /// Seconds between background flushes (PyTorch's default 120). 0: write on every event.
   double flush_secs_ = 120;
   /// Pending events that trigger a write from the calling thread (PyTorch's default 10).
@@ -45,10 +54,10 @@ class HParam {
  public:
   HParam(bool v) : kind_(kBool), bool_(v) {}  // NOLINT: implicit, like PyTorch's dict values
   template <class T>
-    requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
-  HParam(T v) : kind_(kNumber), number_(static_cast<double>(v)) {}  // NOLINT
-  HParam(const char* v) : kind_(kString), string_(v) {}               // NOLINT
-  HParam(std::string v) : kind_(kString), string_(std::move(v)) {}    // NOLINT
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) HParam(T v)
+      : kind_(kNumber), number_(static_cast<double>(v)) {}          // NOLINT
+  HParam(const char* v) : kind_(kString), string_(v) {}             // NOLINT
+  HParam(std::string v) : kind_(kString), string_(std::move(v)) {}  // NOLINT
   enum Kind { kNumber, kString, kBool };
   Kind kind() const { return kind_; }
   double number() const { return number_; }
@@ -87,8 +96,8 @@ class SummaryWriter {
                   std::optional<double> wall_time = {});
   /// Like PyTorch: one run per key in logdir/<main_tag with '/' as '_'>_<key>, each holding
   /// the scalar under main_tag, so TensorBoard draws them on one chart.
-  void add_scalars(const std::string& main_tag, const std::map<std::string, double>& values,
-                   int64_t step = 0, std::optional<double> wall_time = {});
+  void add_scalars(const std::string& main_tag, const std::map<std::string, double>& values, int64_t step = 0,
+                   std::optional<double> wall_time = {});
   /// Histogram of every element (converted to double) over TensorBoard's default buckets
   /// (make_histogram). Throws Error(kInvalidArgument) for an empty tensor or non-finite values.
   void add_histogram(const std::string& tag, const Tensor& values, int64_t step = 0,
@@ -113,8 +122,8 @@ class SummaryWriter {
   /// per metric, written the way torch.utils.tensorboard does: into a run folder
   /// logdir/<run_name> (default: the current time in seconds), so the HParams tab lists the
   /// run with its metrics. run_name "." writes into this writer's own folder.
-  void add_hparams(const std::map<std::string, HParam>& hparams,
-                   const std::map<std::string, double>& metrics, const std::string& run_name = "");
+  void add_hparams(const std::map<std::string, HParam>& hparams, const std::map<std::string, double>& metrics,
+                   const std::string& run_name = "");
   /// Writes every pending event; after it returns they are complete in the file(s). Throws
   /// Error(kIo) naming the file on a failed write.
   void flush();

@@ -22,8 +22,14 @@ namespace kiln::tensorboard {
 double grad_norm(const std::vector<Tensor>& params);
 
 struct TrainingLoggerOptions {
-  TrainingLoggerOptions& histogram_every(int64_t v) { histogram_every_ = v; return *this; }
-  TrainingLoggerOptions& writer(SummaryWriterOptions v) { writer_ = std::move(v); return *this; }
+  TrainingLoggerOptions& histogram_every(int64_t v) {
+    histogram_every_ = v;
+    return *this;
+  }
+  TrainingLoggerOptions& writer(SummaryWriterOptions v) {
+    writer_ = std::move(v);
+    return *this;
+  }
   int64_t histogram_every_ = 10;  // log_weights writes when step % histogram_every == 0
   SummaryWriterOptions writer_;
 };
@@ -48,7 +54,8 @@ class TrainingLogger {
   void log_graph(const Graph& graph);
   /// hparams with the final metrics (e.g. {"hparam/final_val_loss", 0.01}), written into this
   /// run's folder so TensorBoard's HParams tab lists the run.
-  void log_hparams(const std::map<std::string, HParam>& hparams, const std::map<std::string, double>& metrics);
+  void log_hparams(const std::map<std::string, HParam>& hparams,
+                   const std::map<std::string, double>& metrics);
   void flush() { writer_.flush(); }
   void close() { writer_.close(); }
 
