@@ -530,6 +530,34 @@ TEST(TensorboardWriter, GraphDefCarriesScopesOpsInputsAndShapes) {
   EXPECT_EQ(by_name.at("output/y").inputs, std::vector<std::string>{"layer1/0/relu"});
 }
 
+TEST(TensorboardWriter, GraphOfAGraphModule) {
+  Graph g;
+  g.add_input("x", DType::kF32, Shape{2, 4});
+  g.add_initializer("fc.weight", Tensor::zeros({3, 4}, DType::kF32));
+  g.add_initializer("fc.bias", Tensor::zeros({3}, DType::kF32));
+  Attributes gemm_attrs;
+  gemm_attrs.set("transB", int64_t{1});
+  g.add_node({"Gemm", {"x", "fc.weight", "fc.bias"}, {"h"}, gemm_attrs, "/fc/Gemm"});
+  g.add_node({"Relu", {"h"}, {"y"}, {}, "/relu/Relu"});
+  g.find_value("h")->set_type(DType::kF32, Shape{2, 3});
+  g.find_value("y")->set_type(DType::kF32, Shape{2, 3});
+  g.add_output("y");
+  nn::GraphModuleImpl module(std::move(g));
+  TempDir dir;
+  {
+    SummaryWriter w(dir.path());
+    w.add_graph(module);
+  }
+  EventFile f = read_event_file(event_files(dir.path())[0]);
+  ASSERT_EQ(f.events.size(), 2u);
+  std::map<std::string, std::string> ops;
+  for (const auto& n : decode_graph_def(f.events[1].graph_def)) ops[n.name] = n.op;
+  EXPECT_EQ(ops["fc/Gemm"], "Gemm");
+  EXPECT_EQ(ops["relu/Relu"], "Relu");
+  EXPECT_EQ(ops["fc/weight"], "Const");
+  EXPECT_EQ(ops["x"], "Placeholder");
+}
+
 TEST(TensorboardWriter, HparamsRunHoldsThePluginSummariesAndMetrics) {
   TempDir dir;
   {

@@ -20,6 +20,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kiln/frontend/nn/graph_module.h"
 #include "kiln/frontend/tensorboard/histogram.h"
 #include "kiln/runtime/graph.h"
 #include "kiln/runtime/tensor.h"
@@ -118,6 +119,8 @@ class SummaryWriter {
   /// dotted names become scopes: "fc.weight" -> "fc/weight"), outputs Identity nodes
   /// "output/<name>".
   void add_graph(const Graph& graph);
+  /// An imported model's graph (GraphModule::graph(): op types, shapes, parameter names).
+  void add_graph(const nn::GraphModuleImpl& module) { add_graph(module.graph()); }
   /// The hparams plugin's experiment, session start and session end summaries plus one scalar
   /// per metric, written the way torch.utils.tensorboard does: into a run folder
   /// logdir/<run_name> (default: the current time in seconds), so the HParams tab lists the
