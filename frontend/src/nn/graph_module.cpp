@@ -241,12 +241,17 @@ Graph GraphModuleImpl::to_graph(ExportForm form) const {
   for (const auto& [value, tensor] : slots_)
     g.set_initializer(g.find_value(value->name()), tensor->detach().to(Device::host()));
   if (form == ExportForm::kInference) {
+    // Dropout becomes an Identity, which keeps the value's name (it may be a graph output).
     for (Node* n : g.nodes()) {
-      if (!is_op(*n, "Dropout") || !n->output(0) || n->output(0)->is_graph_output()) continue;
+      if (!is_op(*n, "Dropout") || !n->output(0)) continue;
       if (n->output(1) && !n->output(1)->uses().empty()) continue;  // the mask is read: keep the node
-      g.replace_uses(n->output(0), n->input(0));
+      const std::string in = n->input(0)->name(), out = n->output(0)->name(), name = n->name();
+      g.remove_node(n);
+      g.add_node({"Identity", {in}, {out}, {}, name});
     }
     g.remove_dead_nodes();
+    for (Value* v : g.initializers())
+      if (v->uses().empty() && !v->is_graph_output() && !v->is_graph_input()) g.remove_initializer(v);
   }
   validate(g);
   return g;

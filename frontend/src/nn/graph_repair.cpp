@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "kiln/runtime/op_registry.h"
@@ -76,6 +77,19 @@ bool feeds_weight(const Value* v) {
   return false;
 }
 
+// Inputs that configure an op rather than carry data (Dropout's ratio, Clip's bounds...): a
+// floating initializer used only there is a constant of the model, not a parameter.
+bool only_configures(const Value* v) {
+  auto configures = [](const Use& u) {
+    const Node* n = u.node;
+    if (is_op(n, "Dropout") || is_op(n, "Upsample")) return u.input_index >= 1;
+    if (is_op(n, "Clip") || is_op(n, "Resize")) return u.input_index >= 1;
+    if (is_op(n, "Pad")) return u.input_index == 2;
+    return false;
+  };
+  return !v->uses().empty() && std::all_of(v->uses().begin(), v->uses().end(), configures);
+}
+
 // Nodes without a gradient between a trainable initializer and a graph output (on floating values).
 void find_non_differentiable(const Graph& g, const std::set<const Value*>& trainable, TrainabilityReport& report) {
   std::set<const Value*> reached(trainable.begin(), trainable.end());
@@ -108,6 +122,8 @@ TrainabilityReport repair_for_training(Graph& graph, std::vector<std::pair<std::
     InitializerRole role = InitializerRole::kParameter;
     if (statistics.count(v)) {
       role = InitializerRole::kBuffer;
+    } else if (only_configures(v)) {
+      role = InitializerRole::kConstant;
     } else if (exporter_named(v->name())) {
       role = feeds_weight(v) && v->initializer()->numel() > 1 ? InitializerRole::kParameter : InitializerRole::kConstant;
       (role == InitializerRole::kParameter ? report.unmapped_parameters : report.unmapped_constants).push_back(v->name());
