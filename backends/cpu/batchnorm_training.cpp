@@ -66,17 +66,20 @@ class BatchNormTraining : public Kernel {
                               double sum = 0, squares = 0;
                               for (int64_t n = 0; n < batch_; ++n) {
                                 const T* xp = x + (n * channels_ + c) * spatial_;
+#pragma omp simd reduction(+ : sum)
                                 for (int64_t i = 0; i < spatial_; ++i) sum += xp[i];
                               }
                               const double mean = sum / count;
                               for (int64_t n = 0; n < batch_; ++n) {
                                 const T* xp = x + (n * channels_ + c) * spatial_;
+#pragma omp simd reduction(+ : squares)
                                 for (int64_t i = 0; i < spatial_; ++i)
                                   squares += (xp[i] - mean) * (xp[i] - mean);
                               }
                               const double a = scale[c] / std::sqrt(squares / count + eps_), b = shift[c];
                               for (int64_t n = 0; n < batch_; ++n) {
                                 const int64_t base = (n * channels_ + c) * spatial_;
+#pragma omp simd
                                 for (int64_t i = 0; i < spatial_; ++i)
                                   y[base + i] = static_cast<T>((x[base + i] - mean) * a + b);
                               }

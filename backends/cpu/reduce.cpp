@@ -163,6 +163,7 @@ class FloatReduceKernel : public Kernel {
           if (red_ == Red::kMax) {
             for (int64_t b = 0; b < b_size; ++b) max = row[b] > max || std::isnan(row[b]) ? row[b] : max;
           } else {
+#pragma omp simd reduction(+ : sum)
             for (int64_t b = 0; b < b_size; ++b) sum += row[b];
           }
         }

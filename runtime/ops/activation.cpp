@@ -148,7 +148,7 @@ Tensor zero_derivative(const GradContext& g) { return zero(x_of(g)); }
 void register_activation_ops(OpRegistry& registry) {
   // Opsets before 6 had a `consumed_inputs` attribute; kiln starts where it was removed.
   registry.add(OpDef("Relu").opsets(6).infer(infer_numeric_unary).grad([](GradContext& g) {
-    g.set_input_grad(0, g.output_grad(0) * cast(g.output(0) > 0.0, g.output(0).dtype()));
+    g.set_input_grad(0, g.output_grad(0) * sign(g.output(0)));  // y >= 0: sign(y) is 1 where y > 0, else 0
   }));
   registry.add(OpDef("LeakyRelu")
                    .opsets(6)

@@ -10,11 +10,11 @@
 
 #include "kiln/runtime/autograd.h"
 #include "kiln/runtime/backend.h"
+#include "host_allocator.h"
 
 namespace kiln {
 namespace {
 
-constexpr size_t kHostAlignment = 64;
 constexpr int64_t kPrintedValues = 8;
 
 bool records_grad(const Tensor& base) { return base.requires_grad() && GradMode::enabled(); }
@@ -287,15 +287,8 @@ std::shared_ptr<Storage> Storage::allocate(Device device, size_t bytes) {
   s->bytes_ = bytes;
   s->device_ = device;
   if (device.is_host()) {
-    // aligned_alloc wants a multiple of the alignment; never ask for 0 so data() is never null.
-    if (bytes > std::numeric_limits<size_t>::max() - kHostAlignment) {
-      raise(ErrorCode::kOutOfMemory, "cannot allocate {} bytes on host", bytes);
-    }
-    const size_t rounded =
-        std::max<size_t>((bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment, kHostAlignment);
-    s->data_ = std::aligned_alloc(kHostAlignment, rounded);
-    if (s->data_ == nullptr) raise(ErrorCode::kOutOfMemory, "cannot allocate {} bytes on host", bytes);
-    s->deleter_ = [](void* p) { std::free(p); };
+    s->data_ = host_allocate(bytes);
+    s->deleter_ = [bytes](void* p) { host_release(p, bytes); };
     return s;
   }
   Backend* backend = device.backend;

@@ -8,6 +8,10 @@ Cases (the same models and data shapes on both sides, SGD with momentum 0.9):
   sine    the seed MLP, Linear(1,10)-ReLU-Linear(10,1), full batch of 100 (a step is an epoch)
   cnn     Conv-ReLU-MaxPool twice then Linear on 28x28 inputs, batch 32
   resnet  resnet18-sized (BasicBlocks [2,2,2,2], 11.2M parameters), 3x64x64 inputs, batch 8
+  finetune_cnn, finetune_resnet18: fine-tuning an exported model (issue 5): torch trains the
+          module (tests/interop/models.py SmallCnn at batch 32 on 1x28x28; torchvision resnet18
+          at batch 8 on 3x64x64) and kiln trains the ONNX file torch exported from it with
+          BatchNorm kept (TrainingMode.PRESERVE), as a GraphModule
 
 Usage (repository root, test venv): .venv/bin/python tools/bench/compare_torch.py
     [--kiln build/kiln_train_bench] [--threads 1 2] [--json build/reports/compare_torch.json]
@@ -20,7 +24,31 @@ import subprocess
 import sys
 import time
 
-STEPS = {"sine": 100, "cnn": 30, "resnet": 8}
+STEPS = {"sine": 100, "cnn": 30, "resnet": 8, "finetune_cnn": 30, "finetune_resnet18": 8}
+# The fine-tuning cases: (input shape, classes).
+FINETUNE = {"finetune_cnn": ((32, 1, 28, 28), 10), "finetune_resnet18": ((8, 3, 64, 64), 1000)}
+
+
+def finetune_module(case):
+    import torch
+    import torchvision
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "interop"))
+    import models
+    torch.manual_seed(0)
+    return models.SmallCnn() if case == "finetune_cnn" else torchvision.models.resnet18(weights=None)
+
+
+def export_finetune_model(case, folder):
+    """The ONNX file kiln fine-tunes: torch's export of the same module, BatchNorm kept."""
+    import torch
+    path = os.path.join(folder, case + ".onnx")
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        shape, _ = FINETUNE[case]
+        torch.onnx.export(finetune_module(case), torch.randn(*shape), path, opset_version=17,
+                          input_names=["input"], output_names=["output"], dynamic_axes={"input": {0: "N"}},
+                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    return path
 
 
 def torch_worker(case, steps):
@@ -38,6 +66,11 @@ def torch_worker(case, steps):
         model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
                               nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
         x, y = torch.randn(32, 1, 28, 28), torch.randint(0, 10, (32,))
+        loss_fn, lr = nn.functional.cross_entropy, 0.01
+    elif case in FINETUNE:
+        model = finetune_module(case)
+        shape, classes = FINETUNE[case]
+        x, y = torch.randn(*shape), torch.randint(0, classes, (shape[0],))
         loss_fn, lr = nn.functional.cross_entropy, 0.01
     else:
         import torchvision
@@ -76,6 +109,7 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--cases", nargs="+", default=list(STEPS))
     parser.add_argument("--json")
+    parser.add_argument("--models", default="build/bench_models", help="where the fine-tuning models are exported")
     parser.add_argument("--torch-worker", nargs=2, metavar=("CASE", "STEPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_worker:
@@ -89,7 +123,11 @@ def main():
     for case in args.cases:
         for threads in args.threads:
             steps = str(STEPS[case])
-            k = run_json([args.kiln, case, steps], threads)
+            cmd = [args.kiln, case, steps]
+            if case in FINETUNE:
+                shape, classes = FINETUNE[case]
+                cmd += [export_finetune_model(case, args.models), ",".join(map(str, shape)), str(classes)]
+            k = run_json(cmd, threads)
             t = run_json([sys.executable, __file__, "--torch-worker", case, steps], threads)
             row = {"case": case, "threads": threads, "kiln_step_ms": k["step_ms"], "torch_step_ms": t["step_ms"],
                    "time_ratio": k["step_ms"] / t["step_ms"], "kiln_peak_rss_mb": k["peak_rss_mb"],

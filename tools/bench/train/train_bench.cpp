@@ -1,6 +1,9 @@
 // kiln's side of tools/bench/compare_torch.py: times training steps of one case and prints one
 // JSON line {"case", "steps", "step_ms" (median), "peak_rss_mb"}. Usage:
 //   kiln_train_bench sine|cnn|resnet STEPS      (threads: OMP_NUM_THREADS)
+//   kiln_train_bench finetune STEPS MODEL.onnx N,C,H,W CLASSES
+// finetune: an ONNX model PyTorch exported (BatchNorm kept), fine-tuned as a GraphModule on
+// random inputs of the given shape with cross-entropy over CLASSES.
 // sine: the seed MLP on 100 points, full batch (a step is one epoch); cnn: the parity CNN on
 // 28x28 inputs at batch 32; resnet: a resnet18-sized network (BasicBlocks [2,2,2,2], 64..512
 // channels, 11.2M parameters) on 3x64x64 inputs at batch 8. SGD with momentum 0.9 throughout.
@@ -17,6 +20,7 @@
 #include "kiln/frontend/optim.h"
 #include "kiln/frontend/tensor.h"
 #include "kiln/runtime/error.h"
+#include "kiln/train/load_module.h"
 
 namespace kiln {
 namespace {
@@ -71,28 +75,46 @@ double peak_rss_mb() {
   return 0;
 }
 
-int run(const std::string& name, int steps) {
+Dims parse_dims(const std::string& text) {
+  Dims dims;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    dims.push_back(std::stoll(text.substr(start, comma - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return dims;
+}
+
+int run(const std::string& name, int steps, const std::vector<std::string>& extra) {
   manual_seed(0);
-  nn::Sequential model{nullptr};
+  std::shared_ptr<nn::Module> model;
   Tensor x, y;
   bool regression = false;
-  if (name == "sine") {
-    model = nn::Sequential(nn::Linear(1, 10), nn::ReLU(), nn::Linear(10, 1));
+  if (name.rfind("finetune", 0) == 0) {
+    if (extra.size() != 3) raise(ErrorCode::kInvalidArgument, "finetune needs MODEL.onnx N,C,H,W CLASSES");
+    model = train::load_module(extra[0]).ptr();
+    x = randn(parse_dims(extra[1]));
+    y = randint(0, std::stoll(extra[2]), {x.dim(0)});
+  } else if (name == "sine") {
+    model = nn::Sequential(nn::Linear(1, 10), nn::ReLU(), nn::Linear(10, 1)).ptr();
     x = rand({100, 1}) * 5.0;
     y = run_op1("Sin", {x});
     regression = true;
   } else if (name == "cnn") {
     model = nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 8, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),
                            nn::Conv2d(nn::Conv2dOptions(8, 16, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),
-                           nn::Flatten(), nn::Linear(16 * 7 * 7, 10));
+                           nn::Flatten(), nn::Linear(16 * 7 * 7, 10))
+                .ptr();
     x = randn({32, 1, 28, 28});
     y = randint(0, 10, {32});
   } else if (name == "resnet") {
-    model = resnet18_sized(10);
+    model = resnet18_sized(10).ptr();
     x = randn({8, 3, 64, 64});
     y = randint(0, 10, {8});
   } else {
-    raise(ErrorCode::kInvalidArgument, "unknown case '{}' (expected sine, cnn or resnet)", name);
+    raise(ErrorCode::kInvalidArgument, "unknown case '{}' (expected sine, cnn, resnet or finetune)", name);
   }
   optim::SGD opt(model->parameters(), optim::SGDOptions(regression ? 0.1 : 0.01).momentum(0.9));
   auto step = [&] {
@@ -121,11 +143,11 @@ int run(const std::string& name, int steps) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: kiln_train_bench sine|cnn|resnet STEPS\n";
+    std::cerr << "usage: kiln_train_bench sine|cnn|resnet STEPS | finetune STEPS MODEL.onnx N,C,H,W CLASSES\n";
     return 2;
   }
   try {
-    return kiln::run(argv[1], std::atoi(argv[2]));
+    return kiln::run(argv[1], std::atoi(argv[2]), std::vector<std::string>(argv + 3, argv + argc));
   } catch (const kiln::Error& e) {
     std::cerr << "kiln_train_bench: error: " << e.what() << "\n";
     return 1;
