@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "kiln/runtime/autograd.h"
+#include "kiln/runtime/trace.h"
 #include "node_desc.h"
 
 namespace kiln {
@@ -238,6 +239,7 @@ std::vector<Tensor> run_op(std::string_view op, const std::vector<Tensor>& input
     k->backend->run(k->kernel, abi_in.data(), abi_in.size(), abi_out.data(), abi_out.size());
   }
   autograd::record(*def, k->opset, k->attrs, inputs, outputs);
+  if (Tracer* tracer = active_tracer()) tracer->record(*def, domain, k->opset, attrs, inputs, outputs);
   return outputs;
 }
 

@@ -10,6 +10,7 @@
 
 #include "kiln/runtime/autograd.h"
 #include "kiln/runtime/backend.h"
+#include "kiln/runtime/trace.h"
 #include "host_allocator.h"
 
 namespace kiln {
@@ -607,9 +608,12 @@ Tensor Tensor::clone() const {
   if (d.host_accessible()) {
     Tensor out = empty(shape_, dtype_, d);
     copy_strided(out.raw_data(), raw_data(), shape_, strides_, size_of(dtype_));
+    if (Tracer* tracer = active_tracer()) tracer->record_copy(*this, out);
     return out;
   }
-  return to(Device::host()).to(d);
+  Tensor out = to(Device::host()).to(d);
+  if (Tracer* tracer = active_tracer()) tracer->record_copy(*this, out);
+  return out;
 }
 
 Tensor Tensor::to(Device target) const {

@@ -120,7 +120,7 @@ std::vector<Tensor> GraphModuleImpl::run_node(const Node& node, const std::vecto
     if (in.size() > 1 && in[1].defined()) p = in[1].item<double>();
     const Tensor& x = in[0];
     std::vector<Tensor> out(node.outputs().size());
-    if (!is_training() || p == 0) {
+    if (!is_training() || p == 0 || !dropout_enabled_) {
       out[0] = x;
       if (out.size() > 1) out[1] = cast(full(x.shape(), 1.0, DType::kI64), DType::kBool);
       return out;

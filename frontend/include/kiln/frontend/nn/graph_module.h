@@ -50,6 +50,11 @@ class GraphModuleImpl : public Module {
   std::vector<std::string> trainable_names() const;
   std::vector<std::string> frozen_names() const;
 
+  /// Turns the graph's Dropout nodes off (identity) even in train() when false, e.g. to compare
+  /// training with PyTorch, whose dropout masks cannot be reproduced. On by default.
+  void set_dropout_enabled(bool enabled) { dropout_enabled_ = enabled; }
+  bool dropout_enabled() const { return dropout_enabled_; }
+
   const TrainabilityReport& report() const { return report_; }
   /// The repaired graph (initializers hold the values from import).
   const Graph& graph() const { return graph_; }
@@ -73,6 +78,7 @@ class GraphModuleImpl : public Module {
   std::vector<const Node*> order_;
   std::map<const Value*, Tensor*> slots_;  // parameters and buffers
   Generator* dropout_generator_;
+  bool dropout_enabled_ = true;
 };
 
 KILN_MODULE(GraphModule);
