@@ -37,6 +37,7 @@ const std::string& required_metadata(const Checkpoint& c, const std::string& key
 void save_training_checkpoint(const std::string& path, const TrainingParts& parts, const TrainingProgress& progress) {
   if (!parts.model) raise(ErrorCode::kInvalidArgument, "{}: save_training_checkpoint needs a model", path);
   Checkpoint c;
+  c.metadata = parts.metadata;
   for (const auto& [name, t] : parts.model->state_dict()) c.tensors[kModelPrefix + name] = t;
   if (parts.optimizer) parts.optimizer->state_dict().save_to(c, "optimizer");
   if (parts.scheduler) c.metadata["scheduler"] = parts.scheduler->save();

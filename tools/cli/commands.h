@@ -16,5 +16,7 @@ Action add_run_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_demo_command(CLI::App& app);
 Action add_plot_command(CLI::App& app);
+Action add_train_command(CLI::App& app);
+Action add_export_command(CLI::App& app);
 
 }  // namespace kiln::cli

@@ -1,17 +1,20 @@
-// `kiln info MODEL.onnx [--json]`: inputs and outputs, opsets, producer, parameters, an op
-// histogram, and which backend can run each op.
+// `kiln info MODEL.onnx [--json] [--train [--freeze GLOB]... [--train-only GLOB]...]`: inputs and
+// outputs, opsets, producer, parameters, an op histogram, which backend can run each op, and with
+// --train what kiln train would train and refuse.
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "kiln/onnx/model.h"
 #include "kiln/runtime/backend.h"
 #include "kiln/runtime/op_registry.h"
+#include "kiln/train/driver.h"
 #include "model_inputs.h"
 #include "op_support.h"
 
@@ -23,6 +26,8 @@ struct InfoArgs {
   std::string model;
   std::string backend;  // empty: every loaded backend
   bool json = false;
+  bool train = false;  // --train: the preflight report of kiln train
+  std::vector<std::string> freeze, train_only;
 };
 
 using OpKey = std::pair<std::string, std::string>;  // (domain, op_type)
@@ -77,8 +82,35 @@ std::vector<std::string> backends_to_check(const std::string& list, std::vector<
   return out;
 }
 
+// `--train`: what kiln train would train, freeze and refuse, before it starts.
+nlohmann::json train_report(const InfoArgs& a, const onnx::Model& model) {
+  nn::GraphModule net(model.graph.clone());
+  const train::FreezeResult freezing = train::apply_freezing(net, a.freeze, a.train_only);
+  const train::PreflightReport r = train::preflight(net, freezing);
+  return {{"trainable", r.trainable},
+          {"frozen", r.frozen},
+          {"buffers", r.buffers},
+          {"unmapped_constants", r.unmapped_constants},
+          {"unmapped_parameters", r.unmapped_parameters},
+          {"non_differentiable", r.non_differentiable},
+          {"notes", r.notes},
+          {"problems", r.problems},
+          {"ready", r.problems.empty()}};
+}
+
+void print_train_report(const nlohmann::json& t) {
+  fmt::print("training (kiln train preflight): {}\n", t["ready"].get<bool>() ? "ready" : "NOT ready");
+  for (const char* key : {"trainable", "frozen", "buffers", "unmapped_constants", "non_differentiable", "notes", "problems"}) {
+    const auto& list = t[key];
+    fmt::print("  {} ({}){}\n", key, list.size(), list.empty() ? "" : ":");
+    for (const auto& item : list) fmt::print("    {}\n", item.get<std::string>());
+  }
+}
+
 int info(const InfoArgs& a) {
   onnx::Model model = onnx::load_model(a.model);
+  std::optional<nlohmann::json> train;
+  if (a.train) train = train_report(a, model);
   const Graph& graph = model.graph;
 
   // Inference fills in output types the file does not declare; a failure is reported, not fatal.
@@ -165,6 +197,7 @@ int info(const InfoArgs& a) {
       if (!b.plan_error.empty()) out["plan_errors"][b.backend] = b.plan_error;
     if (!inference_error.empty()) out["inference_error"] = inference_error;
     if (!example_error.empty()) out["example_error"] = example_error;
+    if (train) out["train"] = *train;
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
@@ -212,6 +245,7 @@ int info(const InfoArgs& a) {
   for (const std::string& n : notes) fmt::print("unavailable backend: {}\n", n);
   if (!inference_error.empty()) fmt::print("shape inference failed: {}\n", inference_error);
   if (!example_error.empty()) fmt::print("placement not checked: {}\n", example_error);
+  if (train) print_train_report(*train);
   return 0;
 }
 
@@ -224,6 +258,11 @@ Action add_info_command(CLI::App& app) {
   sub->add_option("model", a->model, "The .onnx model")->required();
   sub->add_option("--backend", a->backend, "Backends to check ops against (default: every loaded backend)");
   sub->add_flag("--json", a->json, "Print JSON");
+  sub->add_flag("--train", a->train,
+                "Also the training preflight: trainable and frozen parameters, unmapped constants, ops without a "
+                "gradient, repair notes");
+  sub->add_option("--freeze", a->freeze, "With --train: freeze parameters matching GLOB (repeatable)");
+  sub->add_option("--train-only", a->train_only, "With --train: train only parameters matching GLOB (repeatable)");
   return [a] { return info(*a); };
 }
 

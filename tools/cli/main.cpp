@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   add(kiln::cli::add_bench_command(app));
   add(kiln::cli::add_demo_command(app));
   add(kiln::cli::add_plot_command(app));
+  add(kiln::cli::add_train_command(app));
+  add(kiln::cli::add_export_command(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,8 @@ struct TrainingParts {
   std::optional<JsonState> scheduler;
   Generator* generator = nullptr;     // e.g. &default_generator(), which Dropout draws from
   data::DataLoader* loader = nullptr;  // its epoch and position (shuffle order follows)
+  /// Extra metadata saved as it is (e.g. the source model's path and SHA-256); load ignores it.
+  std::map<std::string, std::string> metadata;
 };
 
 struct TrainingProgress {
