@@ -20,6 +20,7 @@
 #include "kiln/frontend/nn/loss.h"
 #include "kiln/frontend/npy.h"
 #include "kiln/frontend/optim.h"
+#include "kiln/frontend/tensorboard/event_reader.h"
 #include "kiln/onnx/model.h"
 #include "kiln/train/driver.h"
 #include "kiln/train/load_module.h"
@@ -405,6 +406,53 @@ TEST_F(TrainTest, ExportFromACheckpoint) {
       "InvalidArgument", {"different model", "fc.weight"});
   expect_failure("export " + path("ck/epoch-2.ckpt") + " -o " + path("nowhere/m.onnx"), "NotFound",
                  {"nowhere/m.onnx", "does not exist"});
+}
+
+// --logdir: TensorBoard's per-step train loss equals the JSONL losses (as float32), with one
+// val loss and val accuracy per epoch.
+TEST_F(TrainTest, LogdirScalarsMatchTheMetrics) {
+  train::TrainOptions o;
+  o.model = path("cls.onnx");
+  o.data = path("cls.npz");
+  o.val = path("cls_val.npz");
+  o.loss = "cross_entropy";
+  o.epochs = 2;
+  o.batch_size = 8;
+  o.logdir = path("logs");
+  o.metrics_out = path("m.jsonl");
+  train::fine_tune(o);
+  const std::vector<std::string> events = tensorboard::find_event_files(o.logdir);
+  ASSERT_FALSE(events.empty());
+  std::map<std::string, std::vector<tensorboard::ScalarPoint>> scalars;
+  for (const std::string& f : events)
+    for (auto& [tag, points] : tensorboard::scalars_of(tensorboard::read_event_file(f)))
+      scalars[tag].insert(scalars[tag].end(), points.begin(), points.end());
+  const std::vector<double> losses = train_losses(jsonl(o.metrics_out));
+  ASSERT_EQ(scalars["loss/train_step"].size(), losses.size());
+  for (size_t i = 0; i < losses.size(); ++i) {
+    EXPECT_EQ(scalars["loss/train_step"][i].step, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(scalars["loss/train_step"][i].value, static_cast<double>(static_cast<float>(losses[i])));
+  }
+  EXPECT_EQ(scalars["loss/val"].size(), 2u);
+  EXPECT_EQ(scalars["accuracy/val"].size(), 2u);
+  EXPECT_EQ(scalars["loss/train"].size(), 2u);
+}
+
+TEST(FileSha256, KnownDigests) {
+  const fs::path dir = fs::temp_directory_path() / ("kiln_sha_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto digest = [&](const std::string& bytes) {
+    std::ofstream((dir / "f").string(), std::ios::binary) << bytes;
+    return train::file_sha256((dir / "f").string());
+  };
+  EXPECT_EQ(digest(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(digest(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  fs::remove_all(dir);
+  EXPECT_THROW(train::file_sha256((dir / "f").string()), Error);
 }
 
 }  // namespace
