@@ -38,10 +38,10 @@ fi
 # tensorboard (reads kiln's event files in interop.tensorboard) from PyPI. numpy stays below 2
 # (torch 1.13 breaks on numpy 2).
 venv=.venv
-if ! "$venv/bin/python" -c "import torch, torchvision, onnx, onnxruntime, tensorboard" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import torch, torchvision, onnx, onnxruntime, tensorboard, safetensors" 2>/dev/null; then
   echo "install-deps: building the test venv in $venv"
   /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "onnxruntime==1.19.2" "onnx==1.16.2" "tensorboard==2.17.1"
+  "$venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "onnxruntime==1.19.2" "onnx==1.16.2" "tensorboard==2.17.1" "safetensors==0.4.5"
 fi
 
 build_dir=${BUILD_DIR:-build}

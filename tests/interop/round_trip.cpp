@@ -1,0 +1,82 @@
+// kiln's side of the fine-tune round trip (round_trip.py, issue 5 item 6). Usage:
+//   kiln_round_trip MODEL.onnx DATA.npz OUT_DIR
+// DATA.npz holds the training batches "x<k>", "y<k>" (k = 0..steps-1), the learning rate "lr"
+// and momentum "momentum", and an evaluation input "x_eval". The program loads MODEL.onnx as a
+// GraphModule, fine-tunes it with cross entropy and SGD (momentum) one step per batch in train
+// mode with Dropout off (PyTorch's masks cannot be reproduced), then writes to OUT_DIR:
+// model.onnx (inference form), model.safetensors (PyTorch's names) and kiln.npz with "loss"
+// (each step's loss, before its update) and "out" (the eval-mode output on x_eval).
+#include <fmt/format.h>
+
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "kiln/frontend/nn.h"
+#include "kiln/frontend/npy.h"
+#include "kiln/frontend/optim.h"
+#include "kiln/frontend/tensor.h"
+#include "kiln/runtime/error.h"
+#include "kiln/train/export.h"
+#include "kiln/train/load_module.h"
+
+namespace kiln {
+namespace {
+
+int run(const std::string& model_path, const std::string& data_path, const std::string& out_dir) {
+  std::map<std::string, Tensor> data = read_npz(data_path);
+  nn::GraphModule module = train::load_module(model_path);
+  const nn::TrainabilityReport& report = module->report();
+  for (const auto& line : report.untied) std::cout << "untied: " << line << "\n";
+  for (const auto& line : report.mapped) std::cout << "mapped: " << line << "\n";
+  for (const auto& line : report.unmapped_parameters) std::cout << "unmapped parameter: " << line << "\n";
+  for (const auto& line : report.folded_batchnorm) std::cout << "folded: " << line << "\n";
+  module->set_dropout_enabled(false);
+  module->train();
+  const double lr = data.at("lr").item<double>();
+  const double momentum = data.at("momentum").item<double>();
+  optim::SGD opt(module->trainable_parameters(), optim::SGDOptions(lr).momentum(momentum));
+  std::vector<double> losses;
+  for (int64_t step = 0; data.count(fmt::format("x{}", step)); ++step) {
+    opt.zero_grad();
+    Tensor logits = module->forward(data.at(fmt::format("x{}", step)));
+    Tensor loss = nn::functional::cross_entropy(logits, data.at(fmt::format("y{}", step)));
+    loss.backward();
+    opt.step();
+    losses.push_back(loss.item<double>());
+    std::cout << fmt::format("step {} loss {:.8f}\n", step, losses.back());
+  }
+  train::export_onnx(module, out_dir + "/model.onnx");
+  train::SafetensorsExportOptions options;
+  options.num_batches_tracked = static_cast<int64_t>(losses.size());
+  train::SafetensorsExportResult written =
+      train::export_safetensors(module, out_dir + "/model.safetensors", options);
+  std::cout << fmt::format("safetensors: {} tensors ({} num_batches_tracked added)\n", written.written.size(),
+                           written.added.size());
+  module->eval();
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = module->forward(data.at("x_eval"));
+  }
+  write_npz(
+      out_dir + "/kiln.npz",
+      {{"loss", Tensor::from_vector<double>({static_cast<int64_t>(losses.size())}, losses)}, {"out", out}});
+  return 0;
+}
+
+}  // namespace
+}  // namespace kiln
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::cerr << "usage: kiln_round_trip MODEL.onnx DATA.npz OUT_DIR\n";
+    return 2;
+  }
+  try {
+    return kiln::run(argv[1], argv[2], argv[3]);
+  } catch (const std::exception& e) {
+    std::cerr << "kiln_round_trip: " << e.what() << "\n";
+    return 1;
+  }
+}
