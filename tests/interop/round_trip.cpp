@@ -6,6 +6,10 @@
 // mode with Dropout off (PyTorch's masks cannot be reproduced), then writes to OUT_DIR:
 // model.onnx (inference form), model.safetensors (PyTorch's names) and kiln.npz with "loss"
 // (each step's loss, before its update) and "out" (the eval-mode output on x_eval).
+//   kiln_round_trip --traced OUT_DIR
+// exports two frontend models by tracing (an MLP with Dropout and GELU, a CNN with BatchNorm,
+// pools, Flatten and Dropout) to OUT_DIR/traced_<name>.onnx and writes traced_<name>.npz with
+// inputs "x_b<N>" and kiln's eval-mode outputs "y_b<N>" at batch 2 and 5 (traced_export.py).
 #include <fmt/format.h>
 
 #include <iostream>
@@ -22,6 +26,40 @@
 
 namespace kiln {
 namespace {
+
+int run_traced(const std::string& out_dir) {
+  manual_seed(11);
+  nn::Sequential mlp(nn::Linear(6, 16), nn::ReLU(), nn::Dropout(0.3), nn::Linear(16, 16), nn::GELU(),
+                     nn::Linear(16, 3));
+  nn::Sequential cnn(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
+                     nn::MaxPool2d(2), nn::Conv2d(nn::Conv2dOptions(4, 8, 3).padding(1)), nn::ReLU(),
+                     nn::AvgPool2d(2), nn::Flatten(), nn::Dropout(0.5), nn::Linear(8 * 2 * 2, 5));
+  Generator gen(12);
+  cnn->train();  // running statistics that are not the defaults
+  for (int i = 0; i < 3; ++i) cnn->forward(randn({8, 1, 8, 8}, gen) * 2.0 + 0.5);
+  struct Case {
+    std::string name;
+    nn::Module& model;
+    Dims sample;
+  };
+  for (Case c : {Case{"mlp", *mlp, {6}}, Case{"cnn", *cnn, {1, 8, 8}}}) {
+    Dims shape = c.sample;
+    shape.insert(shape.begin(), 4);
+    train::export_onnx(c.model, randn(shape, gen), out_dir + "/traced_" + c.name + ".onnx");
+    c.model.eval();
+    std::map<std::string, Tensor> arrays;
+    for (int64_t batch : {2, 5}) {
+      shape[0] = batch;
+      Tensor x = randn(shape, gen);
+      NoGradGuard no_grad;
+      arrays[fmt::format("x_b{}", batch)] = x;
+      arrays[fmt::format("y_b{}", batch)] = c.model.forward(x);
+    }
+    write_npz(out_dir + "/traced_" + c.name + ".npz", arrays);
+    std::cout << "exported traced_" << c.name << ".onnx\n";
+  }
+  return 0;
+}
 
 int run(const std::string& model_path, const std::string& data_path, const std::string& out_dir) {
   std::map<std::string, Tensor> data = read_npz(data_path);
@@ -69,8 +107,16 @@ int run(const std::string& model_path, const std::string& data_path, const std::
 }  // namespace kiln
 
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--traced") {
+    try {
+      return kiln::run_traced(argv[2]);
+    } catch (const std::exception& e) {
+      std::cerr << "kiln_round_trip: " << e.what() << "\n";
+      return 1;
+    }
+  }
   if (argc != 4) {
-    std::cerr << "usage: kiln_round_trip MODEL.onnx DATA.npz OUT_DIR\n";
+    std::cerr << "usage: kiln_round_trip MODEL.onnx DATA.npz OUT_DIR | kiln_round_trip --traced OUT_DIR\n";
     return 2;
   }
   try {
