@@ -15,7 +15,8 @@ build: deps
 
 demo: build
 	./$(BUILD)/kiln backends
-	./$(BUILD)/kiln demo --out $(BUILD)/demo
+	./$(BUILD)/kiln demo --out $(BUILD)/demo/sine --logdir $(BUILD)/demo/sine/runs
+	examples/finetune/run_demo.sh ./$(BUILD)/kiln $(BUILD)/demo/finetune
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -3,7 +3,8 @@ to ONNX (BatchNorm and Dropout kept), plus bundled train/validation data for fin
 
     /usr/bin/python3 examples/finetune/make_example.py   (or the test venv's python)
 
-Writes examples/finetune/small_cnn.onnx, stripes_train.npz and stripes_val.npz (each with x, y). The task: 12x12 images with a bright horizontal stripe whose row band is the
+Writes examples/finetune/small_cnn.onnx, stripes_train.npz and stripes_val.npz (each with x, y),
+and stripes_val_images.npy (8 validation images, to run the exported model on). The task: 12x12 images with a bright horizontal stripe whose row band is the
 class (6 classes). The model is pre-trained on clean images; the bundled data adds noise and a
 brightness shift, which fine-tuning adapts to.
 """
@@ -56,6 +57,7 @@ def main():
     x_val, y_val = stripes(64, rng, noise=0.5, shift=0.8)
     np.savez(os.path.join(HERE, "stripes_train.npz"), x=x_train, y=y_train)
     np.savez(os.path.join(HERE, "stripes_val.npz"), x=x_val, y=y_val)
+    np.save(os.path.join(HERE, "stripes_val_images.npy"), x_val[:8])  # for `kiln run` on the export
     with torch.no_grad():
         acc = (model(torch.from_numpy(x_val)).argmax(1).numpy() == y_val).mean()
     print(f"wrote small_cnn.onnx, stripes_train.npz and stripes_val.npz; validation accuracy before fine-tuning: {acc:.2f}")
