@@ -11,6 +11,7 @@
 #include "kiln/frontend/optim.h"
 #include "kiln/frontend/svg_plot.h"
 #include "kiln/frontend/tensor.h"
+#include "kiln/train/export.h"
 #include "kiln/frontend/tensorboard.h"
 
 namespace kiln::examples {
@@ -72,9 +73,9 @@ nn::Sequential make_model(uint64_t seed) {
   return nn::Sequential(nn::Linear(1, 10), nn::ReLU(), nn::Linear(10, 1));
 }
 
-// The model as a Graph for TensorBoard's Graphs tab. A frontend model cannot be traced into a
-// Graph yet, so this describes the three layers by hand (Linear = Gemm with transB), with the
-// model's own parameters as initializers under their PyTorch names.
+// The model as a Graph for TensorBoard's Graphs tab, scoped by module path ("0/Gemm") the way
+// PyTorch's add_graph scopes it; a traced graph (kiln::train::trace_module) names nodes by op.
+// Linear is Gemm with transB, and the model's parameters are initializers under their names.
 Graph model_graph(const nn::Sequential& model) {
   Graph g;
   g.add_input("x", DType::kF32, Shape{Dim("N"), 1});
@@ -163,12 +164,18 @@ std::vector<SineRun> run_sine_demo(const SineDemoOptions& options) {
   NoGradGuard no_grad;
   Tensor grid = linspace(0.0, 7.0, 141).reshape({141, 1});
   std::vector<plot::Series> fits{{"targets sin(x)", as_doubles(data.x_train), as_doubles(data.y_train), true}};
-  for (size_t i = 0; i < runs.size(); ++i)
-    fits.push_back({runs[i].name, as_doubles(grid), as_doubles(models[i]->forward(grid))});
+  std::map<std::string, Tensor> arrays{{"x_train", data.x_train}, {"y_train", data.y_train},
+                                       {"x_val", data.x_val},     {"y_val", data.y_val},
+                                       {"grid", grid}};
+  for (size_t i = 0; i < runs.size(); ++i) {
+    Tensor prediction = models[i]->forward(grid);
+    fits.push_back({runs[i].name, as_doubles(grid), as_doubles(prediction)});
+    arrays[runs[i].name + "_grid_prediction"] = prediction;
+    // Each trained model as ONNX, traced with a dynamic batch.
+    train::export_onnx(*models[i].ptr(), data.x_train, options.out_dir + "/" + runs[i].name + ".onnx");
+  }
   plot::write_svg_chart(options.out_dir + "/predictions.svg", fits, {"Predictions against targets", "x", "y"});
 
-  std::map<std::string, Tensor> arrays{{"x_train", data.x_train}, {"y_train", data.y_train},
-                                       {"x_val", data.x_val},     {"y_val", data.y_val}};
   for (const SineRun& run : runs) {
     const auto n = static_cast<int64_t>(run.train_loss.size());
     arrays[run.name + "_train_loss"] = Tensor::from_vector<double>({n}, run.train_loss);

@@ -54,8 +54,9 @@ struct SineRun {
   double prediction_at_6_5 = 0;
 };
 
-/// Trains both runs, prints every 10 epochs, and writes loss.svg, predictions.svg and
-/// sine_demo.npz (data, losses) into out_dir. Throws kiln::Error on a failed write.
+/// Trains both runs, prints every 10 epochs, and writes loss.svg, predictions.svg,
+/// sine_demo.npz (data, losses, predictions on a grid) and each trained model as ONNX
+/// (sgd.onnx, momentum.onnx) into out_dir. Throws kiln::Error on a failed write.
 std::vector<SineRun> run_sine_demo(const SineDemoOptions& options);
 
 }  // namespace kiln::examples

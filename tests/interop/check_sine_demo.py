@@ -37,6 +37,14 @@ def main():
             failures.append(f"{run}: no prediction at x = 6.5")
     if not arrays["momentum_train_loss"][-1] < arrays["sgd_train_loss"][-1]:
         failures.append("momentum did not end below plain SGD, the seed's finding")
+    # Both trained models exported as ONNX: ONNX Runtime gives kiln's predictions on the grid.
+    import onnxruntime
+    for run in ("sgd", "momentum"):
+        session = onnxruntime.InferenceSession(os.path.join(out, run + ".onnx"), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        got = session.run(None, {name: arrays["grid"]})[0]
+        if not np.allclose(got, arrays[run + "_grid_prediction"], rtol=1e-5, atol=1e-6):
+            failures.append(f"{run}.onnx in ONNX Runtime differs from kiln's predictions")
     for figure in ("loss.svg", "predictions.svg"):
         with open(os.path.join(out, figure)) as f:
             svg = f.read()

@@ -26,7 +26,8 @@ Action add_demo_command(CLI::App& app) {
   return [options] {
     options->log = &std::cout;
     examples::run_sine_demo(*options);
-    fmt::print("figures: {0}/loss.svg, {0}/predictions.svg; arrays: {0}/sine_demo.npz\n", options->out_dir);
+    fmt::print("figures: {0}/loss.svg, {0}/predictions.svg; models: {0}/sgd.onnx, {0}/momentum.onnx; arrays: {0}/sine_demo.npz\n",
+               options->out_dir);
     if (!options->logdir.empty())
       fmt::print("TensorBoard runs: {0}/sgd, {0}/momentum (tensorboard --logdir {0}; kiln plot {0} -o FILE.svg)\n",
                  options->logdir);
