@@ -15,6 +15,7 @@
 #include "kiln/frontend/npy.h"
 #include "kiln/onnx/model.h"
 #include "onnx/tiny_model.h"
+#include "tools/kiln_cli.h"
 
 namespace kiln {
 namespace {
@@ -33,17 +34,10 @@ Graph two_input_graph() {
 
 const std::vector<float> kX = {1.0f, -2.0f, 0.5f, 3.0f, 0.25f, -1.5f};  // [2,3]
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-class CliTest : public ::testing::Test {
+class CliTest : public KilnCliTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("kiln_cli_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    KilnCliTest::SetUp();
     onnx::Model tiny;
     tiny.graph = tiny_graph();
     tiny.producer_name = "kiln-test";
@@ -56,38 +50,6 @@ class CliTest : public ::testing::Test {
     write_npy(path("x64.npy"), Tensor::from_vector<double>({2, 3}, {1, 2, 3, 4, 5, 6}));
     write_npy(path("a.npy"), Tensor::from_vector<float>({2}, {1, 2}));
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  // env: variable assignments for the child, e.g. "KILN_BACKEND_PATH=...".
-  Result kiln(const std::string& args, const std::string& env = "") const {
-    std::string out = path("stdout.txt"), err = path("stderr.txt");
-    std::string command =
-        env + " " + std::string(KILN_BUILD_DIR) + "/kiln " + args + " >" + out + " 2>" + err;
-    int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read(out), read(err)};
-  }
-
-  static std::string read(const std::string& file) {
-    std::ifstream in(file);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
-  // The command fails with exactly one line "kiln: error [code]: ..." holding every needle.
-  void expect_failure(const std::string& args, const std::string& code,
-                      std::initializer_list<std::string> needles) {
-    Result r = kiln(args);
-    EXPECT_NE(r.code, 0) << args;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_EQ(r.err.rfind("kiln: error [" + code + "]: ", 0), 0u) << r.err;
-    for (const std::string& n : needles)
-      EXPECT_NE(r.err.find(n), std::string::npos) << "'" << n << "' in " << r.err;
-  }
-
-  fs::path dir_;
 };
 
 bool has_line(const std::string& text, const std::string& line) {
@@ -98,7 +60,7 @@ bool has_line(const std::string& text, const std::string& line) {
 }
 
 TEST_F(CliTest, InfoText) {
-  Result r = kiln("info " + path("tiny.onnx"));
+  CliResult r = kiln("info " + path("tiny.onnx"));
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.err.empty()) << r.err;
   // The fields as the saved file holds them (export may stamp its own producer).
@@ -115,7 +77,7 @@ TEST_F(CliTest, InfoText) {
 }
 
 TEST_F(CliTest, InfoJson) {
-  Result r = kiln("info --json " + path("tiny.onnx"));
+  CliResult r = kiln("info --json " + path("tiny.onnx"));
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   onnx::Model saved = onnx::load_model(path("tiny.onnx"));
@@ -164,7 +126,7 @@ std::optional<Summary> find_summary(const std::string& out, const std::string& n
 
 TEST_F(CliTest, RunPrintsASummaryOfEachOutput) {
   for (const std::string& spec : {"x=" + path("x.npy"), path("x.npy")}) {  // a single input needs no name
-    Result r = kiln("run " + path("tiny.onnx") + " --input " + spec);
+    CliResult r = kiln("run " + path("tiny.onnx") + " --input " + spec);
     ASSERT_EQ(r.code, 0) << r.err;
     std::vector<float> y = tiny_expected_y(kX);
     auto s = find_summary(r.out, "y");
@@ -188,7 +150,7 @@ TEST_F(CliTest, RunPrintsASummaryOfEachOutput) {
 }
 
 TEST_F(CliTest, RunWritesAnNpz) {
-  Result r = kiln("run " + path("tiny.onnx") + " --input x=" + path("x.npy") + " --output " +
+  CliResult r = kiln("run " + path("tiny.onnx") + " --input x=" + path("x.npy") + " --output " +
                   path("out.npz") + " --backend cpu --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;
   std::map<std::string, Tensor> out = read_npz(path("out.npz"));
@@ -201,7 +163,7 @@ TEST_F(CliTest, RunWritesAnNpz) {
 }
 
 TEST_F(CliTest, RunPrintsThePlacement) {
-  Result r = kiln("run " + path("two.onnx") + " --input a=" + path("a.npy") + " --input b=" + path("a.npy") +
+  CliResult r = kiln("run " + path("two.onnx") + " --input a=" + path("a.npy") + " --input b=" + path("a.npy") +
                   " --placement --strict");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\nAdd\\S* +Add +cpu"))) << r.out;
@@ -224,7 +186,7 @@ TEST_F(CliTest, RunErrors) {
   expect_failure("run " + tiny + " --input x=" + path("x64.npy"), "InvalidArgument", {"input 'x'", "f64"});
   expect_failure("run " + two + " --input a=" + path("x.npy") + " --input b=" + path("a.npy"),
                  "InvalidArgument", {"input 'a'", "[2,3]"});
-  Result missing = kiln("run " + tiny + " --input x=" + path("nope.npy"));
+  CliResult missing = kiln("run " + tiny + " --input x=" + path("nope.npy"));
   EXPECT_NE(missing.code, 0);
   EXPECT_EQ(missing.err.rfind("kiln: error [", 0), 0u) << missing.err;
   EXPECT_NE(missing.err.find("nope.npy"), std::string::npos) << missing.err;
@@ -235,14 +197,14 @@ TEST_F(CliTest, RunErrors) {
 TEST_F(CliTest, NotAModel) {
   std::ofstream(path("junk.onnx"), std::ios::binary) << "definitely not a protobuf\x01\xff\xff\xff";
   for (const char* command : {"info ", "run ", "bench "}) {
-    Result r = kiln(command + path("junk.onnx"));
+    CliResult r = kiln(command + path("junk.onnx"));
     EXPECT_NE(r.code, 0) << command;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.err.rfind("kiln: error [", 0), 0u) << r.err;
     EXPECT_NE(r.err.find("junk.onnx"), std::string::npos) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
   }
-  Result r = kiln("info " + path("missing.onnx"));
+  CliResult r = kiln("info " + path("missing.onnx"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("missing.onnx"), std::string::npos) << r.err;
 }
@@ -253,7 +215,7 @@ const std::string kWithTestBackend =
     std::string("KILN_BACKEND_PATH=") + KILN_BUILD_DIR + ":" + KILN_TEST_PLUGIN_DIR;
 
 TEST_F(CliTest, InfoReportsOpsABackendCannotRun) {
-  Result r = kiln("info --json " + path("tiny.onnx"), kWithTestBackend);
+  CliResult r = kiln("info --json " + path("tiny.onnx"), kWithTestBackend);
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["backends_checked"], nlohmann::json::parse(R"(["cpu", "test"])"));
@@ -268,7 +230,7 @@ TEST_F(CliTest, InfoReportsOpsABackendCannotRun) {
   for (const char* op : {"Add", "Relu", "Mul"})
     EXPECT_EQ(ops[op]["backends"], nlohmann::json::parse(R"(["cpu", "test"])")) << op;
 
-  Result text = kiln("info " + path("tiny.onnx") + " --backend test", kWithTestBackend);
+  CliResult text = kiln("info " + path("tiny.onnx") + " --backend test", kWithTestBackend);
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_TRUE(std::regex_search(text.out, std::regex("\n  MatMul +1  -\n"))) << text.out;
   EXPECT_TRUE(std::regex_search(text.out, std::regex("\n  Relu +1  test\n"))) << text.out;
@@ -280,18 +242,18 @@ TEST_F(CliTest, InfoReportsOpsABackendCannotRun) {
 TEST_F(CliTest, RunFallsBackOrFailsWhenStrict) {
   std::string args =
       "run " + path("tiny.onnx") + " --input " + path("x.npy") + " --backend test,cpu --placement";
-  Result r = kiln(args, kWithTestBackend);
+  CliResult r = kiln(args, kWithTestBackend);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\nmatmul +MatMul +cpu +fell back: test: "))) << r.out;
   ASSERT_TRUE(find_summary(r.out, "y")) << r.out;
-  Result strict = kiln(args + " --strict", kWithTestBackend);
+  CliResult strict = kiln(args + " --strict", kWithTestBackend);
   EXPECT_NE(strict.code, 0);
   EXPECT_EQ(strict.err.rfind("kiln: error [Unsupported]: ", 0), 0u) << strict.err;
   EXPECT_NE(strict.err.find("--strict"), std::string::npos) << strict.err;
 }
 
 TEST_F(CliTest, BenchJson) {
-  Result r = kiln("bench " + path("tiny.onnx") + " --batch 4 --iterations 5 --warmup 1 --threads 1 --json");
+  CliResult r = kiln("bench " + path("tiny.onnx") + " --batch 4 --iterations 5 --warmup 1 --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["batch"], 4);
@@ -307,7 +269,7 @@ TEST_F(CliTest, BenchJson) {
 }
 
 TEST_F(CliTest, BenchText) {
-  Result r = kiln("bench " + path("tiny.onnx") + " --iterations 3 --warmup 0");
+  CliResult r = kiln("bench " + path("tiny.onnx") + " --iterations 3 --warmup 0");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\nlatency: median [0-9.]+ ms, p90 [0-9.]+ ms"))) << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("\nthroughput: [0-9.]+ samples/s \\(batch 1\\)"))) << r.out;

@@ -24,6 +24,7 @@
 #include "kiln/onnx/model.h"
 #include "kiln/train/driver.h"
 #include "kiln/train/load_module.h"
+#include "tools/kiln_cli.h"
 
 namespace kiln {
 namespace {
@@ -66,18 +67,10 @@ Graph linear_graph(int64_t in, int64_t out, bool mod = false, const std::string&
   return g;
 }
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-class TrainTest : public ::testing::Test {
+class TrainTest : public KilnCliTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("kiln_train_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    KilnCliTest::SetUp();
     save("cls.onnx", linear_graph(4, 3));
     save("reg.onnx", linear_graph(4, 2));
     save("other.onnx", linear_graph(5, 3));
@@ -91,46 +84,10 @@ class TrainTest : public ::testing::Test {
     write_npz(path("reg.npz"),
               {{"x", x}, {"y", Tensor::from_vector<float>({kRows, 2}, values(kRows * 2, 2.0))}});
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
   void save(const std::string& name, Graph g) {
     onnx::Model m;
     m.graph = std::move(g);
     onnx::save_model(m, path(name));
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  Result kiln(const std::string& args) const {
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    const std::string command = std::string(KILN_BUILD_DIR) + "/kiln " + args + " >" + out + " 2>" + err;
-    const int status = std::system(command.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read(out), read(err)};
-  }
-  static std::string read(const std::string& file) {
-    std::ifstream in(file);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  // Fails with one line "kiln: error [code]: ..." holding every needle; no file is left behind.
-  void expect_failure(const std::string& args, const std::string& code,
-                      std::initializer_list<std::string> needles) {
-    const auto before = files();
-    const Result r = kiln(args);
-    EXPECT_NE(r.code, 0) << args;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_EQ(r.err.rfind("kiln: error [" + code + "]: ", 0), 0u) << r.err;
-    for (const std::string& n : needles)
-      EXPECT_NE(r.err.find(n), std::string::npos) << "'" << n << "' in " << r.err;
-    EXPECT_EQ(files(), before) << "files written by a failed run: " << args;
-  }
-  std::set<std::string> files() const {
-    std::set<std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
-      const std::string name = e.path().filename().string();
-      if (name != "stdout.txt" && name != "stderr.txt") out.insert(e.path().string());
-    }
-    return out;
   }
   static std::vector<Json> jsonl(const std::string& file) {
     std::vector<Json> out;
@@ -145,8 +102,6 @@ class TrainTest : public ::testing::Test {
       if (j["split"] == "train") out.push_back(j["loss"].get<double>());
     return out;
   }
-
-  fs::path dir_;
 };
 
 // The driver's per-step losses (JSONL) equal a hand-written loop over the same GraphModule,
@@ -198,12 +153,12 @@ TEST_F(TrainTest, ResumeContinuesExactly) {
       "train " + path("cls.onnx") + " --data " + path("cls.npz") + " --val " + path("cls_val.npz") +
       " --loss cross_entropy --optimizer adam --lr 0.05 --scheduler step --step-size 1 "
       "--gamma 0.5 --batch-size 8 --seed 7 --quiet ";
-  Result a = kiln(common + "--epochs 4 --metrics-out " + path("a.jsonl") + " --checkpoint-dir " + path("ca"));
+  CliResult a = kiln(common + "--epochs 4 --metrics-out " + path("a.jsonl") + " --checkpoint-dir " + path("ca"));
   ASSERT_EQ(a.code, 0) << a.err;
-  Result b1 =
+  CliResult b1 =
       kiln(common + "--epochs 2 --metrics-out " + path("b.jsonl") + " --checkpoint-dir " + path("cb"));
   ASSERT_EQ(b1.code, 0) << b1.err;
-  Result b2 = kiln(common + "--epochs 4 --resume --metrics-out " + path("b.jsonl") + " --checkpoint-dir " +
+  CliResult b2 = kiln(common + "--epochs 4 --resume --metrics-out " + path("b.jsonl") + " --checkpoint-dir " +
                    path("cb"));
   ASSERT_EQ(b2.code, 0) << b2.err;
   const std::vector<Json> la = jsonl(path("a.jsonl")), lb = jsonl(path("b.jsonl"));
@@ -309,20 +264,20 @@ TEST_F(TrainTest, BadInputsFailBeforeTraining) {
   expect_failure("train " + model + " --data " + path("cls.npz") + " --loss mse --resume", "InvalidArgument",
                  {"--resume needs --checkpoint-dir"});
   // Training only the layer after the Mod is fine: the Mod is no longer on a gradient's path.
-  Result ok = kiln("train " + path("mod.onnx") + " --data " + path("cls.npz") +
+  CliResult ok = kiln("train " + path("mod.onnx") + " --data " + path("cls.npz") +
                    " --loss cross_entropy --train-only 'head.*' --quiet");
   EXPECT_EQ(ok.code, 0) << ok.err;
 }
 
 TEST_F(TrainTest, FreezeGlobMatchingNothingWarns) {
-  Result r = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
+  CliResult r = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
                   " --loss cross_entropy --freeze 'layer9.*' --quiet");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("kiln: warning: --freeze 'layer9.*' matches no parameter"), std::string::npos)
       << r.err;
   // A glob set that freezes everything: the warning, then the error (exit 1, nothing written).
   const auto before = files();
-  Result all = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
+  CliResult all = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
                     " --loss cross_entropy --train-only 'x*' --metrics-out " + path("m.jsonl"));
   EXPECT_EQ(all.code, 1);
   EXPECT_EQ(all.err.rfind("kiln: warning: --train-only 'x*' matches no parameter", 0), 0u) << all.err;
@@ -334,7 +289,7 @@ TEST_F(TrainTest, FreezeGlobMatchingNothingWarns) {
 }
 
 TEST_F(TrainTest, ResumeFromAnotherModelsCheckpointFails) {
-  Result a = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
+  CliResult a = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
                   " --loss cross_entropy --quiet --checkpoint-dir " + path("ck"));
   ASSERT_EQ(a.code, 0) << a.err;
   write_npz(path("five.npz"), {{"x", Tensor::from_vector<float>({4, 5}, values(20, 0))},
@@ -349,11 +304,11 @@ TEST_F(TrainTest, NonFiniteLossStopsNamingTheStep) {
   write_npz(path("nan.npz"),
             {{"x", Tensor::from_vector<float>({4, 4}, {1, 2, 3, 4, 1, 2, 3, 4, NAN, 0, 0, 0, 1, 1, 1, 1})},
              {"y", Tensor::from_vector<float>({4, 2}, values(8, 0))}});
-  Result r = kiln("train " + path("reg.onnx") + " --data " + path("nan.npz") +
+  CliResult r = kiln("train " + path("reg.onnx") + " --data " + path("nan.npz") +
                   " --loss mse --batch-size 2 --no-shuffle --quiet");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("step 2: loss is nan"), std::string::npos) << r.err;
-  Result ok = kiln("train " + path("reg.onnx") + " --data " + path("nan.npz") +
+  CliResult ok = kiln("train " + path("reg.onnx") + " --data " + path("nan.npz") +
                    " --loss mse --batch-size 2 --no-shuffle --quiet --allow-nonfinite-loss --metrics-out " +
                    path("m.jsonl"));
   EXPECT_EQ(ok.code, 0) << ok.err;
@@ -364,7 +319,7 @@ TEST_F(TrainTest, NonFiniteLossStopsNamingTheStep) {
 }
 
 TEST_F(TrainTest, InfoTrainPreflight) {
-  Result r = kiln("info --json --train --freeze 'fc.bias' " + path("mod.onnx"));
+  CliResult r = kiln("info --json --train --freeze 'fc.bias' " + path("mod.onnx"));
   ASSERT_EQ(r.code, 0) << r.err;
   const Json t = Json::parse(r.out)["train"];
   EXPECT_EQ(t["trainable"], Json::parse(R"(["fc.weight [3,4]", "head.weight [3,3]", "head.bias [3]"])"));
@@ -372,7 +327,7 @@ TEST_F(TrainTest, InfoTrainPreflight) {
   EXPECT_EQ(t["non_differentiable"], Json::array({"node 'mod' (Mod)"}));
   EXPECT_EQ(t["unmapped_constants"], Json::array({"onnx::Mod_7"}));
   EXPECT_EQ(t["ready"], false);
-  Result ready = kiln("info --train --train-only 'head.*' " + path("mod.onnx"));
+  CliResult ready = kiln("info --train --train-only 'head.*' " + path("mod.onnx"));
   ASSERT_EQ(ready.code, 0) << ready.err;
   EXPECT_NE(ready.out.find("training (kiln train preflight): ready"), std::string::npos) << ready.out;
   EXPECT_NE(ready.out.find("  frozen (2):\n    fc.weight [3,4]\n    fc.bias [3]\n"), std::string::npos)
@@ -380,11 +335,11 @@ TEST_F(TrainTest, InfoTrainPreflight) {
 }
 
 TEST_F(TrainTest, ExportFromACheckpoint) {
-  Result a = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
+  CliResult a = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
                   " --loss cross_entropy --epochs 2 --lr 0.1 --quiet --checkpoint-dir " + path("ck") +
                   " --export " + path("direct.onnx"));
   ASSERT_EQ(a.code, 0) << a.err;
-  Result e = kiln("export " + path("ck/epoch-2.ckpt") + " -o " + path("from_ckpt.onnx"));
+  CliResult e = kiln("export " + path("ck/epoch-2.ckpt") + " -o " + path("from_ckpt.onnx"));
   ASSERT_EQ(e.code, 0) << e.err;
   const onnx::Model direct = onnx::load_model(path("direct.onnx")),
                     exported = onnx::load_model(path("from_ckpt.onnx"));
@@ -398,7 +353,7 @@ TEST_F(TrainTest, ExportFromACheckpoint) {
   }
   // --model overrides the recorded path; another model's checkpoint is refused with the differences.
   fs::copy_file(path("cls.onnx"), path("moved.onnx"));
-  Result moved =
+  CliResult moved =
       kiln("export " + path("ck/epoch-2.ckpt") + " --model " + path("moved.onnx") + " -o " + path("m2.onnx"));
   EXPECT_EQ(moved.code, 0) << moved.err;
   expect_failure(
