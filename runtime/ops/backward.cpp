@@ -22,14 +22,7 @@ OpDef backward_def(const std::string& name, const OpRegistry& registry, const ch
   if (!base) raise(ErrorCode::kInternal, "backward ops: {} must be registered before them", forward);
   OpDef def(name, kDomain);
   def.opsets(1).inputs(2, 2);
-  for (const AttrSpec& a : base->attr_specs()) {
-    if (a.required)
-      def.required_attr(a.name, a.type);
-    else if (a.default_value)
-      def.attr(a.name, a.type, *a.default_value);
-    else
-      def.optional_attr(a.name, a.type);
-  }
+  def.attrs_of(*base);
   return def;
 }
 

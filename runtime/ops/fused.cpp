@@ -59,14 +59,7 @@ void check_activation(const InferContext& c) {
 OpDef fused_def(const std::string& name, const OpDef& base, int min_inputs, int max_inputs) {
   OpDef def(name, kDomain);
   def.opsets(1).inputs(min_inputs, max_inputs);
-  for (const AttrSpec& a : base.attr_specs()) {
-    if (a.required)
-      def.required_attr(a.name, a.type);
-    else if (a.default_value)
-      def.attr(a.name, a.type, *a.default_value);
-    else
-      def.optional_attr(a.name, a.type);
-  }
+  def.attrs_of(base);
   def.attr("activation", AttrType::kString, string_attr(""))
       .attr("activation_min", AttrType::kFloat, float_attr(std::numeric_limits<float>::lowest()))
       .attr("activation_max", AttrType::kFloat, float_attr(std::numeric_limits<float>::max()));
@@ -78,14 +71,7 @@ OpDef fused_def(const std::string& name, const OpDef& base, int min_inputs, int 
 OpDef channels_last_pool_def(const std::string& name, std::shared_ptr<OpDef> base) {
   OpDef def(name, kDomain);
   def.opsets(1).inputs(1, 1).outputs(1, 1);
-  for (const AttrSpec& a : base->attr_specs()) {
-    if (a.required)
-      def.required_attr(a.name, a.type);
-    else if (a.default_value)
-      def.attr(a.name, a.type, *a.default_value);
-    else
-      def.optional_attr(a.name, a.type);
-  }
+  def.attrs_of(*base);
   def.infer([base](InferContext& c) {
     ValueType out = infer_as_base(c, *base, 1, /*channels_last=*/true);
     c.set_output(0, out.dtype, channels_last_shape(out.shape));

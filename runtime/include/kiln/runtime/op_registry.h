@@ -117,6 +117,11 @@ class OpDef {
     attrs_.push_back({std::move(name), type, std::nullopt, true});
     return *this;
   }
+  /// Takes over another op's attribute schema (fused and backward ops take their base op's).
+  OpDef& attrs_of(const OpDef& base) {
+    attrs_.insert(attrs_.end(), base.attrs_.begin(), base.attrs_.end());
+    return *this;
+  }
   /// Inputs whose values (not only types) inference reads, e.g. Reshape's shape. The executor
   /// computes them before planning so every other value gets a concrete shape.
   OpDef& shape_inputs(std::vector<int> indices) { shape_inputs_ = std::move(indices); return *this; }

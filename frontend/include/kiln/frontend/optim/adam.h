@@ -38,46 +38,47 @@ class AdamOptionsBase : public OptimizerOptions {
   bool amsgrad_ = false;
   bool maximize_ = false;
 };
+
+/// The chainable setters and the getters of Adam's and AdamW's options (Self: the options class).
+template <class Self>
+class AdamOptionsFor : public AdamOptionsBase {
+ public:
+  Self& lr(double value) { set_lr(value); return self(); }
+  Self& betas(std::pair<double, double> value) { set_betas(value); return self(); }
+  Self& eps(double value) { set_eps(value); return self(); }
+  Self& weight_decay(double value) { set_weight_decay(value); return self(); }
+  Self& amsgrad(bool value) { amsgrad_ = value; return self(); }
+  Self& maximize(bool value) { maximize_ = value; return self(); }
+  double lr() const { return lr_; }
+  std::pair<double, double> betas() const { return betas_; }
+  double eps() const { return eps_; }
+  double weight_decay() const { return weight_decay_; }
+  bool amsgrad() const { return amsgrad_; }
+  bool maximize() const { return maximize_; }
+  std::unique_ptr<OptimizerOptions> clone() const override {
+    return std::make_unique<Self>(static_cast<const Self&>(*this));
+  }
+
+ protected:
+  using AdamOptionsBase::AdamOptionsBase;
+
+ private:
+  Self& self() { return static_cast<Self&>(*this); }
+};
 }  // namespace detail
 
 /// Adam's options: AdamOptions(1e-3).betas({0.9, 0.99}).amsgrad(true). Setters throw
 /// Error(kInvalidArgument) for a negative lr, eps or weight_decay, or a beta outside [0, 1).
-class AdamOptions : public detail::AdamOptionsBase {
+class AdamOptions : public detail::AdamOptionsFor<AdamOptions> {
  public:
-  explicit AdamOptions(double lr = 1e-3) : AdamOptionsBase(lr, 0.0, "Adam") {}
-  AdamOptions& lr(double value) { set_lr(value); return *this; }
-  AdamOptions& betas(std::pair<double, double> value) { set_betas(value); return *this; }
-  AdamOptions& eps(double value) { set_eps(value); return *this; }
-  AdamOptions& weight_decay(double value) { set_weight_decay(value); return *this; }
-  AdamOptions& amsgrad(bool value) { amsgrad_ = value; return *this; }
-  AdamOptions& maximize(bool value) { maximize_ = value; return *this; }
-  double lr() const { return lr_; }
-  std::pair<double, double> betas() const { return betas_; }
-  double eps() const { return eps_; }
-  double weight_decay() const { return weight_decay_; }
-  bool amsgrad() const { return amsgrad_; }
-  bool maximize() const { return maximize_; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamOptions>(*this); }
+  explicit AdamOptions(double lr = 1e-3) : AdamOptionsFor(lr, 0.0, "Adam") {}
   std::string optimizer_name() const override { return "Adam"; }
 };
 
 /// AdamW's options: as Adam's, with decoupled weight decay defaulting to 1e-2.
-class AdamWOptions : public detail::AdamOptionsBase {
+class AdamWOptions : public detail::AdamOptionsFor<AdamWOptions> {
  public:
-  explicit AdamWOptions(double lr = 1e-3) : AdamOptionsBase(lr, 1e-2, "AdamW") {}
-  AdamWOptions& lr(double value) { set_lr(value); return *this; }
-  AdamWOptions& betas(std::pair<double, double> value) { set_betas(value); return *this; }
-  AdamWOptions& eps(double value) { set_eps(value); return *this; }
-  AdamWOptions& weight_decay(double value) { set_weight_decay(value); return *this; }
-  AdamWOptions& amsgrad(bool value) { amsgrad_ = value; return *this; }
-  AdamWOptions& maximize(bool value) { maximize_ = value; return *this; }
-  double lr() const { return lr_; }
-  std::pair<double, double> betas() const { return betas_; }
-  double eps() const { return eps_; }
-  double weight_decay() const { return weight_decay_; }
-  bool amsgrad() const { return amsgrad_; }
-  bool maximize() const { return maximize_; }
-  std::unique_ptr<OptimizerOptions> clone() const override { return std::make_unique<AdamWOptions>(*this); }
+  explicit AdamWOptions(double lr = 1e-3) : AdamOptionsFor(lr, 1e-2, "AdamW") {}
   std::string optimizer_name() const override { return "AdamW"; }
 };
 
