@@ -16,6 +16,7 @@ packages=(
   libonnx-testdata       # ONNX's node tests (conformance)
   zlib1g-dev             # .npz (deflate)
   python3-venv python3-numpy python3-torch python3-torchvision  # PyTorch interop tests (torch 1.13)
+  python3-pil            # interop.tensorboard decodes the PNG images kiln writes
 )
 
 missing=()
