@@ -125,6 +125,29 @@ TEST(GraphModule, BatchNormAndDropoutFollowTrainAndEval) {
   EXPECT_EQ(dropouts, 1);
 }
 
+// A file exported in training mode (training_mode=1, running-statistics outputs) still follows
+// the module's mode: eval() uses the running statistics.
+TEST(GraphModule, BatchNormExportedInTrainingModeFollowsEval) {
+  Graph g;
+  g.set_opset("", 15);
+  Value* x = g.add_input("x", DType::kF32, Shape{"N", 1, 1, 1});
+  g.add_initializer("bn.weight", floats({1}, {1}));
+  g.add_initializer("bn.bias", floats({1}, {0}));
+  g.add_initializer("bn.running_mean", floats({1}, {1}));
+  g.add_initializer("bn.running_var", floats({1}, {4}));
+  Attributes a;
+  a.set("epsilon", 0.0f);
+  a.set("training_mode", int64_t{1});
+  g.add_node({"BatchNormalization", {x->name(), "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"},
+              {"y", "mean_out", "var_out"}, a});
+  g.add_output("y");
+  GraphModule m(std::move(g));
+  m->eval();
+  EXPECT_EQ(m->forward(floats({2, 1, 1, 1}, {3, 5})).to_vector<float>(), (std::vector<float>{1, 2}));
+  m->train();
+  EXPECT_EQ(m->forward(floats({2, 1, 1, 1}, {3, 5})).to_vector<float>(), (std::vector<float>{-1, 1}));
+}
+
 TEST(GraphModule, FreezingByGlob) {
   GraphModule m(bn_dropout());
   EXPECT_EQ(m->freeze("bn.w*"), 1u);

@@ -115,6 +115,16 @@ std::vector<Tensor> GraphModuleImpl::run_node(const Node& node, const std::vecto
     out.resize(node.outputs().size());
     return out;
   }
+  if (is_op(node, "BatchNormalization") && (node.attrs().get_int("training_mode", 0) != 0 || node.outputs().size() > 1)) {
+    // A file exported in training mode, run in eval: running statistics, which the extra
+    // outputs (the running statistics) pass through unchanged.
+    Attributes a;
+    a.set("epsilon", node.attrs().get_float("epsilon", 1e-5f));
+    std::vector<Tensor> out{run_op("BatchNormalization", {in[0], in[1], in[2], in[3], in[4]}, a, 1, "", 15)[0]};
+    out.resize(node.outputs().size());
+    for (size_t i = 1; i < out.size() && i < 3; ++i) out[i] = in[i + 2];
+    return out;
+  }
   if (is_op(node, "Dropout")) {
     double p = node.attrs().get_float("ratio", 0.5f);
     if (in.size() > 1 && in[1].defined()) p = in[1].item<double>();
