@@ -113,6 +113,15 @@ void grad_extremum(GradContext& g) {
     if (g.needs_input_grad(i)) g.set_input_grad(i, sum_to(dy * masks[i] / ties, g.input(i).shape()));
 }
 
+// Mod on floats: y = a - q*b with q = trunc(a/b) (fmod=1) or floor(a/b) (fmod=0), constant
+// between jumps, so dA = dY and dB = -dY * q, with q = round((a - y)/b) read back from the output.
+void grad_mod(GradContext& g) {
+  const Tensor dy = g.output_grad(0);
+  Tensor db;
+  if (g.needs_input_grad(1)) db = -(dy * run_op1("Round", {(g.input(0) - g.output(0)) / g.input(1)}));
+  set_grads(g, g.needs_input_grad(0) ? dy : Tensor(), db);
+}
+
 }  // namespace
 
 void register_binary_ops(OpRegistry& registry) {
@@ -121,7 +130,7 @@ void register_binary_ops(OpRegistry& registry) {
   registry.add(OpDef("Sub").opsets(7).inputs(2, 2).infer(binary_infer(sub)).grad(grad_sub));
   registry.add(OpDef("Mul").opsets(7).inputs(2, 2).infer(binary_infer(mul)).grad(grad_mul));
   registry.add(OpDef("Div").opsets(7).inputs(2, 2).infer(binary_infer(div)).grad(grad_div));
-  registry.add(OpDef("Mod").opsets(10).inputs(2, 2).attr("fmod", AttrType::kInt, int_attr(0)).infer(infer_mod));
+  registry.add(OpDef("Mod").opsets(10).inputs(2, 2).attr("fmod", AttrType::kInt, int_attr(0)).infer(infer_mod).grad(grad_mod));
   // Opset 8 brought numpy broadcasting to the variadic ops (6 required equal shapes).
   registry.add(OpDef("Max").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)).grad(grad_extremum));
   registry.add(OpDef("Min").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)).grad(grad_extremum));

@@ -766,6 +766,134 @@ void grad_cumsum(GradContext& g) {
   g.set_input_grad(0, run_op1("CumSum", {g.output_grad(0), g.input(1)}, attrs));
 }
 
+// Trilu keeps a fixed triangle of each matrix, so its gradient keeps the same triangle of dY.
+void grad_trilu(GradContext& g) {
+  Attributes attrs;
+  attrs.set("upper", g.attr_int("upper"));
+  std::vector<Tensor> inputs{g.output_grad(0)};
+  if (g.num_inputs() > 1 && g.input(1).defined()) inputs.push_back(g.input(1));
+  g.set_input_grad(0, run_op1("Trilu", inputs, attrs, "", g.opset()));
+}
+
+// DepthToSpace and SpaceToDepth are permutations, so each gradient is the inverse permutation:
+// SpaceToDepth undoes DepthToSpace-DCR and DepthToSpace-DCR undoes SpaceToDepth. CRD has no
+// inverse op: dY [N, C, H*b, W*b] viewed as [N, C, H, b, W, b] goes back to [N, C, b, b, H, W].
+void grad_depth_to_space(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const int64_t b = g.attr_int("blocksize");
+  const Tensor dy = g.output_grad(0);
+  if (g.opset() < 11 || g.attr_string("mode") == "DCR") {
+    Attributes attrs;
+    attrs.set("blocksize", b);
+    return g.set_input_grad(0, run_op1("SpaceToDepth", {dy}, attrs));
+  }
+  const int64_t n = x.dim(0), h = x.dim(2), w = x.dim(3), c = x.dim(1) / (b * b);
+  g.set_input_grad(0, transpose(dy.reshape({n, c, h, b, w, b}), {0, 1, 3, 5, 2, 4}).reshape(x.shape()));
+}
+
+void grad_space_to_depth(GradContext& g) {
+  Attributes attrs;
+  attrs.set("blocksize", g.attr_int("blocksize"));
+  attrs.set("mode", std::string("DCR"));
+  g.set_input_grad(0, run_op1("DepthToSpace", {g.output_grad(0)}, attrs));
+}
+
+// An i64 tensor on `device`.
+Tensor index_tensor(const Dims& shape, const std::vector<int64_t>& values, Device device) {
+  Tensor t = Tensor::from_vector<int64_t>(shape, values);
+  return device.is_host() ? t : t.to(device);
+}
+
+// GatherND's indices with batch_dims b folded into the tuples: data viewed as [B, rest...]
+// (B the product of the batch dims) and each tuple prefixed with its batch number, so
+// ScatterND and GatherND at batch_dims 0 address the same slices.
+Tensor unbatched_nd_indices(const GradContext& g, const Tensor& indices, int64_t b) {
+  const int64_t depth = indices.dim(static_cast<int64_t>(indices.rank()) - 1);
+  int64_t batches = 1;
+  for (int64_t d = 0; d < b; ++d) batches *= indices.dim(d);
+  const std::vector<int64_t> flat = g.input_ints(1);
+  const int64_t tuples = depth > 0 ? static_cast<int64_t>(flat.size()) / depth : 0;
+  const int64_t per_batch = batches > 0 ? tuples / batches : 0;
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(tuples * (depth + 1)));
+  for (int64_t t = 0; t < tuples; ++t) {
+    out.push_back(per_batch > 0 ? t / per_batch : 0);
+    for (int64_t k = 0; k < depth; ++k) out.push_back(flat[static_cast<size_t>(t * depth + k)]);
+  }
+  Dims shape(indices.shape().begin() + b, indices.shape().end());
+  shape.insert(shape.begin(), batches);
+  shape.back() = depth + 1;
+  return index_tensor(shape, out, indices.device());
+}
+
+Tensor scatter_nd(const Tensor& data, const Tensor& indices, const Tensor& updates, const char* reduction) {
+  Attributes attrs;
+  attrs.set("reduction", std::string(reduction));
+  return run_op1("ScatterND", {data, indices, updates}, attrs);
+}
+
+// GatherND: each gathered slice of dY is added back where it was read (ScatterND-add into
+// zeros; repeated tuples add up). batch_dims > 0 folds the batch dims into the tuples.
+void grad_gather_nd(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const Tensor dy = g.output_grad(0);
+  const int64_t b = g.opset() >= 12 ? g.attr_int("batch_dims") : 0;
+  if (dy.numel() == 0) return g.set_input_grad(0, zeros_like(x));
+  if (b == 0) return g.set_input_grad(0, scatter_nd(zeros_like(x), g.input(1), dy, "add"));
+  const Tensor indices = unbatched_nd_indices(g, g.input(1), b);
+  Dims data_shape(x.shape().begin() + b, x.shape().end());
+  data_shape.insert(data_shape.begin(), indices.dim(0));
+  Dims update_shape(indices.shape().begin(), indices.shape().end() - 1);
+  const int64_t depth = indices.dim(static_cast<int64_t>(indices.rank()) - 1);
+  update_shape.insert(update_shape.end(), data_shape.begin() + depth, data_shape.end());
+  const Tensor zeros = Tensor::zeros(data_shape, x.dtype(), x.device());
+  g.set_input_grad(0, scatter_nd(zeros, indices, dy.reshape(update_shape), "add").reshape(x.shape()));
+}
+
+// The scatters' reduction: none (Scatter, and the default), or add; the others fail.
+std::string scatter_reduction(const GradContext& g) {
+  const std::string r = g.def().name() == "Scatter" || g.opset() < 16 ? "none" : g.attr_string("reduction");
+  if (r != "none" && r != "add") g.fail(fmt::format("reduction '{}' is not differentiable in kiln (none and add are)", r));
+  return r;
+}
+
+// ScatterElements (and Scatter): with reduction none, data gets dY with the scattered
+// positions zeroed (they were overwritten); with add, all of dY. Updates get dY gathered at
+// their indices (for none this assumes distinct indices, as ONNX does).
+void grad_scatter_elements(GradContext& g) {
+  const Tensor &data = g.input(0), &indices = g.input(1), &updates = g.input(2);
+  const Tensor dy = g.output_grad(0);
+  const bool none = scatter_reduction(g) == "none";
+  const int64_t axis = attr_axis(g, data);
+  const bool empty = indices.numel() == 0;
+  if (g.needs_input_grad(0)) {
+    if (none && !empty) {
+      Attributes attrs;
+      attrs.set("axis", axis);
+      g.set_input_grad(0, run_op1("ScatterElements", {dy, indices, zeros_like(updates)}, attrs));
+    } else {
+      g.set_input_grad(0, dy);
+    }
+  }
+  if (g.needs_input_grad(2)) {
+    if (empty) return g.set_input_grad(2, zeros_like(updates));
+    Attributes attrs;
+    attrs.set("axis", axis);
+    g.set_input_grad(2, run_op1("GatherElements", {dy, indices}, attrs));
+  }
+}
+
+// ScatterND: as ScatterElements, by slices (ScatterND of zeros into dY; GatherND of dY).
+void grad_scatter_nd(GradContext& g) {
+  const Tensor &indices = g.input(1), &updates = g.input(2);
+  const Tensor dy = g.output_grad(0);
+  const bool none = scatter_reduction(g) == "none";
+  const bool empty = updates.numel() == 0;
+  if (g.needs_input_grad(0)) g.set_input_grad(0, none && !empty ? scatter_nd(dy, indices, zeros_like(updates), "none") : dy);
+  if (g.needs_input_grad(2))
+    g.set_input_grad(2, empty ? zeros_like(updates) : run_op1("GatherND", {dy, indices}));
+}
+
 }  // namespace
 
 void register_movement_ops(OpRegistry& registry) {
@@ -830,36 +958,42 @@ void register_movement_ops(OpRegistry& registry) {
                    .opsets(11)
                    .inputs(2, 2)
                    .attr("batch_dims", AttrType::kInt, int_attr(0))  // since opset 12
-                   .infer(infer_gather_nd));
+                   .infer(infer_gather_nd)
+                   .grad(grad_gather_nd));
   // Scatter (deprecated after opset 10) is ScatterElements-11 under another name.
   registry.add(OpDef("Scatter")
                    .opsets(9, 10)
                    .inputs(3, 3)
                    .attr("axis", AttrType::kInt, int_attr(0))
-                   .infer(infer_scatter_elements));
+                   .infer(infer_scatter_elements)
+                   .grad(grad_scatter_elements));
   registry.add(OpDef("ScatterElements")
                    .opsets(11)
                    .inputs(3, 3)
                    .attr("axis", AttrType::kInt, int_attr(0))
                    .attr("reduction", AttrType::kString, string_attr("none"))
-                   .infer(infer_scatter_elements));
+                   .infer(infer_scatter_elements)
+                   .grad(grad_scatter_elements));
   registry.add(OpDef("ScatterND")
                    .opsets(11)
                    .inputs(3, 3)
                    .attr("reduction", AttrType::kString, string_attr("none"))
-                   .infer(infer_scatter_nd));
+                   .infer(infer_scatter_nd)
+                   .grad(grad_scatter_nd));
   // mode arrives at opset 11 (DCR before).
   registry.add(OpDef("DepthToSpace")
                    .opsets(1)
                    .required_attr("blocksize", AttrType::kInt)
                    .attr("mode", AttrType::kString, string_attr("DCR"))
-                   .infer([](InferContext& c) { infer_depth_space(c, true); }));
+                   .infer([](InferContext& c) { infer_depth_space(c, true); })
+                   .grad(grad_depth_to_space));
   registry.add(OpDef("SpaceToDepth")
                    .opsets(1)
                    .required_attr("blocksize", AttrType::kInt)
-                   .infer([](InferContext& c) { infer_depth_space(c, false); }));
+                   .infer([](InferContext& c) { infer_depth_space(c, false); })
+                   .grad(grad_space_to_depth));
   registry.add(
-      OpDef("Trilu").opsets(14).inputs(1, 2).attr("upper", AttrType::kInt, int_attr(1)).infer(infer_trilu));
+      OpDef("Trilu").opsets(14).inputs(1, 2).attr("upper", AttrType::kInt, int_attr(1)).infer(infer_trilu).grad(grad_trilu));
   // CumSum's axis is read by the kernel at run time.
   registry.add(OpDef("CumSum")
                    .opsets(11)

@@ -287,6 +287,19 @@ void grad_mvn(GradContext& g) {
   g.set_input_grad(0, (dy - mean(dy, axes, true)) / s - c * mean(dy * c, axes, true) / (sigma * s * s));
 }
 
+// TopK: the gradient of Values goes back to the input positions Indices names (distinct along
+// the axis, so a ScatterElements-add into zeros); Indices is integer and has none.
+void grad_top_k(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const Tensor dv = g.output_grad(0);
+  if (dv.numel() == 0) return g.set_input_grad(0, zeros_like(x));
+  const int64_t axis = g.attr_int("axis");
+  Attributes attrs;
+  attrs.set("axis", axis < 0 ? axis + static_cast<int64_t>(x.rank()) : axis);
+  attrs.set("reduction", std::string("add"));
+  g.set_input_grad(0, run_op1("ScatterElements", {zeros_like(x), g.output(1), dv}, attrs));
+}
+
 }  // namespace
 
 void register_norm_ops(OpRegistry& registry) {
@@ -348,7 +361,8 @@ void register_norm_ops(OpRegistry& registry) {
                    .attr("largest", AttrType::kInt, int_attr(1))
                    .attr("sorted", AttrType::kInt, int_attr(1))
                    .shape_inputs({1})
-                   .infer(infer_top_k));
+                   .infer(infer_top_k)
+                   .grad(grad_top_k));
 }
 
 }  // namespace kiln::ops

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "grad_util.h"
 #include "infer_util.h"
 #include "op_families.h"
 
@@ -147,6 +148,48 @@ void infer_resize(InferContext& c) {
   c.set_output(0, dtype, Shape(std::move(out)));
 }
 
+// Nearest Resize and Upsample copy each output element from one input element, so dX sums dY
+// over the outputs each input element was copied to. Which one is read by running the same
+// forward (same opset, scales, sizes, roi, axes and rounding) on the input's 1-based flat
+// positions as i64; 0 marks an extrapolated output (tf_crop_and_resize), which reads no input.
+// dY is then added at those positions into zeros (slot 0 dropped). Linear and cubic fail.
+void grad_resize_nearest(GradContext& g) {
+  const bool upsample = g.def().name() == "Upsample";
+  const std::string mode = g.attr_string("mode");
+  if (mode != "nearest")
+    g.fail(fmt::format("mode '{}' is not differentiable in kiln (only 'nearest' is)", mode));
+  const Tensor& x = g.input(0);
+  const Tensor dy = g.output_grad(0);
+  const int64_t n = x.numel(), m = dy.numel();
+  if (n == 0 || m == 0) return g.set_input_grad(0, zeros_like(x));
+  std::vector<int64_t> positions(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) positions[static_cast<size_t>(i)] = i + 1;
+  Tensor index = Tensor::from_vector<int64_t>(x.shape(), positions);
+  if (!x.device().is_host()) index = index.to(x.device());
+  Attributes attrs;
+  attrs.set("mode", std::string("nearest"));
+  if (upsample) {
+    if (g.opset() < 9) attrs.set("scales", g.attrs().get_floats("scales", {}));
+  } else if (g.opset() >= 11) {
+    attrs.set("coordinate_transformation_mode", g.attr_string("coordinate_transformation_mode"));
+    attrs.set("nearest_mode", g.attr_string("nearest_mode"));
+    attrs.set("extrapolation_value", 0.0f);
+    if (g.opset() >= 18) {
+      if (g.attrs().has("axes")) attrs.set("axes", g.attr_ints("axes"));
+      attrs.set("keep_aspect_ratio_policy", g.attr_string("keep_aspect_ratio_policy"));
+    }
+  }
+  std::vector<Tensor> inputs{index};
+  for (size_t i = 1; i < g.num_inputs(); ++i) inputs.push_back(g.input(i));
+  const Tensor source = run_op1(g.def().name(), inputs, attrs, "", g.opset()).reshape({m});
+  Attributes scatter;
+  scatter.set("axis", int64_t{0});
+  scatter.set("reduction", std::string("add"));
+  const Tensor zeros = Tensor::zeros({n + 1}, x.dtype(), x.device());
+  const Tensor dx = run_op1("ScatterElements", {zeros, source, dy.reshape({m})}, scatter);
+  g.set_input_grad(0, slice(dx, 0, 1, n + 1).reshape(x.shape()));
+}
+
 }  // namespace
 
 void register_resize_ops(OpRegistry& registry) {
@@ -157,7 +200,8 @@ void register_resize_ops(OpRegistry& registry) {
                    .attr("mode", AttrType::kString, string_attr("nearest"))
                    .optional_attr("scales", AttrType::kFloats)
                    .shape_inputs({1})
-                   .infer(infer_upsample));
+                   .infer(infer_upsample)
+                   .grad(grad_resize_nearest));
   // Resize-10: X, scales. From 11: X, roi, scales, sizes. antialias, axes and
   // keep_aspect_ratio_policy arrive at 18.
   registry.add(OpDef("Resize")
@@ -173,7 +217,8 @@ void register_resize_ops(OpRegistry& registry) {
                    .optional_attr("axes", AttrType::kInts)
                    .attr("keep_aspect_ratio_policy", AttrType::kString, string_attr("stretch"))
                    .shape_inputs({1, 2, 3})
-                   .infer(infer_resize));
+                   .infer(infer_resize)
+                   .grad(grad_resize_nearest));
 }
 
 }  // namespace kiln::ops

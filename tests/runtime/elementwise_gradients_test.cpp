@@ -258,12 +258,107 @@ std::vector<GradCase> normalization_cases() {
   };
 }
 
+Tensor floats(const Dims& shape, std::vector<float> values) { return Tensor::from_vector<float>(shape, std::move(values)); }
+
+std::vector<GradCase> triangle_and_block_cases() {
+  const Tensor m = uniform64({3, 4}, -1, 1, 21);
+  const Tensor batched = uniform64({2, 3, 4}, -1, 1, 22);
+  return {
+      GradCase("TriluUpper", "Trilu").input(m),
+      GradCase("TriluLowerBatched", "Trilu").input(batched).attr("upper", int64_t{0}),
+      GradCase("TriluUpperK1", "Trilu").input(m).input(ints64({}, {1})),
+      GradCase("TriluLowerNegativeK", "Trilu").input(batched).input(ints64({1}, {-1})).attr("upper", int64_t{0}),
+      // k past the matrix: upper keeps nothing, lower keeps everything.
+      GradCase("TriluUpperKBeyond", "Trilu").input(m).input(ints64({}, {5})),
+      GradCase("TriluLowerKBeyond", "Trilu").input(m).input(ints64({}, {7})).attr("upper", int64_t{0}),
+      GradCase("TriluTall", "Trilu").input(uniform64({5, 2}, -1, 1, 23)).input(ints64({}, {-2})),
+      GradCase("DepthToSpaceDCR", "DepthToSpace").input(uniform64({1, 8, 2, 3}, -1, 1, 24)).attr("blocksize", int64_t{2}),
+      GradCase("DepthToSpaceCRD", "DepthToSpace").input(uniform64({2, 8, 2, 3}, -1, 1, 25)).attr("blocksize", int64_t{2}).attr("mode", "CRD"),
+      GradCase("DepthToSpaceCRDBlock3", "DepthToSpace").input(uniform64({1, 18, 2, 1}, -1, 1, 26)).attr("blocksize", int64_t{3}).attr("mode", "CRD"),
+      GradCase("DepthToSpaceDCRBlock3", "DepthToSpace").input(uniform64({1, 9, 1, 2}, -1, 1, 27)).attr("blocksize", int64_t{3}).attr("mode", "DCR"),
+      GradCase("DepthToSpaceBlock1", "DepthToSpace").input(uniform64({1, 2, 2, 2}, -1, 1, 28)).attr("blocksize", int64_t{1}).attr("mode", "CRD"),
+      // Before opset 11 there is no mode: DCR.
+      GradCase("DepthToSpaceOpset1", "DepthToSpace").input(uniform64({1, 8, 1, 2}, -1, 1, 29)).attr("blocksize", int64_t{2}).at_opset(1),
+      GradCase("SpaceToDepth", "SpaceToDepth").input(uniform64({1, 2, 4, 6}, -1, 1, 30)).attr("blocksize", int64_t{2}),
+      GradCase("SpaceToDepthBlock3", "SpaceToDepth").input(uniform64({2, 1, 6, 3}, -1, 1, 31)).attr("blocksize", int64_t{3}),
+      GradCase("SpaceToDepthBlock1", "SpaceToDepth").input(uniform64({1, 3, 2, 2}, -1, 1, 32)).attr("blocksize", int64_t{1}),
+  };
+}
+
+std::vector<GradCase> index_cases() {
+  const Tensor x = uniform64({3, 5}, -1, 1, 41);
+  const Tensor data = uniform64({2, 3, 4}, -1, 1, 42);
+  return {
+      GradCase("TopKLargestLastAxis", "TopK").input(x).input(ints64({1}, {2})).outputs(2),
+      GradCase("TopKSmallestAxis0", "TopK").input(uniform64({4, 3}, -1, 1, 43)).input(ints64({1}, {3})).attr("axis", int64_t{0}).attr("largest", int64_t{0}).outputs(2),
+      GradCase("TopKUnsortedMiddleAxis", "TopK").input(data).input(ints64({1}, {2})).attr("axis", int64_t{1}).attr("sorted", int64_t{0}).outputs(2),
+      GradCase("TopKAll", "TopK").input(x).input(ints64({1}, {5})).attr("axis", int64_t{-1}).outputs(2),
+      GradCase("TopKZero", "TopK").input(x).input(ints64({1}, {0})).outputs(2),
+      // Before opset 10 k is an attribute.
+      GradCase("TopKOpset9Attribute", "TopK").input(x).attr("k", int64_t{3}).at_opset(9).outputs(2),
+      GradCase("GatherNDElementsRepeated", "GatherND").input(uniform64({3, 4}, -1, 1, 44)).input(ints64({3, 2}, {0, 1, 2, -1, 0, 1})),
+      GradCase("GatherNDSlicesNegative", "GatherND").input(data).input(ints64({2, 1}, {1, -2})),
+      GradCase("GatherNDRows", "GatherND").input(data).input(ints64({2, 2, 2}, {0, 1, 1, 2, 1, 1, 0, 0})),
+      GradCase("GatherNDBatch1", "GatherND").input(data).input(ints64({2, 2, 1}, {2, 0, 1, 1})).attr("batch_dims", int64_t{1}),
+      GradCase("GatherNDBatch1Elements", "GatherND").input(data).input(ints64({2, 3, 2}, {0, 1, 2, 3, 0, 1, 1, 0, -1, -1, 1, 0})).attr("batch_dims", int64_t{1}),
+      GradCase("GatherNDBatch2", "GatherND").input(data).input(ints64({2, 3, 1}, {0, 3, 3, 1, 2, -1})).attr("batch_dims", int64_t{2}),
+      GradCase("GatherNDOpset11", "GatherND").input(uniform64({3, 2}, -1, 1, 45)).input(ints64({2, 1}, {2, 0})).at_opset(11),
+      GradCase("ScatterElementsAxis0", "ScatterElements").input(uniform64({3, 3}, -1, 1, 46)).input(ints64({2, 3}, {0, 2, 1, 2, 0, 0})).input(uniform64({2, 3}, -1, 1, 47)),
+      GradCase("ScatterElementsNegativeAxisAndIndex", "ScatterElements").input(uniform64({2, 4}, -1, 1, 48)).input(ints64({2, 2}, {-1, 0, 1, 2})).input(uniform64({2, 2}, -1, 1, 49)).attr("axis", int64_t{-1}),
+      GradCase("ScatterElementsAddRepeated", "ScatterElements").input(uniform64({3, 2}, -1, 1, 50)).input(ints64({3, 2}, {1, 1, 1, 0, 1, 1})).input(uniform64({3, 2}, -1, 1, 51)).attr("reduction", "add"),
+      GradCase("ScatterElementsOpset11", "ScatterElements").input(uniform64({4}, -1, 1, 52)).input(ints64({2}, {3, 1})).input(uniform64({2}, -1, 1, 53)).at_opset(11),
+      GradCase("ScatterElementsConstantUpdates", "ScatterElements").input(uniform64({3, 3}, -1, 1, 46)).input(ints64({1, 3}, {2, 0, 1})).constant_input(uniform64({1, 3}, -1, 1, 47)),
+      GradCase("ScatterOpset10", "Scatter").input(uniform64({3, 3}, -1, 1, 54)).input(ints64({1, 2}, {2, 0})).input(uniform64({1, 2}, -1, 1, 55)).attr("axis", int64_t{0}).at_opset(10),
+      GradCase("ScatterNDElements", "ScatterND").input(uniform64({3, 4}, -1, 1, 56)).input(ints64({3, 2}, {0, 1, 2, -1, 1, 1})).input(uniform64({3}, -1, 1, 57)),
+      GradCase("ScatterNDSlicesNegative", "ScatterND").input(data).input(ints64({2, 1}, {-1, 0})).input(uniform64({2, 3, 4}, -1, 1, 58)),
+      GradCase("ScatterNDRows", "ScatterND").input(data).input(ints64({2, 2}, {0, 2, 1, 0})).input(uniform64({2, 4}, -1, 1, 59)),
+      GradCase("ScatterNDAddRepeated", "ScatterND").input(uniform64({3, 2}, -1, 1, 60)).input(ints64({3, 1}, {1, 1, 2})).input(uniform64({3, 2}, -1, 1, 61)).attr("reduction", "add"),
+      GradCase("ScatterNDOpset11", "ScatterND").input(uniform64({4}, -1, 1, 62)).input(ints64({2, 1}, {3, 0})).input(uniform64({2}, -1, 1, 63)).at_opset(11),
+      GradCase("ModFmod", "Mod").input(uniform64({3, 4}, -3, 3, 64)).input(uniform64({3, 4}, 0.4, 1.3, 65)).attr("fmod", int64_t{1}),
+      GradCase("ModFmodNegativeDivisor", "Mod").input(uniform64({3, 4}, -3, 3, 66)).input(uniform64({3, 4}, -1.3, -0.4, 67)).attr("fmod", int64_t{1}),
+      GradCase("ModFmodBroadcast", "Mod").input(uniform64({2, 3}, -4, 4, 68)).input(uniform64({3}, 0.6, 1.7, 69)).attr("fmod", int64_t{1}),
+      GradCase("ModFmodScalarDivisor", "Mod").input(uniform64({2, 3}, -4, 4, 70)).input(Tensor::scalar<double>(0.7)).attr("fmod", int64_t{1}),
+      // |a| < |b|: the quotient is 0, so the divisor gets no gradient.
+      GradCase("ModFmodSmallDividend", "Mod").input(uniform64({2, 3}, -0.3, 0.3, 71)).input(uniform64({2, 3}, 0.5, 1, 72)).attr("fmod", int64_t{1}),
+  };
+}
+
+GradCase upsample_opset7(const std::string& name, Tensor x, std::vector<float> scales) {
+  GradCase c(name, "Upsample");
+  c.input(std::move(x)).at_opset(7);
+  c.attrs.set("scales", std::move(scales));
+  return c;
+}
+
+std::vector<GradCase> resize_cases() {
+  const Tensor x = uniform64({1, 2, 2, 3}, -1, 1, 81);
+  return {
+      GradCase("ResizeNearestUpScales", "Resize").input(x).absent().input(floats({4}, {1, 1, 2, 1.5f})),
+      GradCase("ResizeNearestDownSizes", "Resize").input(uniform64({1, 1, 4, 5}, -1, 1, 82)).absent().absent().input(ints64({4}, {1, 1, 3, 2})),
+      GradCase("ResizeNearestAsymmetricFloor", "Resize").input(x).absent().input(floats({4}, {1, 1, 1.7f, 2.5f})).attr("coordinate_transformation_mode", "asymmetric").attr("nearest_mode", "floor"),
+      GradCase("ResizeNearestAlignCornersCeil", "Resize").input(x).absent().absent().input(ints64({4}, {1, 2, 3, 5})).attr("coordinate_transformation_mode", "align_corners").attr("nearest_mode", "ceil"),
+      GradCase("ResizeNearestPytorchHalfPixelPreferCeil", "Resize").input(x).absent().input(floats({4}, {1, 1, 2.5f, 0.7f})).attr("coordinate_transformation_mode", "pytorch_half_pixel").attr("nearest_mode", "round_prefer_ceil"),
+      // Outputs outside the roi read no input (extrapolation_value).
+      GradCase("ResizeNearestTfCropAndResize", "Resize").input(uniform64({1, 1, 3, 3}, -1, 1, 83)).input(floats({8}, {0, 0, -0.4f, 0.2f, 1, 1, 1.5f, 0.8f})).absent().input(ints64({4}, {1, 1, 4, 3})).attr("coordinate_transformation_mode", "tf_crop_and_resize").attr("extrapolation_value", 5.0f),
+      GradCase("ResizeNearest3d", "Resize").input(uniform64({2, 3, 2}, -1, 1, 84)).absent().input(floats({3}, {1.5f, 1, 2})),
+      // Resize-10: X and scales only (asymmetric, floor).
+      GradCase("ResizeOpset10", "Resize").input(x).input(floats({4}, {1, 1, 2, 1.5f})).at_opset(10),
+      GradCase("ResizeOpset13Sizes", "Resize").input(x).absent().absent().input(ints64({4}, {1, 2, 5, 2})).at_opset(13),
+      // Opset 18: axes, and sizes under a keep_aspect_ratio_policy.
+      GradCase("ResizeOpset18Axes", "Resize").input(x).absent().input(floats({2}, {2, 1.5f})).attr("axes", Ints{2, -1}),
+      GradCase("ResizeOpset18NotLarger", "Resize").input(x).absent().absent().input(ints64({2}, {5, 4})).attr("axes", Ints{2, 3}).attr("keep_aspect_ratio_policy", "not_larger"),
+      GradCase("UpsampleOpset9", "Upsample").input(x).input(floats({4}, {1, 1, 2, 1.5f})).at_opset(9),
+      GradCase("UpsampleOpset9Integer", "Upsample").input(uniform64({2, 1, 2}, -1, 1, 85)).input(floats({3}, {1, 3, 2})).at_opset(9),
+      upsample_opset7("UpsampleOpset7Attribute", x, {1, 2, 2, 2}),
+  };
+}
+
 }  // namespace
 
 std::vector<GradCase> elementwise_grad_cases() {
   std::vector<GradCase> all;
   for (auto family : {activation_cases, trig_cases, clip_pow_cases, variadic_cases, reduce_cases, softmax_cases, movement_cases,
-                      normalization_cases})
+                      normalization_cases, triangle_and_block_cases, index_cases, resize_cases})
     for (GradCase& c : family()) all.push_back(std::move(c));
   return all;
 }
@@ -296,6 +391,38 @@ TEST(PadGradient, ReflectModeFailsClearly) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("Pad gradient: mode 'reflect' is not differentiable in kiln"), std::string::npos)
+        << e.what();
+  }
+}
+
+// Resize and Upsample are differentiable only in 'nearest' mode; others fail naming the mode.
+TEST(ResizeGradient, LinearModeFailsClearly) {
+  Tensor x = uniform64({1, 1, 2, 2});
+  x.set_requires_grad(true);
+  Attributes attrs;
+  attrs.set("mode", std::string("linear"));
+  Tensor y = run_op1("Resize", {x, Tensor(), Tensor::from_vector<float>({4}, {1, 1, 2, 2})}, attrs);
+  try {
+    sum(y).backward();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Resize gradient: mode 'linear' is not differentiable in kiln"), std::string::npos)
+        << e.what();
+  }
+}
+
+// ScatterElements with reduction mul has no gradient in kiln: backward says so.
+TEST(ScatterGradient, MulReductionFailsClearly) {
+  Tensor x = uniform64({3});
+  x.set_requires_grad(true);
+  Attributes attrs;
+  attrs.set("reduction", std::string("mul"));
+  Tensor y = run_op1("ScatterElements", {x, ints64({1}, {1}), uniform64({1})}, attrs);
+  try {
+    sum(y).backward();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ScatterElements gradient: reduction 'mul' is not differentiable"), std::string::npos)
         << e.what();
   }
 }
