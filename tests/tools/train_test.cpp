@@ -41,9 +41,9 @@ std::vector<float> values(size_t n, double phase) {
   return v;
 }
 
-// logits = x @ fc.weight^T + fc.bias (Gemm, transB), x [N, in]; with a Mod between two layers
-// (Mod has no gradient) when mod is set: out = head(fmod(fc(x), 2)).
-Graph linear_graph(int64_t in, int64_t out, bool mod = false, const std::string& label = "model.onnx") {
+// logits = x @ fc.weight^T + fc.bias (Gemm, transB), x [N, in]; with a Hardmax between two
+// layers (Hardmax has no gradient) when hard is set: out = head(hardmax(fc(x) * 2)).
+Graph linear_graph(int64_t in, int64_t out, bool hard = false, const std::string& label = "model.onnx") {
   Graph g;
   g.set_label(label);
   g.add_input("x", DType::kF32, Shape{"N", in});
@@ -52,12 +52,11 @@ Graph linear_graph(int64_t in, int64_t out, bool mod = false, const std::string&
   g.add_initializer("fc.bias", Tensor::from_vector<float>({out}, values(static_cast<size_t>(out), 1.1)));
   Attributes gemm;
   gemm.set("transB", int64_t{1});
-  g.add_node({"Gemm", {"x", "fc.weight", "fc.bias"}, {mod ? "h" : "logits"}, gemm, "fc"});
-  if (mod) {
-    Attributes fmod;
-    fmod.set("fmod", int64_t{1});
-    g.add_initializer("onnx::Mod_7", Tensor::from_vector<float>({1}, {2.0f}));
-    g.add_node({"Mod", {"h", "onnx::Mod_7"}, {"hm"}, fmod, "mod"});
+  g.add_node({"Gemm", {"x", "fc.weight", "fc.bias"}, {hard ? "h" : "logits"}, gemm, "fc"});
+  if (hard) {
+    g.add_initializer("onnx::Mul_7", Tensor::from_vector<float>({1}, {2.0f}));
+    g.add_node({"Mul", {"h", "onnx::Mul_7"}, {"hs"}, {}, "scale"});
+    g.add_node({"Hardmax", {"hs"}, {"hm"}, {}, "hardmax"});
     g.add_initializer("head.weight",
                       Tensor::from_vector<float>({out, out}, values(static_cast<size_t>(out * out), 2.0)));
     g.add_initializer("head.bias", Tensor::from_vector<float>({out}, values(static_cast<size_t>(out), 0.5)));
@@ -74,7 +73,7 @@ class TrainTest : public KilnCliTest {
     save("cls.onnx", linear_graph(4, 3));
     save("reg.onnx", linear_graph(4, 2));
     save("other.onnx", linear_graph(5, 3));
-    save("mod.onnx", linear_graph(4, 3, true));
+    save("hard.onnx", linear_graph(4, 3, true));
     const Tensor x = Tensor::from_vector<float>({kRows, 4}, values(kRows * 4, 0.0));
     std::vector<int64_t> classes;
     for (int64_t i = 0; i < kRows; ++i) classes.push_back((i * 7) % 3);
@@ -251,8 +250,8 @@ TEST_F(TrainTest, BadInputsFailBeforeTraining) {
   expect_failure("train " + model + " --data " + path("range.npz") + " --loss cross_entropy" + metrics,
                  "InvalidArgument", {"range.npz", "y[2] = 7", "[0, 3)", "'logits'", "batch 1"});
   expect_failure(
-      "train " + path("mod.onnx") + " --data " + path("cls.npz") + " --loss cross_entropy" + metrics,
-      "InvalidArgument", {"node 'mod' (Mod)", "without a gradient"});
+      "train " + path("hard.onnx") + " --data " + path("cls.npz") + " --loss cross_entropy" + metrics,
+      "InvalidArgument", {"node 'hardmax' (Hardmax)", "without a gradient"});
   expect_failure(
       "train " + model + " --data " + path("cls.npz") + " --loss cross_entropy --freeze 'fc.*'" + metrics,
       "InvalidArgument", {"every parameter is frozen"});
@@ -263,8 +262,8 @@ TEST_F(TrainTest, BadInputsFailBeforeTraining) {
                  {"--loss 'hinge'", "cross_entropy"});
   expect_failure("train " + model + " --data " + path("cls.npz") + " --loss mse --resume", "InvalidArgument",
                  {"--resume needs --checkpoint-dir"});
-  // Training only the layer after the Mod is fine: the Mod is no longer on a gradient's path.
-  CliResult ok = kiln("train " + path("mod.onnx") + " --data " + path("cls.npz") +
+  // Training only the layer after the Hardmax is fine: it is no longer on a gradient's path.
+  CliResult ok = kiln("train " + path("hard.onnx") + " --data " + path("cls.npz") +
                    " --loss cross_entropy --train-only 'head.*' --quiet");
   EXPECT_EQ(ok.code, 0) << ok.err;
 }
@@ -319,15 +318,15 @@ TEST_F(TrainTest, NonFiniteLossStopsNamingTheStep) {
 }
 
 TEST_F(TrainTest, InfoTrainPreflight) {
-  CliResult r = kiln("info --json --train --freeze 'fc.bias' " + path("mod.onnx"));
+  CliResult r = kiln("info --json --train --freeze 'fc.bias' " + path("hard.onnx"));
   ASSERT_EQ(r.code, 0) << r.err;
   const Json t = Json::parse(r.out)["train"];
   EXPECT_EQ(t["trainable"], Json::parse(R"(["fc.weight [3,4]", "head.weight [3,3]", "head.bias [3]"])"));
   EXPECT_EQ(t["frozen"], Json::parse(R"(["fc.bias [3]"])"));
-  EXPECT_EQ(t["non_differentiable"], Json::array({"node 'mod' (Mod)"}));
-  EXPECT_EQ(t["unmapped_constants"], Json::array({"onnx::Mod_7"}));
+  EXPECT_EQ(t["non_differentiable"], Json::array({"node 'hardmax' (Hardmax)"}));
+  EXPECT_EQ(t["unmapped_constants"], Json::array({"onnx::Mul_7"}));
   EXPECT_EQ(t["ready"], false);
-  CliResult ready = kiln("info --train --train-only 'head.*' " + path("mod.onnx"));
+  CliResult ready = kiln("info --train --train-only 'head.*' " + path("hard.onnx"));
   ASSERT_EQ(ready.code, 0) << ready.err;
   EXPECT_NE(ready.out.find("training (kiln train preflight): ready"), std::string::npos) << ready.out;
   EXPECT_NE(ready.out.find("  frozen (2):\n    fc.weight [3,4]\n    fc.bias [3]\n"), std::string::npos)
