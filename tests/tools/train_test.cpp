@@ -209,6 +209,25 @@ TEST_F(TrainTest, ShuffleOnAndOff) {
   EXPECT_EQ(plain[0], first);
 }
 
+// On a terminal the progress is one bar redrawn in place; otherwise plain lines. script(1)
+// gives the command a pseudo-terminal.
+TEST_F(TrainTest, ProgressBarOnATerminalPlainLinesOtherwise) {
+  const std::string args = "train " + path("cls.onnx") + " --data " + path("cls.npz") +
+                           " --loss cross_entropy --epochs 2 --batch-size 5 --no-shuffle";
+  const std::string typescript = path("tty.txt");
+  const std::string command = "script -qec '" + std::string(KILN_BUILD_DIR) + "/kiln " + args + "' /dev/null >" +
+                              typescript + " 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  const std::string tty = read(typescript);
+  EXPECT_NE(tty.find("\r\x1b[Kepoch 1/2 [######"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("] 4/4 loss "), std::string::npos) << tty;  // kRows 20 / batch 5
+  EXPECT_NE(tty.find("ETA 0:00"), std::string::npos) << tty;
+  const CliResult plain = kiln(args);
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find('\r'), std::string::npos) << plain.err;
+  EXPECT_NE(plain.err.find("epoch 2/2 step 8 (4/4) loss "), std::string::npos) << plain.err;
+}
+
 TEST_F(TrainTest, ValidationAccuracyAndFreezing) {
   train::TrainOptions o;
   o.model = path("cls.onnx");
