@@ -531,12 +531,17 @@ class ElementsIndex {
 };
 
 // Checks indices' dims against data's on every axis but `axis` (indices may be smaller).
-void check_elements_shapes(const NodeView& v, const Dims& data, const Dims& indices, int64_t axis) {
+// GatherElements' and ScatterElements' shared checks; returns the normalized axis. `what`
+// completes "cannot ... a rank-0 tensor".
+int64_t elements_axis(const NodeView& v, const Dims& data, const Dims& indices, const char* what) {
+  if (data.empty()) fail(v, std::string("cannot ") + what + " a rank-0 tensor");
+  const int64_t axis = plain::normalize_axis(v, v.attr_int("axis", 0), static_cast<int64_t>(data.size()));
   if (data.size() != indices.size())
     fail(v, "indices " + dims_str(indices) + " must have the rank of data " + dims_str(data));
   for (size_t d = 0; d < data.size(); ++d)
     if (static_cast<int64_t>(d) != axis && indices[d] > data[d])
       fail(v, "indices " + dims_str(indices) + " exceed data " + dims_str(data) + " on axis " + std::to_string(d));
+  return axis;
 }
 
 class GatherElementsKernel : public Kernel {
@@ -556,9 +561,7 @@ class GatherElementsKernel : public Kernel {
 
 std::unique_ptr<Kernel> prepare_gather_elements(const NodeView& v) {
   Dims data = v.input_shape(0), indices = v.input_shape(1);
-  if (data.empty()) fail(v, "cannot gather from a rank-0 tensor");
-  int64_t axis = plain::normalize_axis(v, v.attr_int("axis", 0), static_cast<int64_t>(data.size()));
-  check_elements_shapes(v, data, indices, axis);
+  const int64_t axis = elements_axis(v, data, indices, "gather from");
   if (v.output_shape(0) != indices)
     fail(v, "output shape " + dims_str(v.output_shape(0)) + " should be " + dims_str(indices));
   plain::check_same_dtype(v, 0, 0);
@@ -710,9 +713,7 @@ class ScatterElementsKernel : public Kernel {
 
 std::unique_ptr<Kernel> prepare_scatter_elements(const NodeView& v) {
   Dims data = v.input_shape(0), indices = v.input_shape(1);
-  if (data.empty()) fail(v, "cannot scatter into a rank-0 tensor");
-  int64_t axis = plain::normalize_axis(v, v.attr_int("axis", 0), static_cast<int64_t>(data.size()));
-  check_elements_shapes(v, data, indices, axis);
+  const int64_t axis = elements_axis(v, data, indices, "scatter into");
   if (v.input_shape(2) != indices)
     fail(v, "updates " + dims_str(v.input_shape(2)) + " must have the shape of indices " + dims_str(indices));
   if (v.output_shape(0) != data) fail(v, "output shape " + dims_str(v.output_shape(0)) + " should be " + dims_str(data));

@@ -924,19 +924,52 @@ TEST(OptimizeForInference, SmallCnn) {
   for (int64_t batch : {1, 4}) expect_same_outputs(g, opt, {random_tensor({batch, 3, 8, 8}, 160, -3.f, 3.f)});
 }
 
-// Random chains of Conv, BatchNormalization, bias Adds of several shapes, residual Adds, Relu
-// and Clip over [N, 4, 5, 5] values, some used twice or also graph outputs: whatever the passes
-// rewrite, the outputs stay the same.
-Graph random_conv_graph(uint32_t seed) {
+using Pick = std::function<size_t(size_t)>;
+using OwnStep = std::function<Value*(Graph&, size_t choice, const std::vector<Value*>&, uint32_t k, const Pick&)>;
+
+// A random chain of 12 steps, each one of `own_choices` steps of the caller (`own`) or a shared
+// one (a bias Add of one of bias_shapes in either order, a residual Add of an earlier value,
+// Relu, Clip); some values are also graph outputs. Whatever the passes rewrite, the outputs of
+// such graphs must stay the same.
+Graph random_chain(uint32_t seed, Shape input, size_t own_choices, const OwnStep& own,
+                   const std::vector<Dims>& bias_shapes) {
   std::mt19937 gen(seed);
-  auto pick = [&](size_t n) { return static_cast<size_t>(gen() % n); };
+  const Pick pick = [&](size_t n) { return static_cast<size_t>(gen() % n); };
   Graph g;
-  std::vector<Value*> values{g.add_input("x", DType::kF32, Shape{"N", 4, 5, 5})};
+  std::vector<Value*> values{g.add_input("x", DType::kF32, std::move(input))};
   uint32_t k = seed * 100;
   for (int step = 0; step < 12; ++step) {
     Value* last = values.back();
     Value* v = nullptr;
-    switch (pick(7)) {
+    const size_t choice = pick(own_choices + 4);
+    if (choice < own_choices) {
+      v = own(g, choice, values, k, pick);
+    } else if (choice == own_choices) {
+      Value* c = g.add_initializer(fmt::format("bias{}", k),
+                                   random_tensor(bias_shapes[pick(bias_shapes.size())], k));
+      v = pick(2) ? g.op1("Add", {last, c}) : g.op1("Add", {c, last});
+    } else if (choice == own_choices + 1) {
+      v = g.op1("Add", {last, values[pick(values.size())]});
+    } else if (choice == own_choices + 2) {
+      v = g.op1("Relu", {last});
+    } else {
+      v = g.op1("Clip", {last, g.add_initializer(fmt::format("lo{}", k), Tensor::scalar(-0.5f)),
+                         g.add_initializer(fmt::format("hi{}", k), Tensor::scalar(0.8f))});
+    }
+    if (pick(6) == 0) g.add_output(v->name());
+    values.push_back(v);
+    k += 10;
+  }
+  g.add_output(values.back()->name());
+  return g;
+}
+
+// Random chains of Conv, BatchNormalization and the shared steps over [N, 4, 5, 5] values.
+Graph random_conv_graph(uint32_t seed) {
+  auto own = [](Graph& g, size_t choice, const std::vector<Value*>& values, uint32_t k, const Pick& pick) {
+    Value* last = values.back();
+    Value* v = nullptr;
+    switch (choice) {
       case 0:
       case 1: {
         std::vector<Value*> in{
@@ -953,29 +986,39 @@ Graph random_conv_graph(uint32_t seed) {
                    g.add_initializer(fmt::format("m{}", k), random_tensor({4}, k + 2)),
                    g.add_initializer(fmt::format("v{}", k), random_tensor({4}, k + 3, 0.5f, 2.f))});
         break;
-      case 3: {
-        const Dims shapes[] = {{1, 4, 1, 1}, {4, 1, 1}, {1}, {}, {1, 1, 1, 5}, {4, 5, 5}};
-        Value* c = g.add_initializer(fmt::format("c{}", k), random_tensor(shapes[pick(6)], k));
-        v = pick(2) ? g.op1("Add", {last, c}) : g.op1("Add", {c, last});
+    }
+    return v;
+  };
+  return random_chain(seed, Shape{"N", 4, 5, 5}, 3, own,
+                      {{1, 4, 1, 1}, {4, 1, 1}, {1}, {}, {1, 1, 1, 5}, {4, 5, 5}});
+}
+
+// The same over [3, 6] values with MatMul and Gemm (transposes, alpha, beta, C of several shapes).
+Graph random_dense_graph(uint32_t seed) {
+  auto own = [](Graph& g, size_t choice, const std::vector<Value*>& values, uint32_t k, const Pick& pick) {
+    Value* v = nullptr;
+    switch (choice) {
+      case 0:
+        v = g.op1("MatMul", {values[pick(values.size())],
+                             g.add_initializer(fmt::format("w{}", k), random_tensor({6, 6}, k))});
+        break;
+      case 1: {
+        bool trans_b = pick(2);
+        std::vector<Value*> in{values[pick(values.size())],
+                               g.add_initializer(fmt::format("w{}", k), random_tensor({6, 6}, k))};
+        const Dims c_shapes[] = {{6}, {1, 6}, {3, 6}, {3, 1}, {}};
+        if (size_t c = pick(6); c < 5)
+          in.push_back(g.add_initializer(fmt::format("c{}", k), random_tensor(c_shapes[c], k + 1)));
+        v = g.op1("Gemm", in,
+                  attrs({{"transB", int64_t{trans_b}},
+                         {"alpha", pick(2) ? 1.f : 0.5f},
+                         {"beta", pick(2) ? 1.f : 2.f}}));
         break;
       }
-      case 4:
-        v = g.op1("Add", {last, values[pick(values.size())]});
-        break;
-      case 5:
-        v = g.op1("Relu", {last});
-        break;
-      default:
-        v = g.op1("Clip", {last, g.add_initializer(fmt::format("lo{}", k), Tensor::scalar(-0.5f)),
-                           g.add_initializer(fmt::format("hi{}", k), Tensor::scalar(0.8f))});
-        break;
     }
-    if (pick(6) == 0) g.add_output(v->name());
-    values.push_back(v);
-    k += 10;
-  }
-  g.add_output(values.back()->name());
-  return g;
+    return v;
+  };
+  return random_chain(seed, Shape{3, 6}, 2, own, {{6}, {1, 6}, {1}, {}});
 }
 
 TEST(OptimizeForInference, RandomConvGraphsKeepTheirOutputs) {
@@ -995,60 +1038,6 @@ TEST(OptimizeForInference, RandomConvGraphsKeepTheirOutputs) {
   // The generator must exercise the rewrites.
   EXPECT_GT(fused, 20u);
   EXPECT_GT(folded, 3u);
-}
-
-// The same over [3, 6] values with MatMul, Gemm (transposes, alpha, beta, C of several
-// shapes), bias Adds, residual Adds, Relu and Clip.
-Graph random_dense_graph(uint32_t seed) {
-  std::mt19937 gen(seed);
-  auto pick = [&](size_t n) { return static_cast<size_t>(gen() % n); };
-  Graph g;
-  std::vector<Value*> values{g.add_input("x", DType::kF32, Shape{3, 6})};
-  uint32_t k = seed * 100;
-  for (int step = 0; step < 12; ++step) {
-    Value* last = values.back();
-    Value* v = nullptr;
-    switch (pick(6)) {
-      case 0:
-        v = g.op1("MatMul", {values[pick(values.size())],
-                             g.add_initializer(fmt::format("w{}", k), random_tensor({6, 6}, k))});
-        break;
-      case 1: {
-        bool trans_b = pick(2);
-        std::vector<Value*> in{values[pick(values.size())],
-                               g.add_initializer(fmt::format("w{}", k), random_tensor({6, 6}, k))};
-        const Dims c_shapes[] = {{6}, {1, 6}, {3, 6}, {3, 1}, {}};
-        if (size_t c = pick(6); c < 5)
-          in.push_back(g.add_initializer(fmt::format("c{}", k), random_tensor(c_shapes[c], k + 1)));
-        v = g.op1("Gemm", in,
-                  attrs({{"transB", int64_t{trans_b}},
-                         {"alpha", pick(2) ? 1.f : 0.5f},
-                         {"beta", pick(2) ? 1.f : 2.f}}));
-        break;
-      }
-      case 2: {
-        const Dims shapes[] = {{6}, {1, 6}, {1}, {}};
-        Value* c = g.add_initializer(fmt::format("b{}", k), random_tensor(shapes[pick(4)], k));
-        v = pick(2) ? g.op1("Add", {last, c}) : g.op1("Add", {c, last});
-        break;
-      }
-      case 3:
-        v = g.op1("Add", {last, values[pick(values.size())]});
-        break;
-      case 4:
-        v = g.op1("Relu", {last});
-        break;
-      default:
-        v = g.op1("Clip", {last, g.add_initializer(fmt::format("lo{}", k), Tensor::scalar(-0.5f)),
-                           g.add_initializer(fmt::format("hi{}", k), Tensor::scalar(0.8f))});
-        break;
-    }
-    if (pick(6) == 0) g.add_output(v->name());
-    values.push_back(v);
-    k += 10;
-  }
-  g.add_output(values.back()->name());
-  return g;
 }
 
 TEST(OptimizeForInference, RandomDenseGraphsKeepTheirOutputs) {
