@@ -7,7 +7,7 @@
 
 namespace kiln::onnx::detail {
 
-/// The newest default-domain opset the linked onnx library knows (17 for onnx 1.12).
+/// The newest default-domain opset the linked onnx library knows (28 for onnx 1.23).
 int onnx_checker_max_opset();
 /// Runs onnx's checker. base_dir resolves external data. Throws Error(kInvalidArgument)
 /// "<label>: the onnx checker rejected the model: <its message on one line>". Returns false,

@@ -27,14 +27,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The lowest IR version that may declare an opset (from the onnx version table).
+// The IR version of the onnx release that introduced an opset (onnx's helper.VERSION_TABLE):
+// the lowest that a runtime expects next to that opset.
 int64_t ir_version_for_opset(int opset) {
   if (opset <= 8) return 3;
   if (opset == 9) return 4;
   if (opset == 10) return 5;
   if (opset == 11) return 6;
   if (opset <= 14) return 7;
-  return 8;
+  if (opset <= 18) return 8;
+  if (opset <= 20) return 9;
+  if (opset <= 22) return 10;
+  if (opset == 23) return 11;
+  if (opset == 24) return 12;
+  if (opset <= 27) return 13;
+  return 14;
 }
 
 void attribute_to_proto(const std::string& name, const Attribute& value, ::onnx::AttributeProto* a,
@@ -91,7 +98,7 @@ void value_info(const Value& v, ::onnx::ValueInfoProto* info, const std::string&
     if (domain.empty()) max_opset = version;
   }
   int64_t ir = ir_version_for_opset(max_opset);
-  proto.set_ir_version(model.ir_version >= ir && model.ir_version <= 8 ? model.ir_version : ir);
+  proto.set_ir_version(model.ir_version >= ir && model.ir_version <= ::onnx::IR_VERSION ? model.ir_version : ir);
   proto.set_producer_name("kiln");
   proto.set_producer_version(KILN_VERSION);
   if (!model.domain.empty()) proto.set_domain(model.domain);

@@ -27,7 +27,7 @@ namespace {
 // Opsets before 7 load too, as far as each op's definition covers them (the onnx test data has
 // opset-1 models); PyTorch 1.13+ emits 7 and later.
 constexpr int kMinOpset = 1;
-constexpr int64_t kMinIrVersion = 3, kMaxIrVersion = 8;  // what onnx 1.12's checker knows
+constexpr int64_t kMinIrVersion = 3, kMaxIrVersion = ::onnx::IR_VERSION;  // what the linked onnx knows
 
 bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
 
@@ -55,7 +55,7 @@ bool is_default_domain(const std::string& domain) { return domain.empty() || dom
 void check_header(const ::onnx::ModelProto& proto, const std::string& label) {
   if (proto.ir_version() < kMinIrVersion || proto.ir_version() > kMaxIrVersion)
     raise(ErrorCode::kUnsupported,
-          "{}: ir_version {} is not supported; kiln reads ONNX IR versions {} to {} (onnx 1.12)", label,
+          "{}: ir_version {} is not supported; kiln reads ONNX IR versions {} to {}", label,
           proto.ir_version(), kMinIrVersion, kMaxIrVersion);
   if (proto.opset_import_size() == 0)
     raise(ErrorCode::kInvalidArgument, "{}: the model declares no opset_import", label);
