@@ -70,8 +70,25 @@ const char* to_string(Status status) {
     case Status::kPassed: return "passed";
     case Status::kFailed: return "failed";
     case Status::kUnsupported: return "unsupported";
+    case Status::kWrong: return "wrong";
+    case Status::kCrashed: return "crashed";
   }
   return "failed";
+}
+
+std::string failure_category(Status status, const std::string& reason) {
+  auto has = [&](const char* text) { return reason.find(text) != std::string::npos; };
+  switch (status) {
+    case Status::kPassed: return "";
+    case Status::kWrong: return "wrong";
+    case Status::kCrashed: return "crashed";
+    case Status::kFailed: return "error";
+    case Status::kUnsupported: break;
+  }
+  if (has("of the default domain is not supported; kiln supports opsets")) return "opset";
+  if (has("unsupported op")) return "missing op";
+  if (has("element type") || has("dtype") || has("data type")) return "dtype";
+  return "feature";
 }
 
 std::string compare_tensors(const Tensor& actual_in, const Tensor& expected_in, const Tolerance& tol,

@@ -1,9 +1,12 @@
 // The node-test runner's own pieces: comparison, crash/hang isolation, the expected list, the
-// report, and one real ONNX test passing, failing and unsupported.
+// report, one real ONNX test passing, wrong and unsupported, and the gate of the runner itself.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -118,7 +121,7 @@ TEST(RunIsolated, CrashesAndExceptionsAreOneTestsFailure) {
   ASSERT_EQ(results.size(), 5u);
   for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(results[i].name, names[i]);
   EXPECT_EQ(results[0].status, Status::kPassed);
-  EXPECT_EQ(results[1].status, Status::kFailed);
+  EXPECT_EQ(results[1].status, Status::kCrashed);
   EXPECT_NE(results[1].reason.find("crashed: signal 11"), std::string::npos) << results[1].reason;
   EXPECT_EQ(results[2].status, Status::kFailed);
   EXPECT_EQ(results[2].reason, "exception: boom");
@@ -139,7 +142,7 @@ TEST(RunIsolated, HangIsKilledAtTheTimeout) {
       },
       options);
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_EQ(results[0].status, Status::kFailed);
+  EXPECT_EQ(results[0].status, Status::kCrashed);
   EXPECT_EQ(results[0].reason, "timed out after 1 s");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
@@ -177,8 +180,11 @@ TEST(ExpectedFailures, WrittenListHoldsEveryNonPassingTest) {
   TempDir dir("expected_write");
   std::vector<TestResult> results = {{"test_ok", Status::kPassed, ""},
                                      {"test_bad", Status::kFailed, "y: 1 of 2 values differ"},
-                                     {"test_new_op", Status::kUnsupported, "1 unsupported op: Foo"}};
+                                     {"test_new_op", Status::kUnsupported, "1 unsupported op: Foo"},
+                                     {"test_wrong", Status::kWrong, "y: 1 of 2 values differ"},
+                                     {"test_crash", Status::kCrashed, "crashed: signal 11"}};
   write_expected_failures((dir.path / "out.txt").string(), "suite", results);
+  // Wrong results and crashes are never expected failures, so the written list leaves them out.
   auto list = read_expected_failures((dir.path / "out.txt").string());
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list["test_bad"], "failed: y: 1 of 2 values differ");
@@ -189,7 +195,11 @@ TEST(Report, CountsPerSuiteAndEscapedReasons) {
   TempDir dir("report");
   SuiteReport suite{"s1", "/data", {{"a", Status::kPassed, ""},
                                     {"b", Status::kFailed, "say \"hi\"\\"},
-                                    {"c", Status::kUnsupported, "op"}}};
+                                    {"c", Status::kUnsupported, "1 unsupported op: Foo (node 'n')"},
+                                    {"d", Status::kWrong, "y: 1 of 1 values differ"}}};
+  suite.gated = true;
+  suite.expected_file = "list.txt";
+  suite.expected = {{"b", "failed: x"}, {"c", "unsupported: y"}};
   fs::path path = dir.path / "nested" / "report.json";
   write_report(path.string(), {suite}, Tolerance{}, {"cpu"});
   std::string json = read_text(path);
@@ -197,8 +207,33 @@ TEST(Report, CountsPerSuiteAndEscapedReasons) {
   EXPECT_NE(json.find("\"passed\": 1,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"failed\": 1,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"unsupported\": 1,"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"total\": 3,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"wrong\": 1,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"crashed\": 0,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"total\": 4,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"pass_rate\": 25.0,"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("not_passing_by_category": {"error": 1, "missing op": 1, "wrong": 1})"), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"expected_failures_listed\": 2,"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"({"name": "c", "status": "unsupported", "listed": true,)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"({"name": "d", "status": "wrong", "listed": false,)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("reason": "say \"hi\"\\")"), std::string::npos) << json;
+}
+
+TEST(FailureCategory, ReasonsFallIntoTheReportsCategories) {
+  EXPECT_EQ(failure_category(Status::kPassed, ""), "");
+  EXPECT_EQ(failure_category(Status::kUnsupported,
+                             "opset 22 of the default domain is not supported; kiln supports opsets 1 to 18"),
+            "opset");
+  EXPECT_EQ(failure_category(Status::kUnsupported, "1 unsupported op: ConvInteger (node 'ConvInteger_0')"),
+            "missing op");
+  EXPECT_EQ(failure_category(Status::kUnsupported, "input 'x': element type UINT16 is not supported (kiln has f32)"),
+            "dtype");
+  EXPECT_EQ(failure_category(Status::kUnsupported, "node 'Clip_0' (Clip): no backend can run it (cpu: dtype i8 not supported)"),
+            "dtype");
+  EXPECT_EQ(failure_category(Status::kUnsupported, "input 'x': only tensor types are supported"), "feature");
+  EXPECT_EQ(failure_category(Status::kFailed, "InvalidArgument: node 'n': ..."), "error");
+  EXPECT_EQ(failure_category(Status::kWrong, "y: 1 of 2 values differ"), "wrong");
+  EXPECT_EQ(failure_category(Status::kCrashed, "timed out after 1 s"), "crashed");
 }
 
 // A real ONNX test (Abs), then copies of it made to fail and to be unsupported.
@@ -217,7 +252,7 @@ TEST(RunNodeTest, RealTestPassesFailsAndIsUnsupported) {
   fs::copy_file(abs / "test_data_set_0" / "input_0.pb", wrong / "test_data_set_0" / "input_0.pb");
   fs::copy_file(abs / "test_data_set_0" / "input_0.pb", wrong / "test_data_set_0" / "output_0.pb");
   TestResult bad = run_node_test(wrong.string(), Tolerance{});
-  EXPECT_EQ(bad.status, Status::kFailed);
+  EXPECT_EQ(bad.status, Status::kWrong);
   EXPECT_NE(bad.reason.find("test_data_set_0: output 0 'y':"), std::string::npos) << bad.reason;
   EXPECT_NE(bad.reason.find("values differ"), std::string::npos) << bad.reason;
 
@@ -247,4 +282,56 @@ TEST(RunNodeTest, RealTestPassesFailsAndIsUnsupported) {
   EXPECT_EQ(fs::path(dirs[0]).filename(), "test_abs_future");
   EXPECT_EQ(fs::path(dirs[2]).filename(), "test_empty");
   EXPECT_THROW(list_node_tests((dir.path / "nope").string()), Error);
+}
+
+// The runner's gate, run as ctest runs it: a suite passes only when it matches its list.
+TEST(Gate, RunnerFailsUnlessTheSuiteMatchesItsList) {
+  const fs::path abs = kTestData / "test_abs";
+  if (!fs::exists(abs / "model.onnx")) GTEST_SKIP() << "libonnx-testdata is not installed";
+  TempDir dir("gate");
+  // Suite "good": test_abs passes. Suite "bad": test_abs_wrong computes different values
+  // (its expected output is the input) and test_abs_future is unsupported (ir_version 99).
+  fs::create_directories(dir.path / "good");
+  fs::copy(abs, dir.path / "good" / "test_abs", fs::copy_options::recursive);
+  fs::path wrong = dir.path / "bad" / "test_abs_wrong", future = dir.path / "bad" / "test_abs_future";
+  fs::create_directories(wrong / "test_data_set_0");
+  fs::copy_file(abs / "model.onnx", wrong / "model.onnx");
+  fs::copy_file(abs / "test_data_set_0" / "input_0.pb", wrong / "test_data_set_0" / "input_0.pb");
+  fs::copy_file(abs / "test_data_set_0" / "input_0.pb", wrong / "test_data_set_0" / "output_0.pb");
+  fs::create_directories(future);
+  fs::copy(abs / "test_data_set_0", future / "test_data_set_0");
+  std::string model = read_text(abs / "model.onnx");
+  model[1] = 99;
+  write_text(future / "model.onnx", model);
+
+  auto run = [&](const std::string& suite, const std::string& list, std::string* out) {
+    write_text(dir.path / "list.txt", list);
+    std::string cmd = fmt::format("'{}' --suite {}='{}' --expected {}='{}' --report '{}' > '{}' 2>&1",
+                                  KILN_NODE_TESTS_BIN, suite, (dir.path / suite).string(), suite,
+                                  (dir.path / "list.txt").string(), (dir.path / "report.json").string(),
+                                  (dir.path / "out.txt").string());
+    int status = std::system(cmd.c_str());
+    *out = read_text(dir.path / "out.txt");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string out;
+  EXPECT_EQ(run("good", "", &out), 0) << out;
+  EXPECT_NE(out.find("good: matches its expected-failures list (0 listed)"), std::string::npos) << out;
+  // A listed test that passes fails the run, so the list stays true.
+  EXPECT_EQ(run("good", "test_abs  # unsupported: was\n", &out), 1) << out;
+  EXPECT_NE(out.find("NOW PASSING in good: 1 listed expected failure(s) pass"), std::string::npos) << out;
+  // So does a listed test that is not in the suite.
+  EXPECT_EQ(run("good", "test_gone  # unsupported: x\n", &out), 1) << out;
+  EXPECT_NE(out.find("UNKNOWN in good: 1 listed test(s) are not in the suite"), std::string::npos) << out;
+  // An unsupported test must be listed; a wrong result fails even when listed.
+  EXPECT_EQ(run("bad", "test_abs_wrong  # failed: listed anyway\n", &out), 1) << out;
+  EXPECT_NE(out.find("REGRESSIONS in bad: 1 test(s)"), std::string::npos) << out;
+  EXPECT_NE(out.find("test_abs_future  [unsupported]"), std::string::npos) << out;
+  EXPECT_NE(out.find("WRONG RESULTS OR CRASHES in bad (1;"), std::string::npos) << out;
+  EXPECT_NE(out.find("test_abs_wrong  [wrong]"), std::string::npos) << out;
+  EXPECT_EQ(run("bad", "test_abs_future  # unsupported: ir_version\ntest_abs_wrong  # failed: x\n", &out), 1) << out;
+  EXPECT_EQ(out.find("REGRESSIONS"), std::string::npos) << out;
+  EXPECT_NE(out.find("WRONG RESULTS OR CRASHES in bad"), std::string::npos) << out;
+  // A bad list is an error before anything runs.
+  EXPECT_EQ(run("good", "test a  # reason\n", &out), 2) << out;
 }

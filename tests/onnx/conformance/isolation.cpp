@@ -72,12 +72,14 @@ TestResult finish(Child& child, const std::string& name, bool timed_out, int tim
   }
   TestResult r;
   r.name = name;
+  r.status = Status::kCrashed;
   if (timed_out) {
     r.reason = fmt::format("timed out after {} s", timeout_s);
   } else if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     r.reason = fmt::format("crashed: signal {} ({}){}", sig, ::strsignal(sig), child.data.empty() ? "" : " after it reported");
-  } else if (child.data.empty() || child.data[0] < '0' || child.data[0] > '2') {
+  } else if (child.data.empty() || child.data[0] < '0' ||
+             child.data[0] >= static_cast<char>('0' + kStatusCount)) {
     r.reason = fmt::format("the test process exited with status {} without a result",
                            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   } else {

@@ -2,6 +2,7 @@
 // The ONNX backend node-test runner: one test folder (model.onnx + test_data_set_*) run on kiln
 // and compared with ONNX's expected outputs, the way ONNX's own runner does.
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>
@@ -11,10 +12,21 @@
 
 namespace kiln::conformance {
 
-enum class Status { kPassed, kFailed, kUnsupported };
+/// kFailed: kiln raised an error that is not kUnsupported. kWrong: kiln ran the model and an
+/// output differs from ONNX's (values, dtype, shape or the number of outputs). kCrashed: the test
+/// process died on a signal, hung past the timeout or exited without a result. Wrong results and
+/// crashes are never expected failures.
+enum class Status { kPassed, kFailed, kUnsupported, kWrong, kCrashed };
+inline constexpr size_t kStatusCount = 5;
 
-/// "passed", "failed", "unsupported".
+/// "passed", "failed", "unsupported", "wrong", "crashed".
 const char* to_string(Status status);
+
+/// Why a test that does not pass does not pass, as one of a few categories for the report:
+/// "opset" (the model's opset is beyond kiln's), "missing op", "dtype" (an element type kiln
+/// or its kernel lacks), "feature" (any other unsupported part), "error" (kiln raised an error),
+/// "wrong", "crashed". Empty for a passed test.
+std::string failure_category(Status status, const std::string& reason);
 
 struct TestResult {
   std::string name;
@@ -35,7 +47,7 @@ std::string compare_tensors(const Tensor& actual, const Tensor& expected, const 
 
 /// Runs the test in `dir` (model.onnx and every test_data_set_*) on the cpu backend with
 /// optimization off. Never throws: a kiln::Error with code kUnsupported makes the test
-/// unsupported, any other exception or mismatch makes it failed with the reason.
+/// unsupported, a mismatch makes it wrong, any other exception makes it failed, with the reason.
 TestResult run_node_test(const std::string& dir, const Tolerance& tol);
 
 /// Test folders (those holding model.onnx) under root, sorted by name. Throws kiln::Error
@@ -50,7 +62,7 @@ struct RunOptions {
 };
 
 /// Runs test(i) for i in [0, count), each in a forked child when isolate is set, so a crash or
-/// hang in one test is recorded as that test's failure ("crashed: signal ...", "timed out") and
+/// hang in one test is recorded as that test's crash ("crashed: signal ...", "timed out") and
 /// the run goes on. names[i] names test i in those results. Results come back in index order.
 /// Throws kiln::Error(kIo) only when pipe/fork/poll fail.
 std::vector<TestResult> run_isolated(const std::vector<std::string>& names,
@@ -64,7 +76,8 @@ std::vector<TestResult> run_node_tests(const std::vector<std::string>& dirs, con
 /// a repeated name, or when the file cannot be read.
 std::map<std::string, std::string> read_expected_failures(const std::string& path);
 
-/// Writes the non-passing results as an expected-failures file (header comment included).
+/// Writes the failed and unsupported results as an expected-failures file (header comment
+/// included); wrong results and crashes are left out, since no list may hold them.
 /// Throws kiln::Error(kIo) when the file cannot be written.
 void write_expected_failures(const std::string& path, const std::string& suite, const std::vector<TestResult>& results);
 
@@ -72,10 +85,16 @@ struct SuiteReport {
   std::string name;  // "libonnx-testdata-1.12"
   std::string dir;
   std::vector<TestResult> results;
+  double seconds = 0;  // wall time of the suite's run
+  bool gated = false;  // checked against an expected-failures list...
+  std::string expected_file;  // ...read from this file
+  std::map<std::string, std::string> expected;  // its entries
 };
 
-/// Writes the JSON report: per suite, top-level passed/failed/unsupported/total counts and a
-/// results list of {name, status, reason}. Creates missing folders. Throws kiln::Error(kIo).
+/// Writes the JSON report: per suite, a count per status and total, pass_rate, seconds, the
+/// non-passing tests per failure_category, whether the suite is gated (then its list's file and
+/// size, and per result whether it is listed), and a results list of {name, status, reason}.
+/// Creates missing folders. Throws kiln::Error(kIo).
 void write_report(const std::string& path, const std::vector<SuiteReport>& suites, const Tolerance& tol,
                   const std::vector<std::string>& backends);
 

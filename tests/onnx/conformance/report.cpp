@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -76,10 +77,11 @@ void write_expected_failures(const std::string& path, const std::string& suite, 
   std::ostringstream out;
   out << "# ONNX backend node tests (" << suite << ") that do not pass on kiln's cpu backend.\n"
       << "# One per line: test_name  # status: reason. onnx.node_tests fails when a test that is not\n"
-      << "# listed here does not pass. Regenerate from a build folder with:\n"
-      << "#   ./kiln_onnx_node_tests --suite " << suite << "=DIR --write-expected FILE\n";
+      << "# listed here does not pass, when a listed test passes, and on any wrong result or crash\n"
+      << "# (those are never listed). Regenerate from a build folder with:\n"
+      << "#   ./kiln_onnx_node_tests --suite " << suite << "=DIR --write-expected " << suite << "=FILE\n";
   for (const TestResult& r : results) {
-    if (r.status == Status::kPassed) continue;
+    if (r.status == Status::kPassed || r.status == Status::kWrong || r.status == Status::kCrashed) continue;
     std::string reason = r.reason;
     if (reason.size() > 200) reason = reason.substr(0, 197) + "...";
     out << r.name << "  # " << to_string(r.status) << ": " << reason << "\n";
@@ -93,14 +95,27 @@ void write_report(const std::string& path, const std::vector<SuiteReport>& suite
   out << "{";
   for (size_t s = 0; s < suites.size(); ++s) {
     const SuiteReport& suite = suites[s];
-    size_t counts[3] = {0, 0, 0};
-    for (const TestResult& r : suite.results) ++counts[static_cast<int>(r.status)];
-    out << (s ? ",\n" : "\n") << "  " << json_string(suite.name) << ": {\n"
-        << "    \"passed\": " << counts[0] << ",\n"
-        << "    \"failed\": " << counts[1] << ",\n"
-        << "    \"unsupported\": " << counts[2] << ",\n"
-        << "    \"total\": " << suite.results.size() << ",\n"
-        << "    \"dir\": " << json_string(suite.dir) << ",\n"
+    size_t counts[kStatusCount] = {};
+    std::map<std::string, size_t> categories;
+    for (const TestResult& r : suite.results) {
+      ++counts[static_cast<int>(r.status)];
+      if (r.status != Status::kPassed) ++categories[failure_category(r.status, r.reason)];
+    }
+    const double rate = suite.results.empty() ? 0.0 : 100.0 * static_cast<double>(counts[0]) / suite.results.size();
+    out << (s ? ",\n" : "\n") << "  " << json_string(suite.name) << ": {\n";
+    for (size_t k = 0; k < kStatusCount; ++k) out << "    \"" << to_string(static_cast<Status>(k)) << "\": " << counts[k] << ",\n";
+    out << "    \"total\": " << suite.results.size() << ",\n"
+        << "    \"pass_rate\": " << fmt::format("{:.1f}", rate) << ",\n"
+        << "    \"seconds\": " << fmt::format("{:.1f}", suite.seconds) << ",\n"
+        << "    \"not_passing_by_category\": {";
+    size_t c = 0;
+    for (const auto& [category, n] : categories) out << (c++ ? ", " : "") << json_string(category) << ": " << n;
+    out << "},\n"
+        << "    \"gated\": " << (suite.gated ? "true" : "false") << ",\n";
+    if (suite.gated)
+      out << "    \"expected_failures_file\": " << json_string(suite.expected_file) << ",\n"
+          << "    \"expected_failures_listed\": " << suite.expected.size() << ",\n";
+    out << "    \"dir\": " << json_string(suite.dir) << ",\n"
         << "    \"backends\": [";
     for (size_t b = 0; b < backends.size(); ++b) out << (b ? ", " : "") << json_string(backends[b]);
     out << "],\n"
@@ -110,7 +125,9 @@ void write_report(const std::string& path, const std::vector<SuiteReport>& suite
     for (size_t i = 0; i < suite.results.size(); ++i) {
       const TestResult& r = suite.results[i];
       out << (i ? ",\n" : "\n") << "      {\"name\": " << json_string(r.name) << ", \"status\": \""
-          << to_string(r.status) << "\", \"reason\": " << json_string(r.reason) << "}";
+          << to_string(r.status) << "\"";
+      if (suite.gated) out << ", \"listed\": " << (suite.expected.count(r.name) ? "true" : "false");
+      out << ", \"reason\": " << json_string(r.reason) << "}";
     }
     out << "\n    ]\n  }";
   }

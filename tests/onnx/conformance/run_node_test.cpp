@@ -100,6 +100,7 @@ TestResult run_node_test(const std::string& dir, const Tolerance& tol) {
     for (const fs::path& set : sets) {
       std::string diff = run_data_set(executor, set, tol);
       if (!diff.empty()) {
+        result.status = Status::kWrong;
         result.reason = one_line(diff, dir);
         return result;
       }
