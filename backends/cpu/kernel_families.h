@@ -9,6 +9,7 @@ void register_matmul_kernels(KernelTable& table);
 void register_conv_kernels(KernelTable& table);
 void register_pool_kernels(KernelTable& table);
 void register_norm_kernels(KernelTable& table);
+void register_attention_kernels(KernelTable& table);  // Attention, RotaryEmbedding
 void register_softmax_kernels(KernelTable& table);
 void register_eltwise_kernels(KernelTable& table);
 void register_binary_kernels(KernelTable& table);

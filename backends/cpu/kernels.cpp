@@ -8,7 +8,8 @@ void register_kernels(KernelTable& table) {
   register_matmul_kernels(table);       // MatMul, Gemm
   register_conv_kernels(table);         // Conv, ConvTranspose
   register_pool_kernels(table);         // MaxPool, AveragePool, GlobalAveragePool
-  register_norm_kernels(table);         // BatchNormalization, LayerNormalization
+  register_norm_kernels(table);         // BatchNormalization, LayerNormalization, RMSNormalization
+  register_attention_kernels(table);    // Attention, RotaryEmbedding
   register_softmax_kernels(table);      // Softmax, LogSoftmax
   register_eltwise_kernels(table);      // Relu ... Pow
   register_binary_kernels(table);       // Add, Sub, Mul, Div

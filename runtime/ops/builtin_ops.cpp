@@ -9,6 +9,7 @@ void register_builtin_ops(OpRegistry& registry) {
   ops::register_conv_ops(registry);
   ops::register_pool_ops(registry);
   ops::register_norm_ops(registry);
+  ops::register_attention_ops(registry);
   ops::register_softmax_ops(registry);
   ops::register_activation_ops(registry);
   ops::register_binary_ops(registry);

@@ -1,4 +1,4 @@
-// BatchNormalization, LayerNormalization, InstanceNormalization, LpNormalization,
+// BatchNormalization, LayerNormalization, RMSNormalization, InstanceNormalization, LpNormalization,
 // MeanVarianceNormalization, Dropout (inference) and TopK.
 #include "grad_util.h"
 #include "infer_util.h"
@@ -59,6 +59,25 @@ void infer_layer_norm(InferContext& c) {
   stats.resize(x.rank(), Dim(int64_t{1}));
   c.set_output(1, *stash, Shape(stats));
   c.set_output(2, *stash, Shape(stats));
+}
+
+// RMSNormalization: Y = X / sqrt(mean(X^2 over the dims from axis on) + epsilon) * scale, with
+// scale broadcasting to the normalized dims. kiln computes the statistics in double, so every
+// supported stash_type (float, double) gets at least its precision.
+void infer_rms_norm(InferContext& c) {
+  require_floating(c, 0);
+  require_same_dtype(c, 0, 1);
+  const int64_t stash = c.attr_int("stash_type");
+  if (stash != 1 && stash != 11)
+    fail_unsupported(c, fmt::format("attribute 'stash_type' is {}; kiln computes in float (1) or double (11) only", stash));
+  const Shape& x = c.input_shape(0);
+  c.set_output(0, c.input_dtype(0), x);
+  if (!x.has_rank()) return;
+  const auto rank = static_cast<int64_t>(x.rank());
+  if (rank == 0) c.fail("input X must have rank >= 1");
+  const auto axis = static_cast<size_t>(c.normalize_axis(c.attr_int("axis"), rank));
+  Shape normalized(std::vector<Dim>(x.dims().begin() + static_cast<ptrdiff_t>(axis), x.dims().end()));
+  check_unidirectional(c, c.input_shape(1), normalized, "scale");
 }
 
 // --- Dropout (inference), InstanceNormalization, LpNormalization, MeanVarianceNormalization
@@ -231,6 +250,22 @@ void grad_layer_norm(GradContext& g) {
   g.set_input_grad(0, dx);
 }
 
+// RMSNormalization: with r = 1 / sqrt(mean(x^2) + eps) over the normalized axes and
+// gy = dY * scale, dX = r * (gy - x * r^2 * mean(gy * x)) and dscale = sum_to(dY * x * r).
+void grad_rms_norm(GradContext& g) {
+  const Tensor& x = g.input(0);
+  const int64_t rank = static_cast<int64_t>(x.rank());
+  const int64_t axis = g.attr_int("axis") < 0 ? g.attr_int("axis") + rank : g.attr_int("axis");
+  std::vector<int64_t> axes;
+  for (int64_t d = axis; d < rank; ++d) axes.push_back(d);
+  const Tensor dy = g.output_grad(0);
+  const Tensor r = reciprocal(sqrt(mean(x * x, axes, true) + static_cast<double>(g.attr_float("epsilon"))));
+  if (g.needs_input_grad(1)) g.set_input_grad(1, sum_to(dy * x * r, g.input(1).shape()));
+  if (!g.needs_input_grad(0)) return;
+  const Tensor gy = dy * g.input(1);
+  g.set_input_grad(0, r * (gy - x * r * r * mean(gy * x, axes, true)));
+}
+
 // ---- Gradients of Dropout, InstanceNormalization, LpNormalization, MeanVarianceNormalization
 
 // Dropout: the identity in inference. In training (training_mode, opset 12+) y = x * mask /
@@ -323,6 +358,15 @@ void register_norm_ops(OpRegistry& registry) {
                    .attr("stash_type", AttrType::kInt, int_attr(1))
                    .infer(infer_layer_norm)
                    .grad(grad_layer_norm));
+  // ONNX has one version (23) up to opset 28.
+  registry.add(OpDef("RMSNormalization")
+                   .opsets(23, 28)
+                   .inputs(2, 2)
+                   .attr("axis", AttrType::kInt, int_attr(-1))
+                   .attr("epsilon", AttrType::kFloat, float_attr(1e-5f))
+                   .attr("stash_type", AttrType::kInt, int_attr(1))
+                   .infer(infer_rms_norm)
+                   .grad(grad_rms_norm));
   // Dropout-7..11 had a `ratio` attribute; from 12 on ratio and training_mode are inputs.
   // Inference only: identity, with an all-true mask.
   registry.add(OpDef("Dropout")

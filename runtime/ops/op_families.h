@@ -9,7 +9,8 @@ namespace kiln::ops {
 void register_matmul_ops(OpRegistry& registry);      // MatMul, Gemm
 void register_conv_ops(OpRegistry& registry);        // Conv, ConvTranspose
 void register_pool_ops(OpRegistry& registry);        // MaxPool, AveragePool, GlobalAveragePool
-void register_norm_ops(OpRegistry& registry);        // BatchNormalization, LayerNormalization
+void register_norm_ops(OpRegistry& registry);        // BatchNormalization, LayerNormalization, RMSNormalization
+void register_attention_ops(OpRegistry& registry);   // Attention, RotaryEmbedding
 void register_softmax_ops(OpRegistry& registry);     // Softmax, LogSoftmax, Hardmax
 void register_activation_ops(OpRegistry& registry);  // Relu ... Clip, Pow
 void register_binary_ops(OpRegistry& registry);      // Add, Sub, Mul, Div

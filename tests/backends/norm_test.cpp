@@ -1,4 +1,4 @@
-// BatchNormalization, LayerNormalization, Softmax and LogSoftmax cases; Dropout,
+// BatchNormalization, LayerNormalization, RMSNormalization, Softmax and LogSoftmax cases; Dropout,
 // InstanceNormalization, LpNormalization, MeanVarianceNormalization, Hardmax and TopK.
 
 #include <algorithm>
@@ -57,6 +57,21 @@ OpCase layer_norm_case(const std::string& name, Gen& gen, const Dims& x, int64_t
     y = map_binary(y, in[1], [](double v, double s) { return v * s; }, DType::kF32);
     if (bias) y = map_binary(y, in[2], [](double v, double b) { return v + b; }, DType::kF32);
     return Refs{y};
+  });
+}
+
+// RMSNormalization (opset 23): x / sqrt(mean(x^2 over the dims from axis on) + epsilon) * scale.
+OpCase rms_norm_case(const std::string& name, Gen& gen, const Dims& x, int64_t axis, const Dims& scale, float epsilon) {
+  const int64_t a = norm_axis(axis, static_cast<int64_t>(x.size()));
+  OpCase oc(name, "RMSNormalization");
+  oc.at_opset(23).input(gen.uniform(x, -2.0, 2.0)).constant(gen.uniform(scale, 0.5, 1.5));
+  if (axis != -1) oc.attr("axis", axis);
+  if (epsilon != 1e-5f) oc.attr("epsilon", epsilon);
+  return oc.expect([a, epsilon](const Refs& in) {
+    const Ref ms = mean_over(map_unary(in[0], [](double v) { return v * v; }, DType::kF32), range_axes(a, in[0].rank()));
+    const double eps = static_cast<double>(epsilon);
+    Ref y = map_binary(in[0], ms, [eps](double v, double m) { return v / std::sqrt(m + eps); }, DType::kF32);
+    return Refs{map_binary(y, in[1], [](double v, double s) { return v * s; }, DType::kF32)};
   });
 }
 
@@ -249,6 +264,12 @@ std::vector<OpCase> cases() {
   all.push_back(top_k_case("TopKOpset1KAttr", 1, gen.uniform({2, 6}), 3, -1, true));
   all.push_back(top_k_case("TopKTiesI64", 11, i64({2, 4}, {3, 1, 3, 2, 5, 5, 5, 0}), 3, 1, true));
   all.push_back(top_k_case("TopKZero", 11, gen.uniform({2, 3}), 0, 1, true));
+  Gen rms_gen(23);  // its own stream, so the cases above keep their values
+  all.push_back(rms_norm_case("RmsNormLastAxis", rms_gen, {3, 5}, -1, {5}, 1e-5f));
+  all.push_back(rms_norm_case("RmsNormAxis1", rms_gen, {2, 3, 4}, 1, {3, 4}, 1e-5f));
+  all.push_back(rms_norm_case("RmsNormAxis1BroadcastScale", rms_gen, {2, 3, 4}, 1, {4}, 1e-3f));
+  all.push_back(rms_norm_case("RmsNormAxis0", rms_gen, {2, 3, 2}, 0, {1, 3, 1}, 1e-5f));
+  all.push_back(rms_norm_case("RmsNormAxisMinus2StashDouble", rms_gen, {2, 2, 3, 4}, -2, {3, 4}, 1e-5f).attr("stash_type", 11));
   return all;
 }
 

@@ -70,6 +70,7 @@ class GradCheckTest : public ::testing::TestWithParam<GradCase> {};
 std::vector<GradCase> core_grad_cases();         // op_gradients_test.cpp
 std::vector<GradCase> elementwise_grad_cases();  // elementwise_gradients_test.cpp
 std::vector<GradCase> nn_grad_cases();           // nn_gradients_test.cpp
+std::vector<GradCase> transformer_grad_cases();  // transformer_gradients_test.cpp
 
 /// The weighted sum of the case's floating outputs for the given inputs.
 inline double weighted_output(const GradCase& c, const std::vector<Tensor>& inputs, const std::vector<Tensor>& weights) {

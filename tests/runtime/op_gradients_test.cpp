@@ -97,7 +97,7 @@ INSTANTIATE_TEST_SUITE_P(Core, GradCheckTest, ::testing::ValuesIn(core_grad_case
 // Every op with a gradient has a finite-difference case.
 TEST(GradCoverage, EveryGradientHasACase) {
   std::set<std::string> covered;
-  for (auto family : {core_grad_cases, elementwise_grad_cases, nn_grad_cases})
+  for (auto family : {core_grad_cases, elementwise_grad_cases, nn_grad_cases, transformer_grad_cases})
     for (const GradCase& c : family()) covered.insert(c.op);
   for (const OpDef* def : OpRegistry::builtin().all())
     if (def->grad_fn()) {
