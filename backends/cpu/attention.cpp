@@ -3,7 +3,8 @@
 // semantics; shapes were checked by inference, and prepare() checks them again for the kernel.
 //
 // Attention runs one (batch, query head) pair per task: for each query row it computes the
-// scores against every key (past keys first), applies softcap and the additive bias (mask and
+// scores against every key (past keys first; keys beyond the causal frontier are skipped unless
+// qk_matmul_output wants their scores), applies softcap and the additive bias (mask and
 // causal rule), takes the softmax (a row whose bias is all -inf gives zeros) and the weighted
 // sum of the values. present_key/present_value are the concatenated caches; qk_matmul_output
 // is the score row at the stage qk_matmul_output_mode names.
@@ -140,18 +141,40 @@ class AttentionKernel : public Kernel {
     const int64_t work = g_.b * g_.hq * g_.sq * g_.total * (g_.d + g_.dv) * static_cast<int64_t>(sizeof(T));
     plain::parallel_range(g_.b * g_.hq, work, [&](int64_t begin, int64_t end) {
       std::vector<double> s0(static_cast<size_t>(g_.total)), s1(s0.size()), s2(s0.size()), p(s0.size()),
-          acc(static_cast<size_t>(g_.dv));
+          acc(static_cast<size_t>(g_.dv)), qd(static_cast<size_t>(g_.d));
+      // The keys of the current kv head transposed, [D, T] in double: the score loop then runs
+      // over keys (independent lanes) instead of reducing over features.
+      std::vector<double> kt(static_cast<size_t>(g_.d * g_.total));
+      int64_t kt_for = -1;  // b * Hkv + hk that kt holds
       for (int64_t bh = begin; bh < end; ++bh) {
         const int64_t b = bh / g_.hq, h = bh % g_.hq, hk = h / groups;
-        for (int64_t i = 0; i < g_.sq; ++i) {
-          const T* qi = g_.three_d ? q + (b * g_.sq + i) * g_.hq * g_.d + h * g_.d : q + ((b * g_.hq + h) * g_.sq + i) * g_.d;
-          double bias_max = neg_inf, row_max = neg_inf;
+        if (kt_for != b * g_.hkv + hk) {
+          kt_for = b * g_.hkv + hk;
           for (int64_t j = 0; j < g_.total; ++j) {
             const T* kj = cache_row(pk, k, g_.d, b, hk, j);
-            double dot = 0;
-            for (int64_t e = 0; e < g_.d; ++e) dot += static_cast<double>(qi[e]) * static_cast<double>(kj[e]);
+            for (int64_t e = 0; e < g_.d; ++e) kt[static_cast<size_t>(e * g_.total + j)] = static_cast<double>(kj[e]);
+          }
+        }
+        for (int64_t i = 0; i < g_.sq; ++i) {
+          const T* qi = g_.three_d ? q + (b * g_.sq + i) * g_.hq * g_.d + h * g_.d : q + ((b * g_.hq + h) * g_.sq + i) * g_.d;
+          // Keys past the causal frontier get no weight; their scores are needed only for
+          // qk_matmul_output.
+          const int64_t visible = g_.causal && !qk_out ? std::min(g_.total, i + g_.past + 1) : g_.total;
+          for (int64_t e = 0; e < g_.d; ++e) qd[static_cast<size_t>(e)] = static_cast<double>(qi[e]) * g_.scale;
+          std::fill(s0.begin(), s0.begin() + visible, 0.0);
+          for (int64_t e = 0; e < g_.d; ++e) {
+            const double qe = qd[static_cast<size_t>(e)];
+            const double* row = kt.data() + e * g_.total;
+            double* out_row = s0.data();
+            for (int64_t j = 0; j < visible; ++j) out_row[j] += qe * row[j];
+          }
+          double bias_max = neg_inf, row_max = neg_inf;
+          for (int64_t j = 0; j < g_.total; ++j) {
             const auto js = static_cast<size_t>(j);
-            s0[js] = dot * g_.scale;
+            if (j >= visible) {
+              s2[js] = neg_inf;
+              continue;
+            }
             s1[js] = g_.softcap != 0 ? g_.softcap * std::tanh(s0[js] / g_.softcap) : s0[js];
             double bias = 0;
             if (mask) {
@@ -168,17 +191,18 @@ class AttentionKernel : public Kernel {
           const bool dead = bias_max == neg_inf;
           double total = 0;
           for (size_t j = 0; j < p.size(); ++j) {
-            p[j] = dead ? 0.0 : std::exp(s2[j] - row_max);
+            p[j] = dead || static_cast<int64_t>(j) >= visible ? 0.0 : std::exp(s2[j] - row_max);
             total += p[j];
           }
           if (!dead)
             for (double& pj : p) pj /= total;
           std::fill(acc.begin(), acc.end(), 0.0);
-          for (int64_t j = 0; j < g_.total; ++j) {
+          for (int64_t j = 0; j < visible; ++j) {
             const double pj = p[static_cast<size_t>(j)];
             if (pj == 0) continue;
             const T* vj = cache_row(pv, v, g_.dv, b, hk, j);
-            for (int64_t e = 0; e < g_.dv; ++e) acc[static_cast<size_t>(e)] += pj * static_cast<double>(vj[e]);
+            double* a = acc.data();
+            for (int64_t e = 0; e < g_.dv; ++e) a[e] += pj * static_cast<double>(vj[e]);
           }
           T* yi = g_.three_d ? y + (b * g_.sq + i) * g_.hq * g_.dv + h * g_.dv : y + ((b * g_.hq + h) * g_.sq + i) * g_.dv;
           for (int64_t e = 0; e < g_.dv; ++e) yi[e] = static_cast<T>(acc[static_cast<size_t>(e)]);
