@@ -13,9 +13,10 @@ compare kiln against, so that no test has to import torch again:
       batch statistics), so the fine-tuning tests start from the unfolded file, which keeps
       BatchNormalization and its parameters under PyTorch's names, as round_trip.py's
       TrainingMode.PRESERVE export does for torch 1.13;
-  OUT/dynamo_<model>_train/data.npz: 5 fine-tuning batches x<k>, y<k>, lr, momentum, an
-      evaluation input x_eval; param_names.txt: the module's named_parameters; torch_losses.npy: the loss of each of PyTorch's 5 SGD-momentum
-      steps on a copy of the module (model.train(), Dropout inactive: see round_trip.py).
+  OUT/dynamo_<model>_train/data.npz: 5 fine-tuning batches x<k>, y<k>, lr, momentum, loss_rtol,
+      an evaluation input x_eval; param_names.txt: the module's named_parameters;
+      torch_losses.npy: the loss of each of PyTorch's 5 SGD-momentum steps on a copy of the
+      module (model.train(), Dropout inactive: see round_trip.py).
 
 Usage: dynamo_export.py OUT_DIR
 """

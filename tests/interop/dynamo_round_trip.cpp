@@ -5,9 +5,9 @@
 // one SGD-momentum step per batch "x<k>"/"y<k>" of DATA.npz ("lr", "momentum"), cross entropy
 // over the logits flattened to (N, classes) (the decoder's (B, T, V) next-token logits too),
 // train mode with Dropout off. Prints "trainable: NAME" for each parameter it trains and
-// "non-finite gradient: NAME (step K)" for a gradient with a NaN or an infinity. Then writes OUT_DIR/model.onnx (inference form, the model's own
-// opset) and OUT_DIR/kiln.npz with "loss" (each step's loss, before its update) and "out" (the
-// eval-mode output on "x_eval").
+// "non-finite gradient: NAME (step K)" for a gradient with a NaN or an infinity. Then writes
+// OUT_DIR/model.onnx (inference form, the model's own opset) and OUT_DIR/kiln.npz with "loss"
+// (each step's loss, before its update) and "out" (the eval-mode output on "x_eval").
 //   kiln_dynamo_round_trip --opset N MODEL.onnx OUT.onnx
 // loads MODEL.onnx and writes it back at default-domain opset N (train::export_onnx's opset,
 // i.e. SaveOptions::opset). Errors print one line "kiln_dynamo_round_trip: MESSAGE", exit 1.
@@ -47,7 +47,8 @@ int fine_tune(const std::string& model_path, const std::string& data_path, const
   for (int64_t step = 0; data.count(fmt::format("x{}", step)); ++step) {
     opt.zero_grad();
     Tensor logits = module->forward(data.at(fmt::format("x{}", step)));
-    Tensor loss = nn::functional::cross_entropy(flatten(logits, 0, -2), flatten(data.at(fmt::format("y{}", step))));
+    Tensor loss =
+        nn::functional::cross_entropy(flatten(logits, 0, -2), flatten(data.at(fmt::format("y{}", step))));
     loss.backward();
     // Names the parameters whose gradient is not finite (what a NaN loss comes from).
     auto params = module->named_parameters();
@@ -89,8 +90,10 @@ int convert(int opset, const std::string& model_path, const std::string& out_pat
 
 int main(int argc, char** argv) {
   try {
-    if (argc == 5 && std::string(argv[1]) == "--opset") return kiln::convert(std::stoi(argv[2]), argv[3], argv[4]);
-    if (argc == 4 && std::string(argv[1]).rfind("--", 0) != 0) return kiln::fine_tune(argv[1], argv[2], argv[3]);
+    if (argc == 5 && std::string(argv[1]) == "--opset")
+      return kiln::convert(std::stoi(argv[2]), argv[3], argv[4]);
+    if (argc == 4 && std::string(argv[1]).rfind("--", 0) != 0)
+      return kiln::fine_tune(argv[1], argv[2], argv[3]);
   } catch (const std::exception& e) {
     std::cerr << "kiln_dynamo_round_trip: " << e.what() << "\n";
     return 1;
