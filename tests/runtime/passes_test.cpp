@@ -492,6 +492,22 @@ TEST(FuseGelu, LinearGeluBecomesOneFusedGemm) {
   for (int64_t batch : {1, 32}) expect_same_outputs(g, opt, {random_tensor({batch, 16}, 175, -3.f, 3.f)});
 }
 
+// The fused ops' Gelu is the exact (erf) one: a tanh-approximated Gelu stays its own node.
+TEST(FuseBiasActivation, TanhGeluIsNotFused) {
+  Graph g;
+  Value* x = g.add_input("x", DType::kF32, Shape{"N", 16});
+  Value* h = g.op1("Gemm",
+                   {x, g.add_initializer("fc.weight", random_tensor({8, 16}, 176)),
+                    g.add_initializer("fc.bias", random_tensor({8}, 177))},
+                   attrs({{"transB", int64_t{1}}}));
+  g.add_output(g.op1("Gelu", {h}, attrs({{"approximate", std::string("tanh")}}))->name());
+  Graph opt = g.clone();
+  optimize_for_inference(opt, test_registry());
+  EXPECT_EQ(op_counts(opt), (std::map<std::string, int>{{"Gemm", 1}, {"Gelu", 1}}));
+  EXPECT_EQ(opt.nodes()[1]->attrs().get_string("approximate", ""), "tanh");
+  for (int64_t batch : {1, 32}) expect_same_outputs(g, opt, {random_tensor({batch, 16}, 178, -3.f, 3.f)});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Identity removal
 
