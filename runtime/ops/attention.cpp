@@ -91,6 +91,11 @@ void infer_attention(InferContext& c) {
     for (const char* name : {"q_num_heads", "kv_num_heads"})
       if (!c.has_attr(name)) c.fail("3-D inputs need attribute '{}'", name);
   }
+  if (q.has_rank() && !ranks_known) {  // Q alone: what it says of the outputs
+    batch = q[0];
+    sq = three_d ? q[1] : q[2];
+    hq = three_d ? Dim(c.attr_int("q_num_heads")) : q[1];
+  }
   if (ranks_known) {
     batch = merged(c, merged(c, q[0], k[0], "batch sizes of Q and K"), v[0], "batch sizes of K and V");
     if (three_d) {

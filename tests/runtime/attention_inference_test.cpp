@@ -91,6 +91,13 @@ TEST(AttentionInference, ThreeDimensionalGqa) {
   EXPECT_EQ(out[3].shape, (Shape{2, 4, "S", 5}));
 }
 
+TEST(AttentionInference, UnknownKeyRankKeepsWhatQSays) {
+  auto out = infer("Attention", {f32({"N", 4, 3, 8}), typed(DType::kF32, Shape::unknown_rank()), f32({"N", 2, 5, 6})},
+                   {}, 4);
+  EXPECT_EQ(out[0].shape, (Shape{"N", 4, 3, Dim()}));
+  EXPECT_EQ(out[3].shape, (Shape{"N", 4, 3, Dim()}));
+}
+
 TEST(AttentionInference, F64AndFloatMask) {
   auto out = infer("Attention", {typed(DType::kF64, {1, 1, 2, 4}), typed(DType::kF64, {1, 1, 3, 4}),
                                  typed(DType::kF64, {1, 1, 3, 4}), typed(DType::kF64, {1, 1, 2, 3})});
