@@ -202,15 +202,17 @@ std::string supports_mod(const NodeView& v) {
     default: return std::string("dtype ") + dtype_name(a) + " not supported";
   }
   bool floating = a == KILN_DTYPE_F32 || a == KILN_DTYPE_F64 || a == KILN_DTYPE_F16;
-  if (floating && v.attr_int("fmod", 0) == 0) return "floating-point Mod needs fmod=1";
+  if (floating && v.attr_int("fmod", 0) == 0 && v.opset() < 28)
+    return "floating-point Mod needs fmod=1 before opset 28";
   Dims out = v.output_shape(0);
   if (!broadcastable(v.input_shape(0), out) || !broadcastable(v.input_shape(1), out))
     return "input shapes do not broadcast to the output shape";
   return "";
 }
 
-// fmod=1: the remainder takes the sign of the dividend (C's fmod and %); fmod=0 (integers):
-// the sign of the divisor (Python's %). Integer division by zero is an error.
+// fmod=1: the remainder takes the sign of the dividend (C's fmod and %); fmod=0: the sign of
+// the divisor (Python's %; for floats from opset 28, a zero result takes the divisor's sign and
+// a finite x over an infinite y of the other sign gives y). Integer division by zero is an error.
 template <class T>
 class ModKernel : public Kernel {
  public:
@@ -223,7 +225,15 @@ class ModKernel : public Kernel {
     const auto* b = static_cast<const T*>(in[1].data);
     auto* y = static_cast<T*>(out[0].data);
     if constexpr (std::is_floating_point_v<T>) {
-      broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [](T x, T z) { return std::fmod(x, z); });
+      if (fmod_) {
+        broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [](T x, T z) { return std::fmod(x, z); });
+      } else {
+        broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [](T x, T z) {
+          T r = std::fmod(x, z);  // NaN for x infinite, z zero or a NaN operand
+          if (r == 0) return std::copysign(T(0), z);
+          return (r < 0) != (z < 0) ? T(r + z) : r;
+        });
+      }
     } else {
       broadcast_apply(a, a_shape_, b, b_shape_, y, out_shape_, [this](T x, T z) {
         if (z == 0) throw KernelError(KILN_ERR_INVALID_ARGUMENT, label_ + ": integer modulo by zero");

@@ -11,7 +11,7 @@ enum class Red { kSum, kMean, kMax };
 
 /// Reduces `in` to `kept` (same rank, reduced dims set to 1) on oneDNN's reduction primitive.
 /// identity copies the input (noop_with_empty_axes). An empty input gives 0 (sum), NaN (mean)
-/// or the lowest float (max), without a primitive, since oneDNN rejects empty tensors.
+/// or -inf (max), without a primitive, since oneDNN rejects empty tensors.
 std::unique_ptr<Kernel> make_float_reduce(const Dims& in, const Dims& kept, Red r, bool identity = false);
 
 }  // namespace kiln::cpu

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernel.h"
@@ -175,22 +176,44 @@ std::unique_ptr<Kernel> prepare_not(const NodeView& v) {
   return std::make_unique<NotKernel>(plain::node_prefix(v), numel(v.output_shape(0)));
 }
 
-// ---- BitShift (u8) ----
+// ---- BitShift (u8; i8, i32 and i64 from opset 28) ----
 
+// A signed right shift is arithmetic; a left shift drops the bits pushed past the sign bit. A
+// shift by a negative amount or by the width or more leaves only the sign fill: -1 for a right
+// shift of a negative x, else 0 (BitShift-28's rule; older opsets left it undefined).
+template <class T>
 class BitShiftKernel : public Kernel {
+  using U = std::make_unsigned_t<T>;
+  static constexpr int64_t kBits = static_cast<int64_t>(sizeof(T) * 8);
+  static bool is_negative(T x) {
+    if constexpr (std::is_signed_v<T>) {
+      return x < 0;
+    } else {
+      (void)x;
+      return false;
+    }
+  }
+
  public:
   BitShiftKernel(std::string prefix, bool left, Broadcast<2> plan)
       : prefix_(std::move(prefix)), left_(left), plan_(std::move(plan)) {}
   void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
     plain::check_arity(prefix_, n_in, 2, n_out, 1);
-    const auto* a = static_cast<const uint8_t*>(in[0].data);
-    const auto* b = static_cast<const uint8_t*>(in[1].data);
-    auto* dst = static_cast<uint8_t*>(out[0].data);
+    const auto* a = static_cast<const T*>(in[0].data);
+    const auto* b = static_cast<const T*>(in[1].data);
+    auto* dst = static_cast<T*>(out[0].data);
     plan_.run(1, [&](int64_t o, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st, int64_t n) {
       for (int64_t j = 0; j < n; ++j) {
-        unsigned x = a[off[0] + j * st[0]], s = b[off[1] + j * st[1]];
-        // Shifting by the width or more clears every bit.
-        dst[o + j] = s >= 8 ? 0 : static_cast<uint8_t>(left_ ? x << s : x >> s);
+        const T x = a[off[0] + j * st[0]];
+        const auto s = static_cast<int64_t>(b[off[1] + j * st[1]]);
+        T r;
+        if (s < 0 || s >= kBits)
+          r = !left_ && is_negative(x) ? T(-1) : T(0);
+        else if (left_)
+          r = static_cast<T>(static_cast<U>(static_cast<U>(x) << s));
+        else
+          r = static_cast<T>(x >> s);
+        dst[o + j] = r;
       }
     });
   }
@@ -204,15 +227,29 @@ class BitShiftKernel : public Kernel {
 std::string supports_bit_shift(const NodeView& v) {
   if (v.num_inputs() != 2 || !v.has_input(0) || !v.has_input(1) || v.num_outputs() != 1)
     return "expects two inputs and one output";
-  if (v.input_dtype(0) != KILN_DTYPE_U8 || v.input_dtype(1) != KILN_DTYPE_U8 || v.output_dtype(0) != KILN_DTYPE_U8)
-    return "only u8 supported";
+  const int32_t dt = v.input_dtype(0);
+  if (v.input_dtype(1) != dt || v.output_dtype(0) != dt) return "inputs and output must have one dtype";
+  if (dt == KILN_DTYPE_U8) return "";
+  if (dt != KILN_DTYPE_I8 && dt != KILN_DTYPE_I32 && dt != KILN_DTYPE_I64)
+    return std::string("dtype ") + dtype_name(dt) + " not supported (u8, i8, i32, i64)";
+  if (v.opset() < 28) return "signed integers need opset >= 28";
   return "";
 }
 
 std::unique_ptr<Kernel> prepare_bit_shift(const NodeView& v) {
   check_broadcast(v, 2);
-  return std::make_unique<BitShiftKernel>(plain::node_prefix(v), v.attr_string("direction", "") == "LEFT",
-                                          Broadcast<2>(v.output_shape(0), {v.input_shape(0), v.input_shape(1)}));
+  const bool left = v.attr_string("direction", "") == "LEFT";
+  Broadcast<2> plan(v.output_shape(0), {v.input_shape(0), v.input_shape(1)});
+  switch (v.input_dtype(0)) {
+    case KILN_DTYPE_I8:
+      return std::make_unique<BitShiftKernel<int8_t>>(plain::node_prefix(v), left, std::move(plan));
+    case KILN_DTYPE_I32:
+      return std::make_unique<BitShiftKernel<int32_t>>(plain::node_prefix(v), left, std::move(plan));
+    case KILN_DTYPE_I64:
+      return std::make_unique<BitShiftKernel<int64_t>>(plain::node_prefix(v), left, std::move(plan));
+    default:
+      return std::make_unique<BitShiftKernel<uint8_t>>(plain::node_prefix(v), left, std::move(plan));
+  }
 }
 
 // ---- Where ----

@@ -194,7 +194,8 @@ std::string supports_pad(const NodeView& v) {
   std::string why = supports_with_indices({1, 3})(v);
   if (!why.empty()) return why;
   std::string mode = v.attr_string("mode", "constant");
-  if (mode != "constant" && mode != "reflect" && mode != "edge") return "mode '" + mode + "' not supported";
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap")
+    return "mode '" + mode + "' not supported";
   if (v.has_input(2) && v.input_dtype(2) != v.input_dtype(0)) return "constant_value dtype differs from data dtype";
   return "";
 }
@@ -241,7 +242,17 @@ std::unique_ptr<Kernel> prepare_pad(const NodeView& v) {
           maps[d][o] = MappedCopy::kOutside;
           continue;
         }
-        i = mode == "edge" ? std::clamp<int64_t>(i, 0, n - 1) : reflect_index(i, n);
+        if (mode == "edge") {
+          i = std::clamp<int64_t>(i, 0, n - 1);
+        } else if (mode == "wrap") {
+          // The axis, after any cropping by negative pads, as a ring (opset 19).
+          const int64_t lo = std::max<int64_t>(0, -before[d]), m = n - lo - std::max<int64_t>(0, -after[d]);
+          if (m <= 0)
+            fail(v, "cannot wrap-pad axis " + std::to_string(d) + ": the negative pads crop all of it");
+          i = lo + (((i - lo) % m) + m) % m;
+        } else {
+          i = reflect_index(i, n);
+        }
       }
       maps[d][o] = i * strides[d];
     }
@@ -468,10 +479,14 @@ std::unique_ptr<Kernel> prepare_depth_space(const NodeView& v, bool to_space) {
   } else {
     if (h % b != 0 || w % b != 0) fail(v, "spatial dims of " + dims_str(in) + " are not divisible by blocksize");
     out = {n, ch * b * b, h / b, w / b};
-    // Output channel (i*b + j)*ch + c reads (c, y*b + i, x*b + j).
+    // Output channel (i*b + j)*ch + c (DCR) or c*b*b + i*b + j (CRD, opset 28) reads
+    // (c, y*b + i, x*b + j).
+    const bool crd = v.opset() >= 28 && v.attr_string("mode", "DCR") == "CRD";
     maps[0] = strided_map(n, 0, 1, strides[0]);
     maps[1].resize(static_cast<size_t>(ch * b * b));
-    for (int64_t o = 0; o < ch * b * b; ++o) maps[1][o] = (o % ch) * hw + (o / (b * ch)) * w + (o / ch) % b;
+    for (int64_t o = 0; o < ch * b * b; ++o)
+      maps[1][o] = crd ? (o / (b * b)) * hw + ((o / b) % b) * w + o % b
+                       : (o % ch) * hw + (o / (b * ch)) * w + (o / ch) % b;
     maps[2] = strided_map(h / b, 0, 1, b * w);
     maps[3] = strided_map(w / b, 0, 1, b);
   }

@@ -1,7 +1,8 @@
 // ReduceSum, ReduceMean, ReduceMax: axes from the attribute (older opsets) or from input 1,
 // keepdims, noop_with_empty_axes. f32 runs on oneDNN's reduction primitive, or on a plain loop
 // where oneDNN has only reference code (see Sandwich); f64 (in double)
-// and i64/i32 Sum and Max run in plain C++. Empty inputs give 0 (Sum), NaN (Mean) or the dtype's lowest (Max).
+// and i64/i32 Sum and Max, and bool Max/Min (any/all), run in plain C++. Empty inputs give 0
+// (Sum), NaN (Mean) or -inf (Max; the integer dtypes' lowest).
 // ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp and ReduceSumSquare
 // share the plan and run in plain C++ (f32/f64 accumulate in double); ArgMax/ArgMin likewise.
 
@@ -91,7 +92,10 @@ std::string supports_reduce(const NodeView& v) {
   bool int_ok = (plain ? plain_int_ok(*plain) : red_of(v.op_type()) != Red::kMean) &&
                 (dt == KILN_DTYPE_I64 || dt == KILN_DTYPE_I32);
   bool f64_ok = dt == KILN_DTYPE_F64;  // every reduction runs in plain C++ on f64
-  if (dt != KILN_DTYPE_F32 && !int_ok && !f64_ok) return std::string("dtype ") + dtype_name(dt) + " not supported";
+  // bool ReduceMax/ReduceMin (opset 20; False < True): any and all, in plain C++.
+  bool bool_ok = dt == KILN_DTYPE_BOOL && (v.op_type() == "ReduceMax" || v.op_type() == "ReduceMin");
+  if (dt != KILN_DTYPE_F32 && !int_ok && !f64_ok && !bool_ok)
+    return std::string("dtype ") + dtype_name(dt) + " not supported";
   if (v.output_dtype(0) != dt) return "output dtype differs from the input's";
   ReducePlan p;
   return plan_reduce(v, p);
@@ -99,7 +103,7 @@ std::string supports_reduce(const NodeView& v) {
 
 template <class T>
 T empty_result(Red r) {
-  if (r == Red::kMax) return std::numeric_limits<T>::lowest();
+  if (r == Red::kMax) return -std::numeric_limits<T>::infinity();  // ONNX: -inf where the dtype has it
   if (r == Red::kMean) return std::numeric_limits<T>::quiet_NaN();
   return T(0);
 }
@@ -272,6 +276,8 @@ std::unique_ptr<Kernel> prepare_reduce(const NodeView& v) {
   ReducePlan p;
   std::string why = plan_reduce(v, p);
   if (!why.empty()) fail(v, why);
+  if (v.input_dtype(0) == KILN_DTYPE_BOOL)  // ReduceMax / ReduceMin only (supports_reduce)
+    return make_plain_reduce<bool>(p, v.op_type() == "ReduceMin" ? PlainRed::kMin : PlainRed::kMax);
   if (std::optional<PlainRed> plain = plain_red_of(v.op_type())) {
     switch (v.input_dtype(0)) {
       case KILN_DTYPE_I64: return make_plain_reduce<int64_t>(p, *plain);

@@ -60,13 +60,15 @@ bool present_nonempty(const NodeView& v, size_t i) {
 
 // outd is the resized length before flooring (in * scale when scales are given), as ONNX's
 // reference uses it for align_corners, tf_crop_and_resize and half_pixel_symmetric.
-double original_coordinate(const Settings& s, int64_t x, double scale, int64_t in, double outd,
+// half_pixel_symmetric (opset 19) centres the out / (in * scale) part of the canvas that the
+// integer output length `out` covers.
+double original_coordinate(const Settings& s, int64_t x, double scale, int64_t in, int64_t out, double outd,
                            double roi_start, double roi_end) {
   const auto xr = static_cast<double>(x);
   const auto ind = static_cast<double>(in);
   if (s.ctm == "half_pixel") return (xr + 0.5) / scale - 0.5;
   if (s.ctm == "half_pixel_symmetric") {
-    const double adjustment = outd / (scale * ind);
+    const double adjustment = static_cast<double>(out) / (scale * ind);
     const double center = ind / 2;
     const double offset = center * (1 - adjustment);
     return offset + (xr + 0.5) / scale - 0.5;
@@ -100,7 +102,7 @@ AxisPlan plan_axis(const Settings& s, int64_t axis, int64_t in, int64_t out, dou
   auto clamp = [in](int64_t i) { return std::clamp<int64_t>(i, 0, in - 1); };
   for (int64_t o = 0; o < out; ++o) {
     Point& pt = p.points[static_cast<size_t>(o)];
-    const double x = original_coordinate(s, o, scale, in, outd, roi_start, roi_end);
+    const double x = original_coordinate(s, o, scale, in, out, outd, roi_start, roi_end);
     if (s.ctm == "tf_crop_and_resize" && (x < 0 || x > static_cast<double>(in - 1))) {
       pt.outside = true;
       continue;

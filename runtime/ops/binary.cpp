@@ -36,14 +36,17 @@ bool div(int64_t a, int64_t b, int64_t* r) {
   return false;
 }
 
-// Mod: fmod=0 takes the sign of the divisor (integers only), fmod=1 that of the dividend.
+// Mod: fmod=0 takes the sign of the divisor (a - floor(a/b)*b; integers only before opset 28),
+// fmod=1 that of the dividend (a - trunc(a/b)*b).
 void infer_mod(InferContext& c) {
   require_same_dtype(c, 0, 1);
   require_numeric(c, 0);
   Shape shape = broadcast_shapes(c, {c.input_shape(0), c.input_shape(1)});
   DType dtype = c.input_dtype(0);
   bool fmod = c.attr_int("fmod") != 0;
-  if (is_floating(dtype) && !fmod) c.fail("Mod on floating-point inputs requires fmod=1");
+  if (is_floating(dtype) && !fmod && c.opset() < 28)
+    c.fail("Mod on floating-point inputs requires fmod=1 before opset 28 (the model has opset {})",
+           c.opset());
   bool folded =
       is_integral(dtype) && try_fold_elementwise(c, 2, dtype, [fmod](const std::vector<int64_t>& v) {
         int64_t a = v[0], b = v[1];
@@ -130,6 +133,7 @@ void register_binary_ops(OpRegistry& registry) {
   registry.add(OpDef("Sub").opsets(7).inputs(2, 2).infer(binary_infer(sub)).grad(grad_sub));
   registry.add(OpDef("Mul").opsets(7).inputs(2, 2).infer(binary_infer(mul)).grad(grad_mul));
   registry.add(OpDef("Div").opsets(7).inputs(2, 2).infer(binary_infer(div)).grad(grad_div));
+  // Mod-28 defines fmod=0 (floor) for floating-point inputs too.
   registry.add(OpDef("Mod").opsets(10).inputs(2, 2).attr("fmod", AttrType::kInt, int_attr(0)).infer(infer_mod).grad(grad_mod));
   // Opset 8 brought numpy broadcasting to the variadic ops (6 required equal shapes).
   registry.add(OpDef("Max").opsets(8).inputs(1, kVariadic).infer(variadic_infer(false)).grad(grad_extremum));

@@ -94,7 +94,10 @@ int64_t range_length(const InferContext& c, DType dtype) {
   return n > 0 ? static_cast<int64_t>(n) : 0;
 }
 
+// stash_type (opset 27) picks the precision in which f16/bf16 ranges accumulate; kiln computes
+// neither dtype, and the attribute has no effect on the others.
 void infer_range(InferContext& c) {
+  forbid_attr_before(c, "stash_type", 27);
   DType dtype = c.input_dtype(0);
   static const char* const kNames[] = {"start", "limit", "delta"};
   for (size_t i = 0; i < 3; ++i) {
@@ -137,7 +140,13 @@ void register_generator_ops(OpRegistry& registry) {
                    .optional_attr("value", AttrType::kTensor)
                    .shape_inputs({0})
                    .infer(infer_constant_of_shape));
-  registry.add(OpDef("Range").opsets(11).inputs(3, 3).shape_inputs({0, 1, 2}).infer(infer_range));
+  // Range-27 adds f16/bf16 and stash_type (and a function body).
+  registry.add(OpDef("Range")
+                   .opsets(11)
+                   .inputs(3, 3)
+                   .attr("stash_type", AttrType::kInt, int_attr(1))
+                   .shape_inputs({0, 1, 2})
+                   .infer(infer_range));
 }
 
 }  // namespace kiln::ops

@@ -7,7 +7,20 @@
 namespace kiln::ops {
 namespace {
 
+// saturate (opset 19) and round_mode (opset 24) only change conversions to float8 types, which
+// kiln lacks (a cast to one fails as an unknown dtype), so they are checked and have no effect.
+void check_cast_options(const InferContext& c) {
+  forbid_attr_before(c, "saturate", 19);
+  forbid_attr_before(c, "round_mode", 24);
+  const int64_t saturate = c.attr_int("saturate");
+  if (saturate != 0 && saturate != 1) c.fail("saturate is {}, expected 0 or 1", saturate);
+  const std::string round_mode = c.attr_string("round_mode");
+  if (round_mode != "up" && round_mode != "down" && round_mode != "nearest")
+    c.fail("round_mode is '{}', expected up, down or nearest", round_mode);
+}
+
 void infer_cast(InferContext& c) {
+  check_cast_options(c);
   int64_t code = c.attr_int("to");
   std::optional<DType> to = dtype_from_onnx(code);
   if (!to) fail_unsupported(c, fmt::format("cannot cast to ONNX data type {}: kiln has no such dtype", code));
@@ -51,6 +64,7 @@ InferFn compare_infer(Compare op, bool allow_bool) {
 
 // CastLike: input 0 converted to the dtype of input 1 (whose values are unused).
 void infer_cast_like(InferContext& c) {
+  check_cast_options(c);
   DType to = c.input_dtype(1);
   c.set_output(0, to, c.input_shape(0));
 }
@@ -67,12 +81,18 @@ void infer_not(InferContext& c) {
   c.set_output(0, DType::kBool, c.input_shape(0));
 }
 
-// BitShift is defined for unsigned integers only; of those kiln has u8.
+// BitShift takes unsigned integers (of those kiln has u8) and, from opset 28, signed ones too
+// (kiln's i8, i32, i64; right shifts are arithmetic).
 void infer_bit_shift(InferContext& c) {
   require_same_dtype(c, 0, 1);
   DType dtype = c.input_dtype(0);
-  if (dtype != DType::kUndefined && dtype != DType::kU8)
-    fail_unsupported(c, fmt::format("BitShift takes unsigned integers; kiln has only u8, not {}", to_string(dtype)));
+  const bool is_signed = dtype == DType::kI8 || dtype == DType::kI32 || dtype == DType::kI64;
+  if (is_signed && c.opset() < 28)
+    c.fail("BitShift takes signed integers ({}) from opset 28 on; the model has opset {}", to_string(dtype),
+           c.opset());
+  if (dtype != DType::kUndefined && dtype != DType::kU8 && !is_signed)
+    fail_unsupported(
+        c, fmt::format("BitShift takes integers; kiln has u8, i8, i32 and i64, not {}", to_string(dtype)));
   const std::string direction = c.attr_string("direction");
   if (direction != "LEFT" && direction != "RIGHT")
     c.fail("BitShift direction must be LEFT or RIGHT, not '{}'", direction);
@@ -97,7 +117,15 @@ void grad_where(GradContext& g) {
 
 void register_logic_ops(OpRegistry& registry) {
   // Cast-1 took `to` as a string; from opset 6 it is an ONNX TensorProto data type code.
-  registry.add(OpDef("Cast").opsets(6).required_attr("to", AttrType::kInt).infer(infer_cast).grad(grad_cast));
+  // Cast/CastLike 19, 21, 23, 24, 25 and 28 add only dtypes kiln lacks (float8, int4, float4,
+  // int2, float6) and the float8 options saturate (19) and round_mode (24).
+  registry.add(OpDef("Cast")
+                   .opsets(6)
+                   .required_attr("to", AttrType::kInt)
+                   .attr("saturate", AttrType::kInt, int_attr(1))
+                   .attr("round_mode", AttrType::kString, string_attr("up"))
+                   .infer(infer_cast)
+                   .grad(grad_cast));
   registry.add(OpDef("Where").opsets(9).inputs(3, 3).infer(infer_where).grad(grad_where));
   // Opsets before 7 had broadcast/axis attributes; 7 switched to numpy broadcasting.
   registry.add(OpDef("Equal").opsets(7).inputs(2, 2).infer(
@@ -110,7 +138,13 @@ void register_logic_ops(OpRegistry& registry) {
       compare_infer([](int64_t a, int64_t b) { return a <= b; }, false)));
   registry.add(OpDef("GreaterOrEqual").opsets(12).inputs(2, 2).infer(
       compare_infer([](int64_t a, int64_t b) { return a >= b; }, false)));
-  registry.add(OpDef("CastLike").opsets(15).inputs(2, 2).infer(infer_cast_like).grad(grad_cast));
+  registry.add(OpDef("CastLike")
+                   .opsets(15)
+                   .inputs(2, 2)
+                   .attr("saturate", AttrType::kInt, int_attr(1))
+                   .attr("round_mode", AttrType::kString, string_attr("up"))
+                   .infer(infer_cast_like)
+                   .grad(grad_cast));
   // Opsets before 7 had broadcast/axis attributes; 7 switched to numpy broadcasting.
   for (const char* op : {"And", "Or", "Xor"}) registry.add(OpDef(op).opsets(7).inputs(2, 2).infer(infer_logical));
   registry.add(OpDef("Not").opsets(1).inputs(1, 1).infer(infer_not));

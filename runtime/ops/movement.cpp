@@ -374,8 +374,9 @@ void infer_pad(InferContext& c) {
   const Shape& x = c.input_shape(0);
   DType dtype = c.input_dtype(0);
   std::string mode = c.attr_string("mode");
-  if (mode != "constant" && mode != "reflect" && mode != "edge")
-    c.fail("mode is '{}', expected constant, reflect or edge", mode);
+  if (mode == "wrap" && c.opset() < 19) c.fail("mode 'wrap' needs opset >= 19");
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap")
+    c.fail("mode is '{}', expected constant, reflect, edge or wrap", mode);
   std::optional<std::vector<int64_t>> pads;
   std::optional<std::vector<int64_t>> axes;
   if (c.opset() < 11) {
@@ -515,8 +516,9 @@ void infer_scatter_nd(InferContext& c) {
 // --- DepthToSpace, SpaceToDepth
 
 void infer_depth_space(InferContext& c, bool to_space) {
-  if (to_space) {
-    forbid_attr_before(c, "mode", 11);
+  // DepthToSpace takes mode from opset 11, SpaceToDepth from 28 (DCR by default).
+  if (to_space || c.has_attr("mode")) {
+    forbid_attr_before(c, "mode", to_space ? 11 : 28);
     std::string mode = c.attr_string("mode");
     if (mode != "DCR" && mode != "CRD") c.fail("mode is '{}', expected DCR or CRD", mode);
   }
@@ -791,10 +793,11 @@ void grad_depth_to_space(GradContext& g) {
   g.set_input_grad(0, transpose(dy.reshape({n, c, h, b, w, b}), {0, 1, 3, 5, 2, 4}).reshape(x.shape()));
 }
 
+// SpaceToDepth in either mode is undone by DepthToSpace in the same mode.
 void grad_space_to_depth(GradContext& g) {
   Attributes attrs;
   attrs.set("blocksize", g.attr_int("blocksize"));
-  attrs.set("mode", std::string("DCR"));
+  attrs.set("mode", g.opset() < 28 ? std::string("DCR") : g.attr_string("mode"));
   g.set_input_grad(0, run_op1("DepthToSpace", {g.output_grad(0)}, attrs));
 }
 
@@ -937,7 +940,8 @@ void register_movement_ops(OpRegistry& registry) {
   }));
   // Tile-1 took (tiles, axis) inputs; kiln starts at 6 (repeats).
   registry.add(OpDef("Tile").opsets(6).inputs(2, 2).shape_inputs({1}).infer(infer_tile).grad(grad_tile));
-  // Pad-1 used `paddings`; kiln starts at 2. pads/value become inputs at 11; axes arrives at 18.
+  // Pad-1 used `paddings`; kiln starts at 2. pads/value become inputs at 11; axes arrives at 18;
+  // mode 'wrap' at 19 (19, 21, 23-25 add only dtypes kiln lacks).
   registry.add(OpDef("Pad")
                    .opsets(2)
                    .inputs(1, 4)
@@ -987,9 +991,11 @@ void register_movement_ops(OpRegistry& registry) {
                    .attr("mode", AttrType::kString, string_attr("DCR"))
                    .infer([](InferContext& c) { infer_depth_space(c, true); })
                    .grad(grad_depth_to_space));
+  // SpaceToDepth gets mode (DCR or CRD) at 28; DepthToSpace-28 only gains a function body.
   registry.add(OpDef("SpaceToDepth")
                    .opsets(1)
                    .required_attr("blocksize", AttrType::kInt)
+                   .attr("mode", AttrType::kString, string_attr("DCR"))
                    .infer([](InferContext& c) { infer_depth_space(c, false); })
                    .grad(grad_space_to_depth));
   registry.add(

@@ -30,9 +30,11 @@ void infer_max_pool(InferContext& c) {
   c.set_output(1, DType::kI64, out);  // Indices, when the node asks for them
 }
 
+// AveragePool takes dilations from opset 19.
 void infer_average_pool(InferContext& c) {
   require_floating(c, 0);
-  c.set_output(0, c.input_dtype(0), pooled_shape(c, false));
+  forbid_attr_before(c, "dilations", 19);
+  c.set_output(0, c.input_dtype(0), pooled_shape(c, c.opset() >= 19));
 }
 
 void infer_global_pool(InferContext& c) {
@@ -88,8 +90,11 @@ void register_pool_ops(OpRegistry& registry) {
                    .attr("storage_order", AttrType::kInt, int_attr(0))  // since opset 8
                    .infer(infer_max_pool)
                    .grad(grad_max_pool));
+  // MaxPool-22 and AveragePool-22 add bf16 and say that a ceil_mode window starting in the end
+  // padding is dropped, which window_output already did.
   registry.add(pool_common("AveragePool")
                    .attr("count_include_pad", AttrType::kInt, int_attr(0))  // since opset 7
+                   .optional_attr("dilations", AttrType::kInts)             // since opset 19
                    .infer(infer_average_pool)
                    .grad(grad_average_pool));
   registry.add(OpDef("GlobalAveragePool").opsets(1).infer(infer_global_pool).grad(grad_global_average_pool));

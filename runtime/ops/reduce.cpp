@@ -9,7 +9,13 @@ namespace {
 
 InferFn reduce_infer(int axes_input_opset) {
   return [axes_input_opset](InferContext& c) {
-    require_numeric(c, 0);
+    const std::string& op = c.node().op_type();
+    DType in = c.input_dtype(0);
+    // ReduceMax/ReduceMin take bool from opset 20 (False < True).
+    if (!(in == DType::kBool && c.opset() >= 20 && (op == "ReduceMax" || op == "ReduceMin")))
+      require_numeric(c, 0);
+    // ReduceLogSum/ReduceLogSumExp-28 are defined for floating-point inputs only.
+    if (c.opset() >= 28 && (op == "ReduceLogSum" || op == "ReduceLogSumExp")) require_floating(c, 0);
     forbid_attr_before(c, "noop_with_empty_axes", axes_input_opset);
     std::optional<std::vector<int64_t>> axes = read_axes(c, axes_input_opset, 1);
     const Shape& x = c.input_shape(0);
@@ -160,6 +166,8 @@ Tensor log_sum_exp_derivative(const Tensor& x, const Tensor& y, const std::vecto
 void register_reduce_ops(OpRegistry& registry) {
   registry.add(reduce_def("ReduceSum", 13).grad(grad_reduce_sum));
   registry.add(reduce_def("ReduceMean", 18).grad(grad_reduce_mean));
+  // New versions above 18: ReduceMax/ReduceMin-20 add bool; ReduceLogSum/ReduceLogSumExp-28
+  // drop the integer dtypes (and gain function bodies); the rest have none.
   registry.add(reduce_def("ReduceMax", 18).grad(reduce_grad(extremum_derivative)));
   registry.add(reduce_def("ReduceMin", 18).grad(reduce_grad(extremum_derivative)));
   registry.add(reduce_def("ReduceProd", 18).grad(reduce_grad(prod_derivative)));

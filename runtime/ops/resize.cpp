@@ -85,6 +85,9 @@ void infer_resize(InferContext& c) {
   if (ctm != "half_pixel" && ctm != "asymmetric" && ctm != "align_corners" && ctm != "pytorch_half_pixel" &&
       ctm != "tf_crop_and_resize" && ctm != "half_pixel_symmetric" && ctm != "tf_half_pixel_for_nn")
     c.fail("coordinate_transformation_mode '{}' is not known", ctm);
+  if (ctm == "half_pixel_symmetric" && c.opset() < 19)
+    c.fail("coordinate_transformation_mode 'half_pixel_symmetric' needs opset >= 19, the model has opset {}",
+           c.opset());
   const std::string nm = c.attr_string("nearest_mode");
   if (nm != "round_prefer_floor" && nm != "round_prefer_ceil" && nm != "floor" && nm != "ceil")
     c.fail("nearest_mode '{}' is not known", nm);
@@ -203,7 +206,7 @@ void register_resize_ops(OpRegistry& registry) {
                    .infer(infer_upsample)
                    .grad(grad_resize_nearest));
   // Resize-10: X, scales. From 11: X, roi, scales, sizes. antialias, axes and
-  // keep_aspect_ratio_policy arrive at 18.
+  // keep_aspect_ratio_policy arrive at 18; coordinate_transformation_mode half_pixel_symmetric at 19.
   registry.add(OpDef("Resize")
                    .opsets(10)
                    .inputs(1, 4)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "op_case.h"
 
@@ -47,6 +48,61 @@ Tensor u8(const Dims& shape, const std::vector<uint8_t>& values) {
   return t;
 }
 
+Tensor i8(const Dims& shape, const std::vector<int8_t>& values) {
+  return Tensor::from_vector<int8_t>(shape, values);
+}
+
+// BitShift-28 from its spec, in exact integer arithmetic: a right shift is floor(x / 2^s), a left
+// shift x * 2^s wrapped to the width; a shift below 0 or by the width or more leaves -1 (right
+// shift of a negative x) or 0.
+double bit_shift_reference(double x, double s, int bits, bool is_signed, bool left) {
+  if (s < 0 || s >= bits) return !left && x < 0 ? -1.0 : 0.0;
+  const auto v = static_cast<int64_t>(x);
+  const auto k = static_cast<int>(s);
+  if (!left) return std::floor(x / std::ldexp(1.0, k));
+  const unsigned __int128 modulus = static_cast<unsigned __int128>(1) << bits;
+  unsigned __int128 w = static_cast<unsigned __int128>(static_cast<__int128>(v) << k) % modulus;
+  auto r = static_cast<__int128>(w);
+  if (is_signed && w >= modulus / 2) r -= static_cast<__int128>(modulus);
+  return static_cast<double>(r);
+}
+
+OpCase bit_shift_case(const std::string& name, const Tensor& x, const Tensor& y, const char* direction,
+                      int bits, bool is_signed) {
+  const bool left = std::string(direction) == "LEFT";
+  return OpCase(name, "BitShift")
+      .at_opset(28)
+      .input(x)
+      .input(y)
+      .attr("direction", direction)
+      .expect([bits, is_signed, left](const Refs& in) {
+        return Refs{map_binary(
+            in[0], in[1],
+            [=](double a, double b) { return bit_shift_reference(a, b, bits, is_signed, left); },
+            in[0].dtype)};
+      });
+}
+
+std::vector<OpCase> bit_shift_28_cases() {
+  return {
+      bit_shift_case("BitShiftRightI8Opset28", i8({6}, {-128, -7, -1, 7, 127, -100}),
+                     i8({6}, {1, 1, 3, 1, 6, 2}), "RIGHT", 8, true),
+      bit_shift_case("BitShiftLeftI8PastSignOpset28", i8({5}, {1, 64, -1, 100, -128}),
+                     i8({5}, {7, 1, 7, 2, 1}), "LEFT", 8, true),
+      bit_shift_case("BitShiftRightI32OutOfRangeOpset28", i32({6}, {-5, 5, -5, 5, -2147483647, 1000}),
+                     i32({6}, {32, 32, -1, -3, 31, 40}), "RIGHT", 32, true),
+      bit_shift_case("BitShiftLeftI32OutOfRangeOpset28", i32({4}, {-5, 5, 3, -3}), i32({4}, {32, -1, 30, 31}),
+                     "LEFT", 32, true),
+      bit_shift_case("BitShiftRightI64BroadcastOpset28",
+                     i64({2, 3}, {-9, 9, -1, 1024, -1024, int64_t{1} << 62}), i64({3}, {2, 63, 64}), "RIGHT",
+                     64, true),
+      bit_shift_case("BitShiftLeftI64Opset28", i64({4}, {3, -3, 1, -1}), i64({4}, {61, 62, 63, 64}), "LEFT",
+                     64, true),
+      bit_shift_case("BitShiftU8Opset28", u8({4}, {255, 1, 128, 3}), u8({4}, {8, 7, 200, 1}), "RIGHT", 8,
+                     false),
+  };
+}
+
 std::vector<OpCase> logic_cases() {
   Gen gen(16);
   std::vector<OpCase> all;
@@ -81,6 +137,7 @@ std::vector<OpCase> logic_cases() {
                     .attr("direction", "LEFT").expect([shl](const Refs& in) { return Refs{map_binary(in[0], in[1], shl, DType::kU8)}; }));
   all.push_back(OpCase("BitShiftRightU8Broadcast", "BitShift").input(u8({2, 3}, {16, 4, 1, 255, 128, 7})).input(u8({}, {2}))
                     .attr("direction", "RIGHT").expect([shr](const Refs& in) { return Refs{map_binary(in[0], in[1], shr, DType::kU8)}; }));
+  for (const auto& c : bit_shift_28_cases()) all.push_back(c);
   all.push_back(OpCase("CastLikeF32ToI64", "CastLike").input(f32({4}, {1.5f, -2.7f, 0.0f, 9.0f})).input(i64({1}, {0}))
                     .expect([](const Refs& in) { return Refs{map_unary(in[0], [](double v) { return std::trunc(v); }, DType::kI64)}; }));
   all.push_back(OpCase("CastLikeI64ToF32Rank0", "CastLike").input(i64_scalar(-7)).input(f32({}, {0.0f}))
@@ -107,9 +164,9 @@ OpCase variadic_case(const std::string& name, const std::string& op, const std::
   });
 }
 
-OpCase mod_case(const std::string& name, const Tensor& a, const Tensor& b, bool fmod) {
+OpCase mod_case(const std::string& name, const Tensor& a, const Tensor& b, bool fmod, int opset = 17) {
   OpCase oc(name, "Mod");
-  oc.input(a).input(b);
+  oc.at_opset(opset).input(a).input(b);
   if (fmod) oc.attr("fmod", 1);
   return oc.expect([fmod](const Refs& in) {
     return Refs{map_binary(in[0], in[1], [fmod](double x, double y) {
@@ -117,6 +174,19 @@ OpCase mod_case(const std::string& name, const Tensor& a, const Tensor& b, bool 
       if (!fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
       return r;
     }, in[0].dtype)};
+  });
+}
+
+// Mod-28 with fmod=0 on floats, written from the spec: a - floor(a/b)*b and its special cases.
+double floor_mod_reference(double x, double y) {
+  if (std::isnan(x) || std::isnan(y) || std::isinf(x) || y == 0) return std::nan("");
+  if (std::isinf(y)) return x == 0 ? 0.0 : ((x < 0) == (y < 0) ? x : y);
+  return x - std::floor(x / y) * y;
+}
+
+OpCase floor_mod_case(const std::string& name, const Tensor& a, const Tensor& b) {
+  return OpCase(name, "Mod").at_opset(28).input(a).input(b).expect([](const Refs& in) {
+    return Refs{map_binary(in[0], in[1], floor_mod_reference, in[0].dtype)};
   });
 }
 
@@ -149,6 +219,19 @@ std::vector<OpCase> variadic_mod_cases() {
   all.push_back(mod_case("ModI64Rank0", i64({4}, {-5, -1, 1, 5}), i64_scalar(-3), false));
   all.push_back(mod_case("ModF32Fmod", f32({2, 3}, {-4.5f, 5.25f, -6.f, 7.f, -8.f, 9.5f}), f32({3}, {2.f, -2.5f, 4.f}), true));
   all.push_back(mod_case("ModF32FmodBroadcast", gen.uniform({2, 3, 4}, -5.0, 5.0), gen.uniform({3, 1}, 0.5, 2.0), true));
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  all.push_back(floor_mod_case(
+      "ModF32FloorOpset28", f32({12}, {-4.5f, 5.25f, -6.f, 7.f, -8.f, 9.5f, 4.f, -3.f, 0.f, 1.f, -1.f, 2.f}),
+      f32({12}, {2.f, -2.5f, 4.f, -3.f, 3.f, -2.f, -2.f, -3.f, 5.f, 0.25f, 0.75f, 3.f})));
+  all.push_back(floor_mod_case("ModF32FloorSpecialValuesOpset28",
+                               f32({9}, {inf, -inf, 3.f, nan, 2.f, -2.f, 2.f, -2.f, 0.f}),
+                               f32({9}, {2.f, 3.f, 0.f, 1.f, inf, inf, -inf, -inf, -inf})));
+  all.push_back(floor_mod_case("ModF32FloorBroadcastOpset28", gen.uniform({2, 3, 4}, -5.0, 5.0),
+                               gen.uniform({3, 1}, -2.0, -0.5)));
+  all.push_back(mod_case("ModF32FmodOpset28", f32({4}, {-4.5f, 5.25f, -6.f, 7.f}),
+                         f32({4}, {2.f, -2.5f, 4.f, -3.f}), true, 28));
+  all.push_back(
+      mod_case("ModI64Opset28", i64({6}, {-7, 7, -7, 7, 0, 9}), i64({6}, {3, -3, -3, 3, 5, 4}), false, 28));
   return all;
 }
 

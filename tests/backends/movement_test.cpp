@@ -169,6 +169,11 @@ OpCase pad_case(const std::string& name, int opset, const Tensor& x, const Dims&
         if (m == "reflect") {
           while (p < 0 || p >= n) p = p < 0 ? -p : 2 * (n - 1) - p;
         }
+        if (m == "wrap") {  // numpy's wrap on the axis left after negative pads crop it
+          const int64_t lo = std::max<int64_t>(0, -pads[d]), hi = n - std::max<int64_t>(0, -pads[rank + d]);
+          while (p < lo) p += hi - lo;
+          while (p >= hi) p -= hi - lo;
+        }
         outside = outside || p < 0 || p >= n;
         i[d] = p;
       }
@@ -292,12 +297,16 @@ OpCase depth_to_space_case(const std::string& name, int opset, const Tensor& x, 
   });
 }
 
-OpCase space_to_depth_case(const std::string& name, const Tensor& x, int64_t b) {
+// mode (opset 28): DCR puts the block offsets before the channel, CRD after it.
+OpCase space_to_depth_case(const std::string& name, const Tensor& x, int64_t b, int opset = 13,
+                           const char* mode = nullptr) {
   OpCase oc(name, "SpaceToDepth");
-  oc.at_opset(13).input(x).attr("blocksize", b);
-  return oc.expect([b](const Refs& in) {
+  oc.at_opset(opset).input(x).attr("blocksize", b);
+  if (mode != nullptr) oc.attr("mode", mode);
+  return oc.expect([b, crd = mode != nullptr && std::string(mode) == "CRD"](const Refs& in) {
     const Dims& s = in[0].shape;
-    Ref t = transpose(reshaped(in[0], {s[0], s[1], s[2] / b, b, s[3] / b, b}), {0, 3, 5, 1, 2, 4});
+    Ref t = transpose(reshaped(in[0], {s[0], s[1], s[2] / b, b, s[3] / b, b}),
+                      crd ? Dims{0, 1, 3, 5, 2, 4} : Dims{0, 3, 5, 1, 2, 4});
     return Refs{reshaped(t, {s[0], s[1] * b * b, s[2] / b, s[3] / b})};
   });
 }
@@ -430,6 +439,11 @@ std::vector<OpCase> cases() {
       pad_case("PadReflect", 13, gen.uniform({3, 4}), {2, 1, 0, 3}, "reflect", nullptr),
       pad_case("PadReflectSpatial", 13, gen.uniform({1, 2, 3, 3}), {0, 0, 1, 2, 0, 0, 2, 1}, "reflect", nullptr),
       pad_case("PadEdge", 13, gen.uniform({2, 3}), {1, 2, 3, 0}, "edge", nullptr),
+      pad_case("PadWrapOpset19", 19, f32({3, 2}, {1.0f, 1.2f, 2.3f, 3.4f, 4.5f, 5.7f}), {2, 1, 1, 1}, "wrap",
+               nullptr),
+      pad_case("PadWrapLargerThanAxis", 19, gen.uniform({2, 3}), {3, 4, 5, 0}, "wrap", nullptr),
+      pad_case("PadWrapCropsAndPads", 19, gen.uniform({3, 4}), {-1, 2, 1, -1}, "wrap", nullptr),
+      pad_case("PadWrapI64Opset25", 25, gen.integers({2, 3}, -9, 9), {1, 2, 2, 0}, "wrap", nullptr),
       pad_case("PadI64Constant", 13, vec({1, 2, 3}), {1, 2}, "constant", &minus_seven),
       gather_elements_case("GatherElementsAxis0", gen.uniform({3, 4}), i64({2, 4}, {0, 2, -1, 1, 2, 0, 1, -3}), 0),
       gather_elements_case("GatherElementsAxis1Smaller", gen.uniform({3, 4}), i32({2, 2}, {3, 0, -1, 1}), 1),
@@ -462,6 +476,10 @@ std::vector<OpCase> cases() {
       depth_to_space_case("DepthToSpaceOpset1", 1, gen.uniform({1, 9, 1, 2}), 3, nullptr),
       space_to_depth_case("SpaceToDepth", gen.uniform({2, 2, 4, 6}), 2),
       space_to_depth_case("SpaceToDepthBlock3", gen.integers({1, 1, 3, 6}, -9, 9), 3),
+      space_to_depth_case("SpaceToDepthOpset28DefaultDCR", gen.uniform({1, 3, 4, 2}), 2, 28),
+      space_to_depth_case("SpaceToDepthOpset28DCR", gen.uniform({2, 2, 4, 6}), 2, 28, "DCR"),
+      space_to_depth_case("SpaceToDepthOpset28CRD", gen.uniform({2, 3, 4, 6}), 2, 28, "CRD"),
+      space_to_depth_case("SpaceToDepthOpset28CRDBlock3", gen.integers({1, 2, 3, 6}, -9, 9), 3, 28, "CRD"),
       trilu_case("TriluUpper", gen.uniform({3, 4}), true, nullptr),
       trilu_case("TriluLowerK", gen.uniform({2, 4, 3}), false, &k_minus_one),
       trilu_case("TriluUpperK2", gen.uniform({5, 3}), true, &k_two),

@@ -15,6 +15,7 @@ OpCase pool_case(const std::string& name, const Tensor& x, const PoolParams& p) 
   if (!p.pads.empty()) oc.attr("pads", p.pads);
   if (p.ceil_mode) oc.attr("ceil_mode", 1);
   if (!p.is_max) oc.attr("count_include_pad", p.count_include_pad ? 1 : 0);
+  if (!p.dilations.empty()) oc.at_opset(19).attr("dilations", p.dilations);
   return oc.expect([p](const Refs& in) { return Refs{pool(in[0], p)}; });
 }
 
@@ -92,6 +93,11 @@ OpCase global_max_case(const std::string& name, const Tensor& x) {
   });
 }
 
+PoolParams dilated(PoolParams p, Dims dilations) {
+  p.dilations = std::move(dilations);
+  return p;
+}
+
 std::vector<OpCase> cases() {
   Gen gen(3);
   return {
@@ -111,6 +117,21 @@ std::vector<OpCase> cases() {
       pool_case("AveragePool2dCeilMode", gen.uniform({1, 1, 6, 7}), avg_pool({3, 3}, {2, 2}, {}, false, true)),
       pool_case("AveragePool1dPadsIncluded", gen.uniform({2, 2, 8}), avg_pool({3}, {1}, {1, 1}, true)),
       pool_case("AveragePool1dAsymmetricExcluded", gen.uniform({1, 3, 7}), avg_pool({3}, {2}, {2, 0}, false)),
+      // dilations: MaxPool since opset 10, AveragePool since 19 (the cases run at opset 19).
+      pool_case("MaxPool2dDilated", gen.uniform({1, 2, 7, 8}),
+                dilated(max_pool({3, 2}, {1, 2}, {1, 0, 1, 1}), {2, 3})),
+      pool_case("AveragePool2dDilated", gen.uniform({1, 2, 7, 8}),
+                dilated(avg_pool({2, 3}, {2, 1}, {}, false), {3, 2})),
+      pool_case("AveragePool2dDilatedPadsExcluded", gen.uniform({2, 2, 6, 6}),
+                dilated(avg_pool({3, 3}, {2, 2}, {2, 1, 1, 2}, false), {2, 2})),
+      pool_case("AveragePool2dDilatedPadsIncluded", gen.uniform({2, 2, 6, 6}),
+                dilated(avg_pool({3, 3}, {2, 2}, {2, 1, 1, 2}, true), {2, 2})),
+      pool_case("AveragePool2dDilatedCeilModeIncluded", gen.uniform({1, 1, 7, 6}),
+                dilated(avg_pool({2, 2}, {2, 3}, {1, 1, 0, 0}, true, true), {2, 2})),
+      pool_case("AveragePool1dDilatedCeilMode", gen.uniform({1, 3, 10}),
+                dilated(avg_pool({3}, {3}, {1, 0}, false, true), {2})),
+      pool_case("AveragePool3dDilated", gen.uniform({1, 1, 5, 5, 6}),
+                dilated(avg_pool({2, 2, 2}, {1, 2, 2}, {}, false), {2, 1, 2})),
       same_pad_case("MaxPool2dSameUpper", gen.uniform({1, 2, 5, 6}, -2.0, -0.5), max_pool({3, 2}, {2, 2}), "SAME_UPPER"),
       same_pad_case("AveragePool2dSameLower", gen.uniform({1, 2, 5, 6}), avg_pool({3, 2}, {2, 2}, {}, false),
                     "SAME_LOWER"),

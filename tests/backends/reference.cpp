@@ -262,7 +262,7 @@ Ref pool(const Ref& x, const PoolParams& p) {
   for (size_t i = 0; i < rank; ++i) {
     const int64_t s = param_or(p.strides, i, 1);
     const int64_t pb = param_or(p.pads, i, 0), pe = param_or(p.pads, rank + i, 0);
-    const int64_t span = in[i] + pb + pe - p.kernel[i];
+    const int64_t span = in[i] + pb + pe - ((p.kernel[i] - 1) * param_or(p.dilations, i, 1) + 1);
     int64_t out = (p.ceil_mode ? (span + s - 1) / s : span / s) + 1;
     if (p.ceil_mode && (out - 1) * s >= in[i] + pb) --out;
     out_shape.push_back(out);
@@ -275,7 +275,8 @@ Ref pool(const Ref& x, const PoolParams& p) {
       Dims xi{o[0], o[1]};
       bool inside = true, in_padded_area = true;
       for (size_t i = 0; i < rank; ++i) {
-        const int64_t pos = o[2 + i] * param_or(p.strides, i, 1) + k[i] - param_or(p.pads, i, 0);
+        const int64_t pos = o[2 + i] * param_or(p.strides, i, 1) + k[i] * param_or(p.dilations, i, 1) -
+                            param_or(p.pads, i, 0);
         inside = inside && pos >= 0 && pos < in[i];
         in_padded_area = in_padded_area && pos < in[i] + param_or(p.pads, rank + i, 0);
         xi.push_back(pos);

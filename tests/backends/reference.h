@@ -81,6 +81,7 @@ struct PoolParams {
   bool ceil_mode = false;
   bool count_include_pad = false;  // AveragePool only
   bool is_max = true;
+  Dims dilations;  // empty: all 1 (AveragePool from opset 19)
 };
 /// MaxPool / AveragePool. With ceil_mode a last window must start inside the input or its
 /// begin padding.

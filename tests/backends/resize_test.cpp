@@ -20,10 +20,16 @@ struct Spec {
   double extrapolation = 0.0;
 };
 
-// x_original for output coordinate x of one axis (ONNX Resize-18's formulas). The resized
-// length is in * scale, unfloored, as in ONNX's reference implementation.
-double to_original(const Spec& s, int64_t x, double scale, int64_t in, double r0, double r1) {
+// x_original for output coordinate x of one axis (ONNX Resize-19's formulas). The resized
+// length is in * scale, unfloored, as in ONNX's reference implementation; out_len is the output
+// axis' length (half_pixel_symmetric centres the out_len / (in * scale) part of the canvas).
+double to_original(const Spec& s, int64_t x, double scale, int64_t in, double r0, double r1,
+                   int64_t out_len) {
   const double xd = static_cast<double>(x), n = static_cast<double>(in), m = n * scale;
+  if (s.ctm == "half_pixel_symmetric") {
+    const double adjustment = static_cast<double>(out_len) / m, offset = n / 2 * (1 - adjustment);
+    return offset + (xd + 0.5) / scale - 0.5;
+  }
   if (s.ctm == "asymmetric") return xd / scale;
   if (s.ctm == "align_corners") return m == 1 ? 0 : xd * (n - 1) / (m - 1);
   if (s.ctm == "pytorch_half_pixel") return m > 1 ? (xd + 0.5) / scale - 0.5 : 0;
@@ -56,9 +62,10 @@ struct Weights {
   bool outside = false;
 };
 
-Weights axis_weights(const Spec& s, int64_t o, double scale, int64_t in, double r0, double r1) {
+Weights axis_weights(const Spec& s, int64_t o, double scale, int64_t in, double r0, double r1,
+                     int64_t out_len) {
   Weights w;
-  const double x = to_original(s, o, scale, in, r0, r1);
+  const double x = to_original(s, o, scale, in, r0, r1, out_len);
   if (s.ctm == "tf_crop_and_resize" && (x < 0 || x > static_cast<double>(in - 1))) {
     w.outside = true;
     return w;
@@ -94,7 +101,7 @@ Ref resize_ref(const Ref& x, const Spec& s, const Dims& out_shape, const std::ve
     bool outside = false;
     for (size_t d = 0; d < r; ++d) {
       const double r0 = roi.empty() ? 0.0 : roi[d], r1 = roi.empty() ? 1.0 : roi[d + r];
-      ws[d] = axis_weights(s, o[d], scales[d], x.shape[d], r0, r1);
+      ws[d] = axis_weights(s, o[d], scales[d], x.shape[d], r0, r1, out_shape[d]);
       outside = outside || ws[d].outside;
     }
     if (outside) {
@@ -124,8 +131,10 @@ Ref bilinear_ref(const Ref& x, const Spec& s, const Dims& out_shape, double sh, 
   const size_t r = out_shape.size();
   const int64_t h = x.shape[r - 2], w = x.shape[r - 1];
   for_each_index(out_shape, [&](const Dims& o) {
-    double fy = std::clamp(to_original(s, o[r - 2], sh, h, 0, 1), 0.0, static_cast<double>(h - 1));
-    double fx = std::clamp(to_original(s, o[r - 1], sw, w, 0, 1), 0.0, static_cast<double>(w - 1));
+    double fy =
+        std::clamp(to_original(s, o[r - 2], sh, h, 0, 1, out_shape[r - 2]), 0.0, static_cast<double>(h - 1));
+    double fx =
+        std::clamp(to_original(s, o[r - 1], sw, w, 0, 1, out_shape[r - 1]), 0.0, static_cast<double>(w - 1));
     const int64_t y0 = static_cast<int64_t>(std::floor(fy)), x0 = static_cast<int64_t>(std::floor(fx));
     const int64_t y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
     const double dy = fy - static_cast<double>(y0), dx = fx - static_cast<double>(x0);
@@ -259,6 +268,9 @@ std::vector<OpCase> cases() {
   Spec cubic_excl{"cubic", "half_pixel", "round_prefer_floor", -0.5, true};
   Spec cubic_asym{"cubic", "asymmetric"};
   Spec crop{"linear", "tf_crop_and_resize", "round_prefer_floor", -0.75, false, 10.0};
+  Spec linear_symmetric{"linear", "half_pixel_symmetric"};
+  Spec nearest_symmetric{"nearest", "half_pixel_symmetric"};
+  Spec cubic_symmetric{"cubic", "half_pixel_symmetric"};
   Spec crop_nearest{"nearest", "tf_crop_and_resize", "round_prefer_floor", -0.75, false, -1.0};
   return {
       scales_case("ResizeNearestUpScales", gen.uniform({1, 2, 2, 3}), nearest, {1, 1, 2, 1.5}),
@@ -283,6 +295,22 @@ std::vector<OpCase> cases() {
       sizes_case("ResizeTfCropAndResizeNearest", gen.uniform({1, 1, 5, 3}), crop_nearest, {1, 1, 4, 4}, false,
                  {0, 0, -0.25, 0.1, 1, 1, 0.75, 1.2}),
       axes_case("ResizeAxesOpset18", gen.uniform({2, 3, 4}), {-1, 1}, {2, 0.5}),
+      // half_pixel_symmetric (opset 19) differs from half_pixel where in * scale is fractional.
+      scales_case("ResizeLinearHalfPixelSymmetricOpset19", gen.uniform({1, 2, 5, 3}), linear_symmetric,
+                  {1, 1, 0.7, 1.7})
+          .at_opset(19),
+      scales_case("ResizeBilinearHalfPixelSymmetricOpset19", gen.uniform({1, 1, 4, 6}), linear_symmetric,
+                  {1, 1, 2.3, 0.45}, true)
+          .at_opset(19),
+      scales_case("ResizeNearestHalfPixelSymmetricOpset19", gen.uniform({1, 1, 5, 7}), nearest_symmetric,
+                  {1, 1, 1.5, 0.45})
+          .at_opset(19),
+      scales_case("ResizeCubicHalfPixelSymmetricOpset28", gen.uniform({1, 1, 4, 5}), cubic_symmetric,
+                  {1, 1, 1.6, 2.1})
+          .at_opset(28),
+      sizes_case("ResizeLinearHalfPixelSymmetricSizesOpset19", gen.uniform({1, 1, 3, 4}), linear_symmetric,
+                 {1, 1, 7, 3})
+          .at_opset(19),
       legacy_case("ResizeOpset10Nearest", "Resize", 10, gen.uniform({1, 1, 2, 3}), "nearest", {1, 1, 2, 2.5}),
       legacy_case("UpsampleOpset9Nearest", "Upsample", 9, gen.uniform({1, 2, 2, 2}), "nearest", {1, 1, 2, 3}),
       legacy_case("UpsampleOpset7Linear", "Upsample", 7, gen.uniform({1, 1, 3, 2}), "linear", {1, 1, 2, 2}),

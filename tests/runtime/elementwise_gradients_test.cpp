@@ -282,6 +282,21 @@ std::vector<GradCase> triangle_and_block_cases() {
       GradCase("SpaceToDepth", "SpaceToDepth").input(uniform64({1, 2, 4, 6}, -1, 1, 30)).attr("blocksize", int64_t{2}),
       GradCase("SpaceToDepthBlock3", "SpaceToDepth").input(uniform64({2, 1, 6, 3}, -1, 1, 31)).attr("blocksize", int64_t{3}),
       GradCase("SpaceToDepthBlock1", "SpaceToDepth").input(uniform64({1, 3, 2, 2}, -1, 1, 32)).attr("blocksize", int64_t{1}),
+      // SpaceToDepth takes mode at opset 28.
+      GradCase("SpaceToDepthCRDOpset28", "SpaceToDepth")
+          .input(uniform64({2, 3, 4, 6}, -1, 1, 33))
+          .attr("blocksize", int64_t{2})
+          .attr("mode", "CRD")
+          .at_opset(28),
+      GradCase("SpaceToDepthDCROpset28", "SpaceToDepth")
+          .input(uniform64({1, 2, 6, 3}, -1, 1, 34))
+          .attr("blocksize", int64_t{3})
+          .attr("mode", "DCR")
+          .at_opset(28),
+      GradCase("SpaceToDepthOpset13", "SpaceToDepth")
+          .input(uniform64({1, 2, 4, 2}, -1, 1, 35))
+          .attr("blocksize", int64_t{2})
+          .at_opset(13),
   };
 }
 
@@ -320,6 +335,15 @@ std::vector<GradCase> index_cases() {
       GradCase("ModFmodScalarDivisor", "Mod").input(uniform64({2, 3}, -4, 4, 70)).input(Tensor::scalar<double>(0.7)).attr("fmod", int64_t{1}),
       // |a| < |b|: the quotient is 0, so the divisor gets no gradient.
       GradCase("ModFmodSmallDividend", "Mod").input(uniform64({2, 3}, -0.3, 0.3, 71)).input(uniform64({2, 3}, 0.5, 1, 72)).attr("fmod", int64_t{1}),
+      // Mod-28: fmod=0 on floats rounds the quotient down (the sign of the divisor).
+      GradCase("ModFloorOpset28", "Mod")
+          .input(uniform64({3, 4}, -3, 3, 73))
+          .input(uniform64({3, 4}, 0.4, 1.3, 74))
+          .at_opset(28),
+      GradCase("ModFloorNegativeDivisorOpset28", "Mod")
+          .input(uniform64({2, 3}, -4, 4, 75))
+          .input(uniform64({3}, -1.7, -0.6, 76))
+          .at_opset(28),
   };
 }
 
@@ -340,6 +364,12 @@ std::vector<GradCase> resize_cases() {
       GradCase("ResizeNearestPytorchHalfPixelPreferCeil", "Resize").input(x).absent().input(floats({4}, {1, 1, 2.5f, 0.7f})).attr("coordinate_transformation_mode", "pytorch_half_pixel").attr("nearest_mode", "round_prefer_ceil"),
       // Outputs outside the roi read no input (extrapolation_value).
       GradCase("ResizeNearestTfCropAndResize", "Resize").input(uniform64({1, 1, 3, 3}, -1, 1, 83)).input(floats({8}, {0, 0, -0.4f, 0.2f, 1, 1, 1.5f, 0.8f})).absent().input(ints64({4}, {1, 1, 4, 3})).attr("coordinate_transformation_mode", "tf_crop_and_resize").attr("extrapolation_value", 5.0f),
+      GradCase("ResizeNearestHalfPixelSymmetricOpset19", "Resize")
+          .input(uniform64({1, 1, 5, 7}, -1, 1, 85))
+          .absent()
+          .input(floats({4}, {1, 1, 1.5f, 0.45f}))
+          .attr("coordinate_transformation_mode", "half_pixel_symmetric")
+          .at_opset(19),
       GradCase("ResizeNearest3d", "Resize").input(uniform64({2, 3, 2}, -1, 1, 84)).absent().input(floats({3}, {1.5f, 1, 2})),
       // Resize-10: X and scales only (asymmetric, floor).
       GradCase("ResizeOpset10", "Resize").input(x).input(floats({4}, {1, 1, 2, 1.5f})).at_opset(10),

@@ -157,6 +157,19 @@ std::vector<GradCase> pool_cases() {
           .attr("pads", Ints{1, 0, 1, 0})
           .attr("ceil_mode", int64_t{1}),
       pool("AveragePool1d", "AveragePool", {2, 2, 7}, {3}).attr("strides", Ints{2}),
+      // AveragePool takes dilations from opset 19.
+      pool("AveragePool2dDilatedExcludePadOpset19", "AveragePool", {1, 2, 7, 6}, {2, 2})
+          .attr("strides", Ints{2, 1})
+          .attr("pads", Ints{1, 0, 1, 1})
+          .attr("dilations", Ints{2, 3})
+          .at_opset(19),
+      pool("AveragePool2dDilatedCeilIncludePad", "AveragePool", {1, 1, 7, 6}, {2, 2})
+          .attr("strides", Ints{2, 3})
+          .attr("pads", Ints{1, 1, 0, 0})
+          .attr("dilations", Ints{2, 2})
+          .attr("ceil_mode", int64_t{1})
+          .attr("count_include_pad", int64_t{1}),
+      pool("AveragePool1dDilated", "AveragePool", {2, 2, 9}, {3}).attr("dilations", Ints{3}),
       GradCase("GlobalAveragePool2d", "GlobalAveragePool").input(uniform64({2, 3, 4, 5})),
       GradCase("GlobalAveragePool1d", "GlobalAveragePool").input(uniform64({2, 3, 4})),
       GradCase("GlobalMaxPool2d", "GlobalMaxPool").input(uniform64({2, 3, 3, 4})),

@@ -242,9 +242,10 @@ TEST(OpRegistry, UnknownAttributeIsAnError) {
   expect_error(
       [] {
         run("AveragePool", {f32({1, 1, 4, 4})},
-            attrs({{"kernel_shape", std::vector<int64_t>{2, 2}}, {"dilations", std::vector<int64_t>{1, 1}}}));
+            attrs({{"kernel_shape", std::vector<int64_t>{2, 2}}, {"dilations", std::vector<int64_t>{1, 1}}}),
+            18);
       },
-      ErrorCode::kInvalidArgument, {"AveragePool_7", "unknown attribute 'dilations'"});
+      ErrorCode::kInvalidArgument, {"AveragePool_7", "attribute 'dilations' needs opset >= 19"});
 }
 
 TEST(OpRegistry, AttributeOfTheWrongTypeIsAnError) {
@@ -870,7 +871,10 @@ TEST(OpInference, PadFormsAcrossOpsets) {
   EXPECT_SHAPE_ERROR("Pad", run("Pad", {f32({2, 3}), ints({0, 1})}, {}, 13), "expected 4");
   EXPECT_SHAPE_ERROR("Pad", run("Pad", {f32({2, 3}), ints({-3, 0, 0, 0})}, {}, 13), "remove more than");
   EXPECT_SHAPE_ERROR("Pad", run("Pad", {f32({2}), ints({1, 1})}, attrs({{"mode", std::string("wrap")}}), 13),
-                     "mode is 'wrap'");
+                     "mode 'wrap' needs opset >= 19");
+  EXPECT_SHAPE_ERROR("Pad",
+                     run("Pad", {f32({2}), ints({1, 1})}, attrs({{"mode", std::string("circular")}}), 13),
+                     "mode is 'circular'");
   EXPECT_SHAPE_ERROR("Pad", run("Pad", {f32({2})}, attrs({{"pads", std::vector<int64_t>{1, 1}}}), 11),
                      "attribute 'pads' is not valid at opset 11");
   EXPECT_SHAPE_ERROR("Pad", run("Pad", {f32({2}), ints({1, 1}), int_scalar(0)}, {}, 13), "same dtype");
@@ -1173,6 +1177,163 @@ TEST(OpInference, RandomNodesFailOnlyWithKilnErrors) {
   }
   EXPECT_GT(accepted, 0u);
   EXPECT_GT(rejected, 0u);
+}
+
+// --- Opsets 19 to 28: what changed for the ops kiln has (op_registry.h lists them)
+
+TEST(OpInference, LatestOpsetIs28) {
+  EXPECT_EQ(kLatestOpset, 28);
+  EXPECT_EQ(run("Relu", {f32({2, 3})}, {}, 28).shape(), (Shape{2, 3}));
+  expect_error([] { run("Relu", {f32({2})}, {}, 29); }, ErrorCode::kUnsupported,
+               {"Relu_7", "opset 29 is not supported"});
+}
+
+TEST(OpInference, AveragePoolDilationsFromOpset19) {
+  Attributes a = attrs({{"kernel_shape", std::vector<int64_t>{3, 2}},
+                        {"dilations", std::vector<int64_t>{2, 3}},
+                        {"strides", std::vector<int64_t>{1, 2}}});
+  // extents 5 and 4: (9 - 5) / 1 + 1 = 5 and (10 - 4) / 2 + 1 = 4.
+  EXPECT_EQ(run("AveragePool", {f32({1, 2, 9, 10})}, a, 19).shape(), (Shape{1, 2, 5, 4}));
+  EXPECT_EQ(run("AveragePool", {f32({1, 2, 9, 10})}, a, 28).shape(), (Shape{1, 2, 5, 4}));
+  a.set("ceil_mode", int64_t{1});
+  a.set("pads", std::vector<int64_t>{1, 0, 1, 0});
+  // ceil: (11 - 5) / 1 + 1 = 7; (10 - 4) / 2 = 3 exactly, + 1 = 4.
+  EXPECT_EQ(run("AveragePool", {f32({1, 2, 9, 10})}, a, 22).shape(), (Shape{1, 2, 7, 4}));
+  EXPECT_SHAPE_ERROR(
+      "AveragePool",
+      run("AveragePool", {f32({1, 1, 4, 4})},
+          attrs({{"kernel_shape", std::vector<int64_t>{2, 2}}, {"dilations", std::vector<int64_t>{2}}}), 19),
+      "'dilations' has 1 values");
+}
+
+TEST(OpInference, PoolCeilModeDropsAWindowStartingInTheEndPadding) {
+  // Pool-22 says so explicitly; kiln applies the rule (PyTorch's) at every opset.
+  Attributes a = attrs({{"kernel_shape", std::vector<int64_t>{2}},
+                        {"strides", std::vector<int64_t>{2}},
+                        {"pads", std::vector<int64_t>{0, 1}},
+                        {"ceil_mode", int64_t{1}}});
+  // span 5 + 1 - 2 = 4: ceil(4 / 2) + 1 = 3 windows, the last would start at 6 >= 5 + 0: dropped.
+  for (int opset : {18, 22, 28}) {
+    EXPECT_EQ(run("MaxPool", {f32({1, 1, 5})}, a, opset).shape(), (Shape{1, 1, 3})) << opset;
+    EXPECT_EQ(run("AveragePool", {f32({1, 1, 5})}, a, opset).shape(), (Shape{1, 1, 3})) << opset;
+  }
+  a.set("pads", std::vector<int64_t>{0, 0});
+  a.set("kernel_shape", std::vector<int64_t>{3});
+  // span 6 - 3 = 3: ceil(3 / 2) + 1 = 3, the last would start at 4 < 6: kept.
+  EXPECT_EQ(run("MaxPool", {f32({1, 1, 6})}, a, 22).shape(), (Shape{1, 1, 3}));
+}
+
+TEST(OpInference, PadWrapFromOpset19) {
+  Arg pads = ints({1, 2, 0, 3});
+  EXPECT_EQ(run("Pad", {f32({2, 3}), pads}, attrs({{"mode", std::string("wrap")}}), 19).shape(),
+            (Shape{3, 8}));
+  EXPECT_EQ(run("Pad", {f32({2, 3}), pads}, attrs({{"mode", std::string("wrap")}}), 25).shape(),
+            (Shape{3, 8}));
+  EXPECT_SHAPE_ERROR("Pad", run("Pad", {f32({2, 3}), pads}, attrs({{"mode", std::string("wrap")}}), 18),
+                     "mode 'wrap' needs opset >= 19");
+  EXPECT_SHAPE_ERROR("Pad", run("Pad", {f32({2, 3}), pads}, attrs({{"mode", std::string("circular")}}), 19),
+                     "expected constant, reflect, edge or wrap");
+}
+
+TEST(OpInference, ResizeHalfPixelSymmetricFromOpset19) {
+  Attributes a = attrs({{"coordinate_transformation_mode", std::string("half_pixel_symmetric")}});
+  Arg scales = val(Tensor::from_vector<float>({4}, {1, 1, 0.7f, 1.7f}));
+  EXPECT_EQ(run("Resize", {f32({1, 2, 5, 3}), none(), scales}, a, 19).shape(), (Shape{1, 2, 3, 5}));
+  EXPECT_SHAPE_ERROR("Resize", run("Resize", {f32({1, 2, 5, 3}), none(), scales}, a, 18),
+                     "'half_pixel_symmetric' needs opset >= 19");
+}
+
+TEST(OpInference, CastTakesSaturateFrom19AndRoundModeFrom24) {
+  Attributes a = attrs({{"to", int64_t{1}}, {"saturate", int64_t{0}}});
+  EXPECT_EQ(run("Cast", {i64({3})}, a, 19).dtype(), DType::kF32);
+  EXPECT_SHAPE_ERROR("Cast", run("Cast", {i64({3})}, a, 18), "attribute 'saturate' needs opset >= 19");
+  a.set("round_mode", std::string("nearest"));
+  EXPECT_EQ(run("Cast", {i64({3})}, a, 24).dtype(), DType::kF32);
+  EXPECT_SHAPE_ERROR("Cast", run("Cast", {i64({3})}, a, 23), "attribute 'round_mode' needs opset >= 24");
+  EXPECT_SHAPE_ERROR(
+      "Cast", run("Cast", {i64({3})}, attrs({{"to", int64_t{1}}, {"round_mode", std::string("odd")}}), 24),
+      "round_mode is 'odd'");
+  EXPECT_SHAPE_ERROR("Cast",
+                     run("Cast", {i64({3})}, attrs({{"to", int64_t{1}}, {"saturate", int64_t{2}}}), 19),
+                     "saturate is 2");
+  EXPECT_EQ(run("CastLike", {i64({3}), f32({1})},
+                attrs({{"saturate", int64_t{1}}, {"round_mode", std::string("down")}}), 28)
+                .dtype(),
+            DType::kF32);
+  EXPECT_SHAPE_ERROR("CastLike", run("CastLike", {i64({3}), f32({1})}, attrs({{"saturate", int64_t{1}}}), 18),
+                     "attribute 'saturate' needs opset >= 19");
+  // The types these options are for (float8 = 17..20, int4 = 22, float4 = 23, float8e8m0 = 24,
+  // int2 = 25..26) are not kiln dtypes: one clear line.
+  for (int64_t code : {17, 19, 22, 23, 24, 25}) {
+    expect_error(
+        [&] {
+          run("Cast", {f32({2})}, attrs({{"to", code}}), 28);
+        },
+        ErrorCode::kUnsupported, {"Cast_7", "kiln has no such dtype"});
+  }
+}
+
+TEST(OpInference, ReduceMaxAndMinTakeBoolFromOpset20) {
+  for (const char* op : {"ReduceMax", "ReduceMin"}) {
+    Result r = run(op, {in(DType::kBool, {2, 3, 4}), ints({1})}, attrs({{"keepdims", int64_t{0}}}), 20);
+    EXPECT_EQ(r.dtype(), DType::kBool) << op;
+    EXPECT_EQ(r.shape(), (Shape{2, 4})) << op;
+    EXPECT_SHAPE_ERROR(op, run(op, {in(DType::kBool, {2, 3}), ints({1})}, {}, 18),
+                       "dtype bool, expected a numeric");
+  }
+  EXPECT_SHAPE_ERROR("ReduceSum", run("ReduceSum", {in(DType::kBool, {2, 3}), ints({1})}, {}, 20), "numeric");
+}
+
+TEST(OpInference, ReduceLogSumAndLogSumExpAreFloatingOnlyFromOpset28) {
+  for (const char* op : {"ReduceLogSum", "ReduceLogSumExp"}) {
+    EXPECT_EQ(run(op, {i64({2, 3}), ints({1})}, {}, 18).dtype(), DType::kI64) << op;
+    EXPECT_SHAPE_ERROR(op, run(op, {i64({2, 3}), ints({1})}, {}, 28), "expected a floating-point dtype");
+    EXPECT_EQ(run(op, {f32({2, 3}), ints({1})}, {}, 28).shape(), (Shape{2, 1})) << op;
+  }
+}
+
+TEST(OpInference, ModOnFloatsTakesFmod0FromOpset28) {
+  EXPECT_EQ(run("Mod", {f32({2, 3}), f32({3})}, {}, 28).shape(), (Shape{2, 3}));
+  EXPECT_SHAPE_ERROR("Mod", run("Mod", {f32({2, 3}), f32({3})}, {}, 18), "requires fmod=1 before opset 28");
+  EXPECT_EQ(run("Mod", {f32({2, 3}), f32({3})}, attrs({{"fmod", int64_t{1}}}), 18).shape(), (Shape{2, 3}));
+}
+
+TEST(OpInference, BitShiftTakesSignedIntegersFromOpset28) {
+  Attributes a = attrs({{"direction", std::string("RIGHT")}});
+  for (DType t : {DType::kI8, DType::kI32, DType::kI64}) {
+    EXPECT_EQ(run("BitShift", {in(t, {2, 3}), in(t, {3})}, a, 28).dtype(), t);
+    EXPECT_SHAPE_ERROR("BitShift", run("BitShift", {in(t, {2}), in(t, {2})}, a, 18), "signed integers");
+  }
+  EXPECT_EQ(run("BitShift", {in(DType::kU8, {2}), in(DType::kU8, {2})}, a, 11).dtype(), DType::kU8);
+  expect_error(
+      [&] {
+        run("BitShift", {f32({2}), f32({2})}, a, 28);
+      },
+      ErrorCode::kUnsupported, {"BitShift_7", "not f32"});
+}
+
+TEST(OpInference, SpaceToDepthTakesModeFromOpset28) {
+  for (const char* mode : {"DCR", "CRD"}) {
+    EXPECT_EQ(run("SpaceToDepth", {f32({1, 3, 4, 6})},
+                  attrs({{"blocksize", int64_t{2}}, {"mode", std::string(mode)}}), 28)
+                  .shape(),
+              (Shape{1, 12, 2, 3}));
+  }
+  EXPECT_SHAPE_ERROR("SpaceToDepth",
+                     run("SpaceToDepth", {f32({1, 3, 4, 6})},
+                         attrs({{"blocksize", int64_t{2}}, {"mode", std::string("CRD")}}), 18),
+                     "attribute 'mode' needs opset >= 28");
+  EXPECT_SHAPE_ERROR("SpaceToDepth",
+                     run("SpaceToDepth", {f32({1, 3, 4, 6})},
+                         attrs({{"blocksize", int64_t{2}}, {"mode", std::string("RDC")}}), 28),
+                     "mode is 'RDC'");
+}
+
+TEST(OpInference, RangeTakesStashTypeFromOpset27) {
+  Attributes a = attrs({{"stash_type", int64_t{1}}});
+  EXPECT_EQ(run("Range", {float_scalar(0), float_scalar(2), float_scalar(0.5f)}, a, 27).shape(), (Shape{4}));
+  EXPECT_SHAPE_ERROR("Range", run("Range", {float_scalar(0), float_scalar(2), float_scalar(0.5f)}, a, 26),
+                     "attribute 'stash_type' needs opset >= 27");
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 
 namespace kiln {
 
-inline constexpr int kLatestOpset = 18;
+inline constexpr int kLatestOpset = 28;
 /// Upper arity bound of variadic inputs/outputs (Concat's inputs, Split's outputs).
 inline constexpr int kVariadic = std::numeric_limits<int>::max();
 
