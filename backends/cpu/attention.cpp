@@ -126,6 +126,8 @@ class AttentionKernel : public Kernel {
     return fresh + ((b * g_.hkv + hk) * g_.skv + j) * width;
   }
 
+  static constexpr int64_t kBlock = 4;
+
   template <class T>
   void run_typed(const kiln_tensor* in, kiln_tensor* out, size_t n_out) {
     const T* q = static_cast<const T*>(in[0].data);
@@ -138,10 +140,15 @@ class AttentionKernel : public Kernel {
     T* qk_out = g_.want_qk && n_out > 3 ? static_cast<T*>(out[3].data) : nullptr;
     const int64_t groups = g_.hq / g_.hkv;
     const double neg_inf = -std::numeric_limits<double>::infinity();
+    // Keys past the causal frontier get no weight; their scores are needed only for
+    // qk_matmul_output.
+    const auto visible_of = [&](int64_t i) {
+      return g_.causal && !qk_out ? std::min(g_.total, i + g_.past + 1) : g_.total;
+    };
     const int64_t work = g_.b * g_.hq * g_.sq * g_.total * (g_.d + g_.dv) * static_cast<int64_t>(sizeof(T));
     plain::parallel_range(g_.b * g_.hq, work, [&](int64_t begin, int64_t end) {
-      std::vector<double> s0(static_cast<size_t>(g_.total)), s1(s0.size()), s2(s0.size()), p(s0.size()),
-          acc(static_cast<size_t>(g_.dv)), qd(static_cast<size_t>(g_.d));
+      std::vector<double> s1(static_cast<size_t>(g_.total)), s2(s1.size()), p(s1.size()),
+          acc(static_cast<size_t>(g_.dv)), sb(static_cast<size_t>(kBlock * g_.total)), qb(static_cast<size_t>(kBlock * g_.d));
       // The keys of the current kv head transposed, [D, T] in double: the score loop then runs
       // over keys (independent lanes) instead of reducing over features.
       std::vector<double> kt(static_cast<size_t>(g_.d * g_.total));
@@ -155,61 +162,86 @@ class AttentionKernel : public Kernel {
             for (int64_t e = 0; e < g_.d; ++e) kt[static_cast<size_t>(e * g_.total + j)] = static_cast<double>(kj[e]);
           }
         }
-        for (int64_t i = 0; i < g_.sq; ++i) {
-          const T* qi = g_.three_d ? q + (b * g_.sq + i) * g_.hq * g_.d + h * g_.d : q + ((b * g_.hq + h) * g_.sq + i) * g_.d;
-          // Keys past the causal frontier get no weight; their scores are needed only for
-          // qk_matmul_output.
-          const int64_t visible = g_.causal && !qk_out ? std::min(g_.total, i + g_.past + 1) : g_.total;
-          for (int64_t e = 0; e < g_.d; ++e) qd[static_cast<size_t>(e)] = static_cast<double>(qi[e]) * g_.scale;
-          std::fill(s0.begin(), s0.begin() + visible, 0.0);
+        // Query rows in blocks of kBlock: each pass over a key row serves the whole block.
+        for (int64_t i0 = 0; i0 < g_.sq; i0 += kBlock) {
+          const int64_t rows = std::min(kBlock, g_.sq - i0);
+          const int64_t block_visible = visible_of(i0 + rows - 1);
+          for (int64_t r = 0; r < rows; ++r) {
+            const int64_t i = i0 + r;
+            const T* qi = g_.three_d ? q + (b * g_.sq + i) * g_.hq * g_.d + h * g_.d : q + ((b * g_.hq + h) * g_.sq + i) * g_.d;
+            for (int64_t e = 0; e < g_.d; ++e) qb[static_cast<size_t>(r * g_.d + e)] = static_cast<double>(qi[e]) * g_.scale;
+            std::fill(sb.begin() + r * g_.total, sb.begin() + r * g_.total + block_visible, 0.0);
+          }
           for (int64_t e = 0; e < g_.d; ++e) {
-            const double qe = qd[static_cast<size_t>(e)];
-            const double* row = kt.data() + e * g_.total;
-            double* out_row = s0.data();
-            for (int64_t j = 0; j < visible; ++j) out_row[j] += qe * row[j];
-          }
-          double bias_max = neg_inf, row_max = neg_inf;
-          for (int64_t j = 0; j < g_.total; ++j) {
-            const auto js = static_cast<size_t>(j);
-            if (j >= visible) {
-              s2[js] = neg_inf;
-              continue;
+            const double* __restrict krow = kt.data() + e * g_.total;
+            if (rows == kBlock) {
+              const double q0 = qb[static_cast<size_t>(e)], q1 = qb[static_cast<size_t>(g_.d + e)],
+                           q2 = qb[static_cast<size_t>(2 * g_.d + e)], q3 = qb[static_cast<size_t>(3 * g_.d + e)];
+              double* __restrict o0 = sb.data();
+              double* __restrict o1 = o0 + g_.total;
+              double* __restrict o2 = o1 + g_.total;
+              double* __restrict o3 = o2 + g_.total;
+              for (int64_t j = 0; j < block_visible; ++j) {
+                const double kj = krow[j];
+                o0[j] += q0 * kj;
+                o1[j] += q1 * kj;
+                o2[j] += q2 * kj;
+                o3[j] += q3 * kj;
+              }
+            } else {
+              for (int64_t r = 0; r < rows; ++r) {
+                const double qe = qb[static_cast<size_t>(r * g_.d + e)];
+                double* o = sb.data() + r * g_.total;
+                for (int64_t j = 0; j < block_visible; ++j) o[j] += qe * krow[j];
+              }
             }
-            s1[js] = g_.softcap != 0 ? g_.softcap * std::tanh(s0[js] / g_.softcap) : s0[js];
-            double bias = 0;
-            if (mask) {
-              const int64_t at = b * g_.mask_stride[0] + h * g_.mask_stride[1] + i * g_.mask_stride[2] + j * g_.mask_stride[3];
-              if (g_.bool_mask) bias = static_cast<const uint8_t*>(mask)[at] ? 0.0 : neg_inf;
-              else bias = static_cast<double>(static_cast<const T*>(mask)[at]);
+          }
+          for (int64_t i = i0; i < i0 + rows; ++i) {
+            const double* s0 = sb.data() + (i - i0) * g_.total;
+            const int64_t visible = visible_of(i);
+            double bias_max = neg_inf, row_max = neg_inf;
+            for (int64_t j = 0; j < g_.total; ++j) {
+              const auto js = static_cast<size_t>(j);
+              if (j >= visible) {
+                s2[js] = neg_inf;
+                continue;
+              }
+              s1[js] = g_.softcap != 0 ? g_.softcap * std::tanh(s0[js] / g_.softcap) : s0[js];
+              double bias = 0;
+              if (mask) {
+                const int64_t at = b * g_.mask_stride[0] + h * g_.mask_stride[1] + i * g_.mask_stride[2] + j * g_.mask_stride[3];
+                if (g_.bool_mask) bias = static_cast<const uint8_t*>(mask)[at] ? 0.0 : neg_inf;
+                else bias = static_cast<double>(static_cast<const T*>(mask)[at]);
+              }
+              if (g_.causal && j > i + g_.past) bias += neg_inf;
+              bias_max = std::max(bias_max, bias);
+              s2[js] = s1[js] + bias;
+              row_max = std::max(row_max, s2[js]);
             }
-            if (g_.causal && j > i + g_.past) bias += neg_inf;
-            bias_max = std::max(bias_max, bias);
-            s2[js] = s1[js] + bias;
-            row_max = std::max(row_max, s2[js]);
-          }
-          // A row whose bias is -inf everywhere (or that has no keys) attends nothing: zeros.
-          const bool dead = bias_max == neg_inf;
-          double total = 0;
-          for (size_t j = 0; j < p.size(); ++j) {
-            p[j] = dead || static_cast<int64_t>(j) >= visible ? 0.0 : std::exp(s2[j] - row_max);
-            total += p[j];
-          }
-          if (!dead)
-            for (double& pj : p) pj /= total;
-          std::fill(acc.begin(), acc.end(), 0.0);
-          for (int64_t j = 0; j < visible; ++j) {
-            const double pj = p[static_cast<size_t>(j)];
-            if (pj == 0) continue;
-            const T* vj = cache_row(pv, v, g_.dv, b, hk, j);
-            double* a = acc.data();
-            for (int64_t e = 0; e < g_.dv; ++e) a[e] += pj * static_cast<double>(vj[e]);
-          }
-          T* yi = g_.three_d ? y + (b * g_.sq + i) * g_.hq * g_.dv + h * g_.dv : y + ((b * g_.hq + h) * g_.sq + i) * g_.dv;
-          for (int64_t e = 0; e < g_.dv; ++e) yi[e] = static_cast<T>(acc[static_cast<size_t>(e)]);
-          if (qk_out) {
-            const std::vector<double>& src = g_.mode == 0 ? s0 : g_.mode == 1 ? s1 : g_.mode == 2 ? s2 : p;
-            T* row = qk_out + ((b * g_.hq + h) * g_.sq + i) * g_.total;
-            for (int64_t j = 0; j < g_.total; ++j) row[j] = static_cast<T>(src[static_cast<size_t>(j)]);
+            // A row whose bias is -inf everywhere (or that has no keys) attends nothing: zeros.
+            const bool dead = bias_max == neg_inf;
+            double total = 0;
+            for (size_t j = 0; j < p.size(); ++j) {
+              p[j] = dead || static_cast<int64_t>(j) >= visible ? 0.0 : std::exp(s2[j] - row_max);
+              total += p[j];
+            }
+            if (!dead)
+              for (double& pj : p) pj /= total;
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (int64_t j = 0; j < visible; ++j) {
+              const double pj = p[static_cast<size_t>(j)];
+              if (pj == 0) continue;
+              const T* vj = cache_row(pv, v, g_.dv, b, hk, j);
+              double* a = acc.data();
+              for (int64_t e = 0; e < g_.dv; ++e) a[e] += pj * static_cast<double>(vj[e]);
+            }
+            T* yi = g_.three_d ? y + (b * g_.sq + i) * g_.hq * g_.dv + h * g_.dv : y + ((b * g_.hq + h) * g_.sq + i) * g_.dv;
+            for (int64_t e = 0; e < g_.dv; ++e) yi[e] = static_cast<T>(acc[static_cast<size_t>(e)]);
+            if (qk_out) {
+              const double* src = g_.mode == 0 ? s0 : g_.mode == 1 ? s1.data() : g_.mode == 2 ? s2.data() : p.data();
+              T* row = qk_out + ((b * g_.hq + h) * g_.sq + i) * g_.total;
+              for (int64_t j = 0; j < g_.total; ++j) row[j] = static_cast<T>(src[j]);
+            }
           }
         }
       }

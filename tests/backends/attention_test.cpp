@@ -180,6 +180,14 @@ std::vector<OpCase> attention_cases() {
                                        .input(gen.uniform({1, 2, 3})).input(boolean({2, 4}, {1, 0, 1, 1, 1, 1, 0, 1}))
                                        .input(gen.uniform({1, 1, 2, 4})).input(gen.uniform({1, 1, 2, 3})),
                                    mqa3));
+  // Six query rows (a full block of four and a rest) over a past of 2, causal, GQA in 3-D.
+  AttnSpec long_query = gqa;
+  long_query.causal = true;
+  all.push_back(with_attention_ref(attention_3d("Attention3dGqaCausalPastLongQuery", long_query, 3)
+                                       .input(gen.uniform({1, 6, 4 * 4})).input(gen.uniform({1, 6, 2 * 4}))
+                                       .input(gen.uniform({1, 6, 2 * 3})).absent()
+                                       .input(gen.uniform({1, 2, 2, 4})).input(gen.uniform({1, 2, 2, 3})),
+                                   long_query));
   // softcap and each qk_matmul_output mode.
   for (int64_t mode = 0; mode < 4; ++mode) {
     AttnSpec s;
