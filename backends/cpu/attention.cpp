@@ -20,7 +20,9 @@
 namespace kiln::cpu {
 namespace {
 
-bool wanted(const NodeView& v, size_t i) { return i < v.num_outputs() && v.output_dtype(i) != KILN_DTYPE_UNDEFINED; }
+bool wanted(const NodeView& v, size_t i) {
+  return i < v.num_outputs() && v.output_dtype(i) != KILN_DTYPE_UNDEFINED;
+}
 
 // ---- Attention
 
@@ -44,9 +46,11 @@ AttentionGeometry attention_geometry(const NodeView& v) {
   if (g.three_d) {
     g.hq = v.attr_int("q_num_heads", 0);
     g.hkv = v.attr_int("kv_num_heads", 0);
-    if (g.hq <= 0 || g.hkv <= 0) fail(v, "3-D inputs need positive attributes 'q_num_heads' and 'kv_num_heads'");
+    if (g.hq <= 0 || g.hkv <= 0)
+      fail(v, "3-D inputs need positive attributes 'q_num_heads' and 'kv_num_heads'");
     if (q[2] % g.hq != 0 || k[2] % g.hkv != 0 || val[2] % g.hkv != 0)
-      fail(v, "hidden sizes " + plain::dims_str({q[2], k[2], val[2]}) + " are not multiples of the head counts");
+      fail(v,
+           "hidden sizes " + plain::dims_str({q[2], k[2], val[2]}) + " are not multiples of the head counts");
     g.b = q[0];
     g.sq = q[1];
     g.skv = k[1];
@@ -65,17 +69,21 @@ AttentionGeometry attention_geometry(const NodeView& v) {
     g.dv = val[3];
     if (k[0] != g.b || val[0] != g.b) fail(v, "batch sizes of Q, K and V differ");
     if (val[1] != g.hkv || val[2] != g.skv || k[3] != g.d)
-      fail(v, "K " + plain::dims_str(k) + " and V " + plain::dims_str(val) + " do not match Q " + plain::dims_str(q));
+      fail(v, "K " + plain::dims_str(k) + " and V " + plain::dims_str(val) + " do not match Q " +
+                  plain::dims_str(q));
   }
   if (g.hkv <= 0 || g.hq % g.hkv != 0)
-    fail(v, std::to_string(g.hq) + " query heads are not a multiple of " + std::to_string(g.hkv) + " key/value heads");
+    fail(v, std::to_string(g.hq) + " query heads are not a multiple of " + std::to_string(g.hkv) +
+                " key/value heads");
   g.has_past = v.num_inputs() > 4 && v.has_input(4);
-  if (g.has_past != (v.num_inputs() > 5 && v.has_input(5))) fail(v, "past_key and past_value must be given together");
+  if (g.has_past != (v.num_inputs() > 5 && v.has_input(5)))
+    fail(v, "past_key and past_value must be given together");
   if (g.has_past) {
     const Dims pk = v.input_shape(4), pv = v.input_shape(5);
-    if (pk.size() != 4 || pv.size() != 4 || pk[0] != g.b || pv[0] != g.b || pk[1] != g.hkv || pv[1] != g.hkv ||
-        pk[3] != g.d || pv[3] != g.dv || pk[2] != pv[2])
-      fail(v, "past_key " + plain::dims_str(pk) + " and past_value " + plain::dims_str(pv) + " do not match K and V");
+    if (pk.size() != 4 || pv.size() != 4 || pk[0] != g.b || pv[0] != g.b || pk[1] != g.hkv ||
+        pv[1] != g.hkv || pk[3] != g.d || pv[3] != g.dv || pk[2] != pv[2])
+      fail(v, "past_key " + plain::dims_str(pk) + " and past_value " + plain::dims_str(pv) +
+                  " do not match K and V");
     g.past = pk[2];
   }
   g.total = g.past + g.skv;
@@ -89,16 +97,19 @@ AttentionGeometry attention_geometry(const NodeView& v) {
     for (size_t i = 0; i < m.size(); ++i) {
       const size_t t = 4 - m.size() + i;
       if (m[i] != 1 && m[i] != target[t])
-        fail(v, "attn_mask has shape " + plain::dims_str(m) + ", which does not broadcast to " + plain::dims_str(target));
+        fail(v, "attn_mask has shape " + plain::dims_str(m) + ", which does not broadcast to " +
+                    plain::dims_str(target));
       g.mask_stride[t] = m[i] == 1 ? 0 : strides[i];
     }
   }
   g.causal = v.attr_int("is_causal", 0) != 0;
   const kiln_attr* scale = v.attr("scale");
-  g.scale = scale ? static_cast<double>(v.attr_float("scale", 1.f)) : 1.0 / std::sqrt(static_cast<double>(g.d));
+  g.scale =
+      scale ? static_cast<double>(v.attr_float("scale", 1.f)) : 1.0 / std::sqrt(static_cast<double>(g.d));
   g.softcap = v.attr_float("softcap", 0.f);
   g.mode = v.attr_int("qk_matmul_output_mode", 0);
-  if (g.mode < 0 || g.mode > 3) fail(v, "attribute 'qk_matmul_output_mode' is " + std::to_string(g.mode) + ", expected 0..3");
+  if (g.mode < 0 || g.mode > 3)
+    fail(v, "attribute 'qk_matmul_output_mode' is " + std::to_string(g.mode) + ", expected 0..3");
   g.want_present = wanted(v, 1) || wanted(v, 2);
   g.want_qk = wanted(v, 3);
   return g;
@@ -107,13 +118,18 @@ AttentionGeometry attention_geometry(const NodeView& v) {
 class AttentionKernel : public Kernel {
  public:
   AttentionKernel(const NodeView& v, AttentionGeometry g)
-      : prefix_(plain::node_prefix(v)), dtype_(v.input_dtype(0)), g_(g), present_k_(wanted(v, 1)),
+      : prefix_(plain::node_prefix(v)),
+        dtype_(v.input_dtype(0)),
+        g_(g),
+        present_k_(wanted(v, 1)),
         present_v_(wanted(v, 2)) {}
 
   void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
     plain::check_arity(prefix_, n_in, g_.has_past ? 6 : (g_.has_mask ? 4 : 3), n_out, g_.want_qk ? 4 : 1);
-    if (dtype_ == KILN_DTYPE_F64) run_typed<double>(in, out, n_out);
-    else run_typed<float>(in, out, n_out);
+    if (dtype_ == KILN_DTYPE_F64)
+      run_typed<double>(in, out, n_out);
+    else
+      run_typed<float>(in, out, n_out);
   }
 
  private:
@@ -148,7 +164,8 @@ class AttentionKernel : public Kernel {
     const int64_t work = g_.b * g_.hq * g_.sq * g_.total * (g_.d + g_.dv) * static_cast<int64_t>(sizeof(T));
     plain::parallel_range(g_.b * g_.hq, work, [&](int64_t begin, int64_t end) {
       std::vector<double> s1(static_cast<size_t>(g_.total)), s2(s1.size()), p(s1.size()),
-          acc(static_cast<size_t>(g_.dv)), sb(static_cast<size_t>(kBlock * g_.total)), qb(static_cast<size_t>(kBlock * g_.d));
+          acc(static_cast<size_t>(g_.dv)), sb(static_cast<size_t>(kBlock * g_.total)),
+          qb(static_cast<size_t>(kBlock * g_.d));
       // The keys of the current kv head transposed, [D, T] in double: the score loop then runs
       // over keys (independent lanes) instead of reducing over features.
       std::vector<double> kt(static_cast<size_t>(g_.d * g_.total));
@@ -159,7 +176,8 @@ class AttentionKernel : public Kernel {
           kt_for = b * g_.hkv + hk;
           for (int64_t j = 0; j < g_.total; ++j) {
             const T* kj = cache_row(pk, k, g_.d, b, hk, j);
-            for (int64_t e = 0; e < g_.d; ++e) kt[static_cast<size_t>(e * g_.total + j)] = static_cast<double>(kj[e]);
+            for (int64_t e = 0; e < g_.d; ++e)
+              kt[static_cast<size_t>(e * g_.total + j)] = static_cast<double>(kj[e]);
           }
         }
         // Query rows in blocks of kBlock: each pass over a key row serves the whole block.
@@ -168,15 +186,18 @@ class AttentionKernel : public Kernel {
           const int64_t block_visible = visible_of(i0 + rows - 1);
           for (int64_t r = 0; r < rows; ++r) {
             const int64_t i = i0 + r;
-            const T* qi = g_.three_d ? q + (b * g_.sq + i) * g_.hq * g_.d + h * g_.d : q + ((b * g_.hq + h) * g_.sq + i) * g_.d;
-            for (int64_t e = 0; e < g_.d; ++e) qb[static_cast<size_t>(r * g_.d + e)] = static_cast<double>(qi[e]) * g_.scale;
+            const T* qi = g_.three_d ? q + (b * g_.sq + i) * g_.hq * g_.d + h * g_.d
+                                     : q + ((b * g_.hq + h) * g_.sq + i) * g_.d;
+            for (int64_t e = 0; e < g_.d; ++e)
+              qb[static_cast<size_t>(r * g_.d + e)] = static_cast<double>(qi[e]) * g_.scale;
             std::fill(sb.begin() + r * g_.total, sb.begin() + r * g_.total + block_visible, 0.0);
           }
           for (int64_t e = 0; e < g_.d; ++e) {
             const double* __restrict krow = kt.data() + e * g_.total;
             if (rows == kBlock) {
               const double q0 = qb[static_cast<size_t>(e)], q1 = qb[static_cast<size_t>(g_.d + e)],
-                           q2 = qb[static_cast<size_t>(2 * g_.d + e)], q3 = qb[static_cast<size_t>(3 * g_.d + e)];
+                           q2 = qb[static_cast<size_t>(2 * g_.d + e)],
+                           q3 = qb[static_cast<size_t>(3 * g_.d + e)];
               double* __restrict o0 = sb.data();
               double* __restrict o1 = o0 + g_.total;
               double* __restrict o2 = o1 + g_.total;
@@ -209,9 +230,12 @@ class AttentionKernel : public Kernel {
               s1[js] = g_.softcap != 0 ? g_.softcap * std::tanh(s0[js] / g_.softcap) : s0[js];
               double bias = 0;
               if (mask) {
-                const int64_t at = b * g_.mask_stride[0] + h * g_.mask_stride[1] + i * g_.mask_stride[2] + j * g_.mask_stride[3];
-                if (g_.bool_mask) bias = static_cast<const uint8_t*>(mask)[at] ? 0.0 : neg_inf;
-                else bias = static_cast<double>(static_cast<const T*>(mask)[at]);
+                const int64_t at = b * g_.mask_stride[0] + h * g_.mask_stride[1] + i * g_.mask_stride[2] +
+                                   j * g_.mask_stride[3];
+                if (g_.bool_mask)
+                  bias = static_cast<const uint8_t*>(mask)[at] ? 0.0 : neg_inf;
+                else
+                  bias = static_cast<double>(static_cast<const T*>(mask)[at]);
               }
               if (g_.causal && j > i + g_.past) bias += neg_inf;
               bias_max = std::max(bias_max, bias);
@@ -235,10 +259,14 @@ class AttentionKernel : public Kernel {
               double* a = acc.data();
               for (int64_t e = 0; e < g_.dv; ++e) a[e] += pj * static_cast<double>(vj[e]);
             }
-            T* yi = g_.three_d ? y + (b * g_.sq + i) * g_.hq * g_.dv + h * g_.dv : y + ((b * g_.hq + h) * g_.sq + i) * g_.dv;
+            T* yi = g_.three_d ? y + (b * g_.sq + i) * g_.hq * g_.dv + h * g_.dv
+                               : y + ((b * g_.hq + h) * g_.sq + i) * g_.dv;
             for (int64_t e = 0; e < g_.dv; ++e) yi[e] = static_cast<T>(acc[static_cast<size_t>(e)]);
             if (qk_out) {
-              const double* src = g_.mode == 0 ? s0 : g_.mode == 1 ? s1.data() : g_.mode == 2 ? s2.data() : p.data();
+              const double* src = g_.mode == 0   ? s0
+                                  : g_.mode == 1 ? s1.data()
+                                  : g_.mode == 2 ? s2.data()
+                                                 : p.data();
               T* row = qk_out + ((b * g_.hq + h) * g_.sq + i) * g_.total;
               for (int64_t j = 0; j < g_.total; ++j) row[j] = static_cast<T>(src[j]);
             }
@@ -268,14 +296,17 @@ class AttentionKernel : public Kernel {
 
 std::string supports_attention(const NodeView& v) {
   const int32_t dt = v.input_dtype(0);
-  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_F64) return std::string("Q dtype ") + dtype_name(dt) + " not supported";
+  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_F64)
+    return std::string("Q dtype ") + dtype_name(dt) + " not supported";
   for (size_t i : {size_t{1}, size_t{2}, size_t{4}, size_t{5}})
-    if (i < v.num_inputs() && v.has_input(i) && v.input_dtype(i) != dt) return "Q, K, V and the caches must share a dtype";
+    if (i < v.num_inputs() && v.has_input(i) && v.input_dtype(i) != dt)
+      return "Q, K, V and the caches must share a dtype";
   if (v.num_inputs() > 3 && v.has_input(3) && v.input_dtype(3) != dt && v.input_dtype(3) != KILN_DTYPE_BOOL)
     return std::string("attn_mask dtype ") + dtype_name(v.input_dtype(3)) + " not supported";
   for (size_t i = 0; i < v.num_outputs(); ++i)
     if (wanted(v, i) && v.output_dtype(i) != dt) return "output dtypes must be Q's";
-  if (v.attr_float("softcap", 0.f) != 0 && !std::isfinite(v.attr_float("softcap", 0.f))) return "softcap is not finite";
+  if (v.attr_float("softcap", 0.f) != 0 && !std::isfinite(v.attr_float("softcap", 0.f)))
+    return "softcap is not finite";
   return "";
 }
 
@@ -285,8 +316,17 @@ class RotaryKernel : public Kernel {
  public:
   RotaryKernel(const NodeView& v, bool three_d, int64_t b, int64_t h, int64_t s, int64_t d, int64_t rotary,
                bool interleaved, bool positions, int64_t max_position)
-      : prefix_(plain::node_prefix(v)), dtype_(v.input_dtype(0)), three_d_(three_d), b_(b), h_(h), s_(s), d_(d),
-        rotary_(rotary), interleaved_(interleaved), positions_(positions), max_position_(max_position) {}
+      : prefix_(plain::node_prefix(v)),
+        dtype_(v.input_dtype(0)),
+        three_d_(three_d),
+        b_(b),
+        h_(h),
+        s_(s),
+        d_(d),
+        rotary_(rotary),
+        interleaved_(interleaved),
+        positions_(positions),
+        max_position_(max_position) {}
 
   void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
     plain::check_arity(prefix_, n_in, positions_ ? 4 : 3, n_out, 1);
@@ -298,13 +338,15 @@ class RotaryKernel : public Kernel {
         if (r < 0 || r >= max_position_)
           throw KernelError(KILN_ERR_INVALID_ARGUMENT, prefix_ + "position_ids holds " + std::to_string(r) +
                                                            " at flat index " + std::to_string(t) +
-                                                           ", outside the caches' " + std::to_string(max_position_) +
-                                                           " positions");
+                                                           ", outside the caches' " +
+                                                           std::to_string(max_position_) + " positions");
       }
       rows[static_cast<size_t>(t)] = r;
     }
-    if (dtype_ == KILN_DTYPE_F64) run_typed<double>(in, out, rows);
-    else run_typed<float>(in, out, rows);
+    if (dtype_ == KILN_DTYPE_F64)
+      run_typed<double>(in, out, rows);
+    else
+      run_typed<float>(in, out, rows);
   }
 
  private:
@@ -316,26 +358,27 @@ class RotaryKernel : public Kernel {
     T* y = static_cast<T*>(out[0].data);
     const int64_t half = rotary_ / 2;
     const int64_t tasks = b_ * h_ * s_;
-    plain::parallel_range(tasks, tasks * d_ * static_cast<int64_t>(sizeof(T)) * 2, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        // t enumerates (b, h, s).
-        const int64_t b = t / (h_ * s_), h = (t / s_) % h_, s = t % s_;
-        const int64_t off = three_d_ ? (b * s_ + s) * h_ * d_ + h * d_ : ((b * h_ + h) * s_ + s) * d_;
-        const T* xi = x + off;
-        T* yi = y + off;
-        const int64_t row = rows[static_cast<size_t>(b * s_ + s)];
-        const T* c = cos_cache + row * half;
-        const T* sn = sin_cache + row * half;
-        for (int64_t i = 0; i < half; ++i) {
-          const int64_t i1 = interleaved_ ? 2 * i : i, i2 = interleaved_ ? 2 * i + 1 : i + half;
-          const double x1 = static_cast<double>(xi[i1]), x2 = static_cast<double>(xi[i2]);
-          const double cv = static_cast<double>(c[i]), sv = static_cast<double>(sn[i]);
-          yi[i1] = static_cast<T>(cv * x1 - sv * x2);
-          yi[i2] = static_cast<T>(sv * x1 + cv * x2);
-        }
-        for (int64_t i = rotary_; i < d_; ++i) yi[i] = xi[i];
-      }
-    });
+    plain::parallel_range(
+        tasks, tasks * d_ * static_cast<int64_t>(sizeof(T)) * 2, [&](int64_t begin, int64_t end) {
+          for (int64_t t = begin; t < end; ++t) {
+            // t enumerates (b, h, s).
+            const int64_t b = t / (h_ * s_), h = (t / s_) % h_, s = t % s_;
+            const int64_t off = three_d_ ? (b * s_ + s) * h_ * d_ + h * d_ : ((b * h_ + h) * s_ + s) * d_;
+            const T* xi = x + off;
+            T* yi = y + off;
+            const int64_t row = rows[static_cast<size_t>(b * s_ + s)];
+            const T* c = cos_cache + row * half;
+            const T* sn = sin_cache + row * half;
+            for (int64_t i = 0; i < half; ++i) {
+              const int64_t i1 = interleaved_ ? 2 * i : i, i2 = interleaved_ ? 2 * i + 1 : i + half;
+              const double x1 = static_cast<double>(xi[i1]), x2 = static_cast<double>(xi[i2]);
+              const double cv = static_cast<double>(c[i]), sv = static_cast<double>(sn[i]);
+              yi[i1] = static_cast<T>(cv * x1 - sv * x2);
+              yi[i2] = static_cast<T>(sv * x1 + cv * x2);
+            }
+            for (int64_t i = rotary_; i < d_; ++i) yi[i] = xi[i];
+          }
+        });
   }
 
   std::string prefix_;
@@ -348,9 +391,11 @@ class RotaryKernel : public Kernel {
 
 std::string supports_rotary(const NodeView& v) {
   const int32_t dt = v.input_dtype(0);
-  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_F64) return std::string("X dtype ") + dtype_name(dt) + " not supported";
+  if (dt != KILN_DTYPE_F32 && dt != KILN_DTYPE_F64)
+    return std::string("X dtype ") + dtype_name(dt) + " not supported";
   if (v.input_dtype(1) != dt || v.input_dtype(2) != dt) return "cos_cache and sin_cache must have X's dtype";
-  if (v.num_inputs() > 3 && v.has_input(3) && v.input_dtype(3) != KILN_DTYPE_I64) return "position_ids must be int64";
+  if (v.num_inputs() > 3 && v.has_input(3) && v.input_dtype(3) != KILN_DTYPE_I64)
+    return "position_ids must be int64";
   if (v.output_dtype(0) != dt || v.output_shape(0) != v.input_shape(0)) return "output must match X";
   return "";
 }
@@ -363,7 +408,9 @@ std::unique_ptr<Kernel> prepare_rotary(const NodeView& v) {
   if (three_d) {
     h = v.attr_int("num_heads", 0);
     if (h <= 0) fail(v, "a 3-D input X needs a positive attribute 'num_heads'");
-    if (x[2] % h != 0) fail(v, "X has hidden size " + std::to_string(x[2]) + ", which " + std::to_string(h) + " heads do not divide");
+    if (x[2] % h != 0)
+      fail(v, "X has hidden size " + std::to_string(x[2]) + ", which " + std::to_string(h) +
+                  " heads do not divide");
     s = x[1];
     d = x[2] / h;
   } else {
@@ -371,31 +418,38 @@ std::unique_ptr<Kernel> prepare_rotary(const NodeView& v) {
     s = x[2];
     d = x[3];
   }
-  const int64_t rotary = v.attr_int("rotary_embedding_dim", 0) == 0 ? d : v.attr_int("rotary_embedding_dim", 0);
+  const int64_t rotary =
+      v.attr_int("rotary_embedding_dim", 0) == 0 ? d : v.attr_int("rotary_embedding_dim", 0);
   if (rotary > d || rotary % 2 != 0)
-    fail(v, "rotary dimension " + std::to_string(rotary) + " must be even and at most the head size " + std::to_string(d));
+    fail(v, "rotary dimension " + std::to_string(rotary) + " must be even and at most the head size " +
+                std::to_string(d));
   const bool positions = v.num_inputs() > 3 && v.has_input(3);
   const Dims c = v.input_shape(1), sn = v.input_shape(2);
-  if (c != sn) fail(v, "cos_cache " + plain::dims_str(c) + " and sin_cache " + plain::dims_str(sn) + " differ in shape");
+  if (c != sn)
+    fail(v, "cos_cache " + plain::dims_str(c) + " and sin_cache " + plain::dims_str(sn) + " differ in shape");
   int64_t max_position = 0;
   if (positions) {
     if (c.size() != 2 || c[1] != rotary / 2)
-      fail(v, "cos_cache has shape " + plain::dims_str(c) + ", expected [max_position, " + std::to_string(rotary / 2) + "]");
+      fail(v, "cos_cache has shape " + plain::dims_str(c) + ", expected [max_position, " +
+                  std::to_string(rotary / 2) + "]");
     if (v.input_shape(3) != Dims{b, s})
-      fail(v, "position_ids has shape " + plain::dims_str(v.input_shape(3)) + ", expected " + plain::dims_str({b, s}));
+      fail(v, "position_ids has shape " + plain::dims_str(v.input_shape(3)) + ", expected " +
+                  plain::dims_str({b, s}));
     max_position = c[0];
   } else if (c != Dims{b, s, rotary / 2}) {
-    fail(v, "cos_cache has shape " + plain::dims_str(c) + ", expected " + plain::dims_str({b, s, rotary / 2}));
+    fail(v,
+         "cos_cache has shape " + plain::dims_str(c) + ", expected " + plain::dims_str({b, s, rotary / 2}));
   }
-  return std::make_unique<RotaryKernel>(v, three_d, b, h, s, d, rotary, v.attr_int("interleaved", 0) != 0, positions,
-                                        max_position);
+  return std::make_unique<RotaryKernel>(v, three_d, b, h, s, d, rotary, v.attr_int("interleaved", 0) != 0,
+                                        positions, max_position);
 }
 
 }  // namespace
 
 void register_attention_kernels(KernelTable& table) {
-  table.add("Attention", supports_attention,
-            [](const NodeView& v) -> std::unique_ptr<Kernel> { return std::make_unique<AttentionKernel>(v, attention_geometry(v)); });
+  table.add("Attention", supports_attention, [](const NodeView& v) -> std::unique_ptr<Kernel> {
+    return std::make_unique<AttentionKernel>(v, attention_geometry(v));
+  });
   table.add("RotaryEmbedding", supports_rotary, prepare_rotary);
 }
 

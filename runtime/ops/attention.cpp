@@ -33,18 +33,22 @@ void check_attention_attrs(const InferContext& c) {
   if (c.has_attr("softmax_precision")) {
     const int64_t p = c.attr_int("softmax_precision");
     if (p != kOnnxFloat && p != kOnnxDouble)
-      fail_unsupported(c, fmt::format("attribute 'softmax_precision' is {}; kiln computes the softmax in float (1) "
-                                      "or double (11) only",
-                                      p));
+      fail_unsupported(
+          c, fmt::format("attribute 'softmax_precision' is {}; kiln computes the softmax in float (1) "
+                         "or double (11) only",
+                         p));
   }
   if (c.has_attr("scale")) {
     const float scale = c.attr_float("scale");
     if (!(scale >= 0.f) || !std::isfinite(scale))
-      c.fail("attribute 'scale' is {}, expected a finite value >= 0 (ONNX scales Q and K by sqrt(scale))", scale);
+      c.fail("attribute 'scale' is {}, expected a finite value >= 0 (ONNX scales Q and K by sqrt(scale))",
+             scale);
   }
-  if (!std::isfinite(c.attr_float("softcap"))) c.fail("attribute 'softcap' is {}, expected a finite value", c.attr_float("softcap"));
+  if (!std::isfinite(c.attr_float("softcap")))
+    c.fail("attribute 'softcap' is {}, expected a finite value", c.attr_float("softcap"));
   for (const char* name : {"q_num_heads", "kv_num_heads"})
-    if (c.has_attr(name) && c.attr_int(name) <= 0) c.fail("attribute '{}' is {}, expected > 0", name, c.attr_int(name));
+    if (c.has_attr(name) && c.attr_int(name) <= 0)
+      c.fail("attribute '{}' is {}, expected > 0", name, c.attr_int(name));
 }
 
 Dim merged(const InferContext& c, const Dim& a, const Dim& b, const char* what) {
@@ -70,8 +74,9 @@ void infer_attention(InferContext& c) {
   if (c.has_input(3)) {
     const DType m = c.input_dtype(3);
     if (m != DType::kUndefined && m != DType::kBool && m != dtype)
-      fail_unsupported(c, fmt::format("attn_mask has dtype {}; kiln takes a bool mask or a float mask of Q's dtype {}",
-                                      to_string(m), to_string(dtype)));
+      fail_unsupported(
+          c, fmt::format("attn_mask has dtype {}; kiln takes a bool mask or a float mask of Q's dtype {}",
+                         to_string(m), to_string(dtype)));
   }
   if (c.has_input(4) != c.has_input(5)) c.fail("past_key and past_value must be given together");
   if (c.has_input(4)) {
@@ -85,7 +90,8 @@ void infer_attention(InferContext& c) {
   Dim batch, hq, hkv, sq, skv, d, dv, past(int64_t{0});
   const bool ranks_known = q.has_rank() && k.has_rank() && v.has_rank();
   if (ranks_known && !(q.rank() == k.rank() && k.rank() == v.rank()))
-    c.fail("Q, K and V have ranks {}, {} and {}; they must all be 3-D or all 4-D", q.rank(), k.rank(), v.rank());
+    c.fail("Q, K and V have ranks {}, {} and {}; they must all be 3-D or all 4-D", q.rank(), k.rank(),
+           v.rank());
   const bool three_d = q.has_rank() && q.rank() == 3;
   if (three_d) {
     for (const char* name : {"q_num_heads", "kv_num_heads"})
@@ -125,8 +131,10 @@ void infer_attention(InferContext& c) {
     require_rank(c, 4, pk, 4, 4);
     require_rank(c, 5, pv, 4, 4);
     if (pk.has_rank() && pv.has_rank()) {
-      batch = merged(c, merged(c, batch, pk[0], "batch sizes of past_key and Q"), pv[0], "batch sizes of past_value and Q");
-      hkv = merged(c, merged(c, hkv, pk[1], "head counts of past_key and K"), pv[1], "head counts of past_value and K");
+      batch = merged(c, merged(c, batch, pk[0], "batch sizes of past_key and Q"), pv[0],
+                     "batch sizes of past_value and Q");
+      hkv = merged(c, merged(c, hkv, pk[1], "head counts of past_key and K"), pv[1],
+                   "head counts of past_value and K");
       past = merged(c, pk[2], pv[2], "sequence lengths of past_key and past_value");
       d = merged(c, d, pk[3], "head sizes of past_key and K");
       dv = merged(c, dv, pv[3], "head sizes of past_value and V");
@@ -134,14 +142,17 @@ void infer_attention(InferContext& c) {
       past = Dim();
     }
   }
-  const Dim total = past.is_static() && skv.is_static() ? Dim(checked_add(c, past.value(), skv.value()))
+  const Dim total = past.is_static() && skv.is_static()     ? Dim(checked_add(c, past.value(), skv.value()))
                     : past.is_static() && past.value() == 0 ? skv
-                                                           : Dim();
+                                                            : Dim();
   if (c.has_input(3)) check_unidirectional(c, c.input_shape(3), Shape{batch, hq, sq, total}, "attn_mask");
   if (!q.has_rank()) {
     c.set_output(0, dtype, Shape::unknown_rank());
   } else if (three_d) {
-    c.set_output(0, dtype, Shape{batch, sq, dv.is_static() && hq.is_static() ? Dim(checked_mul(c, dv.value(), hq.value())) : Dim()});
+    c.set_output(
+        0, dtype,
+        Shape{batch, sq,
+              dv.is_static() && hq.is_static() ? Dim(checked_mul(c, dv.value(), hq.value())) : Dim()});
   } else {
     c.set_output(0, dtype, Shape{batch, hq, sq, dv});
   }
@@ -166,7 +177,8 @@ Tensor from_heads(const Tensor& t, size_t rank) {
 Tensor repeat_heads(const Tensor& t, int64_t groups) {
   if (groups == 1) return t;
   const Dims s = t.shape();
-  return reshape(expand(unsqueeze(t, {2}), {s[0], s[1], groups, s[2], s[3]}), {s[0], s[1] * groups, s[2], s[3]});
+  return reshape(expand(unsqueeze(t, {2}), {s[0], s[1], groups, s[2], s[3]}),
+                 {s[0], s[1] * groups, s[2], s[3]});
 }
 
 // The gradient of repeat_heads: the query heads of each group summed.
@@ -224,7 +236,8 @@ void grad_attention(GradContext& g) {
   if (bias.defined()) s = s + bias;
   Tensor p = softmax(s, -1);
   if (bias.defined()) {
-    const Tensor dead = equal(amax(bias, {-1}, true), scalar_like(-std::numeric_limits<double>::infinity(), bias));
+    const Tensor dead =
+        equal(amax(bias, {-1}, true), scalar_like(-std::numeric_limits<double>::infinity(), bias));
     p = where(dead, zeros_like(p), p);
   }
   const auto qk_grad = [&](int64_t m) { return g.num_outputs() > 3 && mode == m && g.has_output_grad(3); };
@@ -245,7 +258,8 @@ void grad_attention(GradContext& g) {
   const auto route = [&](Tensor d_all, size_t out, size_t in, size_t past_in) {
     if (g.num_outputs() > out && g.has_output_grad(out)) d_all = d_all + g.output_grad(out);
     if (has_past && g.needs_input_grad(past_in)) g.set_input_grad(past_in, slice(d_all, 2, 0, past));
-    if (g.needs_input_grad(in)) g.set_input_grad(in, from_heads(has_past ? slice(d_all, 2, past, total) : d_all, rank));
+    if (g.needs_input_grad(in))
+      g.set_input_grad(in, from_heads(has_past ? slice(d_all, 2, past, total) : d_all, rank));
   };
   if (g.needs_input_grad(1) || (has_past && g.needs_input_grad(4)))
     route(sum_heads(matmul(transpose(ds, {0, 1, 3, 2}), q) * scale, groups), 1, 1, 4);
@@ -266,7 +280,8 @@ void infer_rotary_embedding(InferContext& c) {
   require_same_dtype(c, 0, 1);
   require_same_dtype(c, 0, 2);
   const int64_t interleaved = c.attr_int("interleaved");
-  if (interleaved != 0 && interleaved != 1) c.fail("attribute 'interleaved' is {}, expected 0 or 1", interleaved);
+  if (interleaved != 0 && interleaved != 1)
+    c.fail("attribute 'interleaved' is {}, expected 0 or 1", interleaved);
   const int64_t rotary = c.attr_int("rotary_embedding_dim");
   if (rotary < 0) c.fail("attribute 'rotary_embedding_dim' is {}, expected >= 0", rotary);
   if (c.has_attr("num_heads") && c.attr_int("num_heads") <= 0)
@@ -289,7 +304,8 @@ void infer_rotary_embedding(InferContext& c) {
   }
   if (head.is_static()) {
     const int64_t r = rotary == 0 ? head.value() : rotary;
-    if (r > head.value()) c.fail("attribute 'rotary_embedding_dim' is {}, more than the head size {}", r, head.value());
+    if (r > head.value())
+      c.fail("attribute 'rotary_embedding_dim' is {}, more than the head size {}", r, head.value());
     if (r % 2 != 0) c.fail("the rotary dimension {} is odd", r);
   }
   const Dim half = rotary != 0 ? Dim(rotary / 2) : head.is_static() ? Dim(head.value() / 2) : Dim();
@@ -304,19 +320,26 @@ void infer_rotary_embedding(InferContext& c) {
     const Shape& s = c.input_shape(i);
     if (!s.has_rank()) continue;
     if (with_positions) {
-      if (s.rank() != 2) c.fail("{} has rank {}, expected 2 ([max_position, rotary_dim/2]) with position_ids", kNames[i], s.rank());
-      if (!merge_dim(s[1], half)) c.fail("{} has shape {}, expected last dim {}", kNames[i], s.to_string(), half.to_string());
+      if (s.rank() != 2)
+        c.fail("{} has rank {}, expected 2 ([max_position, rotary_dim/2]) with position_ids", kNames[i],
+               s.rank());
+      if (!merge_dim(s[1], half))
+        c.fail("{} has shape {}, expected last dim {}", kNames[i], s.to_string(), half.to_string());
     } else {
-      if (s.rank() != 3) c.fail("{} has rank {}, expected 3 ([batch, sequence, rotary_dim/2]) without position_ids", kNames[i], s.rank());
+      if (s.rank() != 3)
+        c.fail("{} has rank {}, expected 3 ([batch, sequence, rotary_dim/2]) without position_ids", kNames[i],
+               s.rank());
       if (!merge_dim(s[0], batch) || !merge_dim(s[1], seq) || !merge_dim(s[2], half))
-        c.fail("{} has shape {}, expected [{}, {}, {}]", kNames[i], s.to_string(), batch.to_string(), seq.to_string(),
-               half.to_string());
+        c.fail("{} has shape {}, expected [{}, {}, {}]", kNames[i], s.to_string(), batch.to_string(),
+               seq.to_string(), half.to_string());
     }
   }
-  if (c.input_shape(1).has_rank() && c.input_shape(2).has_rank() && c.input_shape(1).rank() == c.input_shape(2).rank())
+  if (c.input_shape(1).has_rank() && c.input_shape(2).has_rank() &&
+      c.input_shape(1).rank() == c.input_shape(2).rank())
     for (size_t d = 0; d < c.input_shape(1).rank(); ++d)
       if (!merge_dim(c.input_shape(1)[d], c.input_shape(2)[d]))
-        c.fail("cos_cache {} and sin_cache {} differ in shape", c.input_shape(1).to_string(), c.input_shape(2).to_string());
+        c.fail("cos_cache {} and sin_cache {} differ in shape", c.input_shape(1).to_string(),
+               c.input_shape(2).to_string());
   c.set_output(0, c.input_dtype(0), x);
 }
 

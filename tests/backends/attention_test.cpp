@@ -19,7 +19,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // ---- Attention
 
 struct AttnSpec {
-  int64_t hq = 0, hkv = 0;        // head counts; taken from the attributes for 3-D inputs
+  int64_t hq = 0, hkv = 0;  // head counts; taken from the attributes for 3-D inputs
   bool causal = false;
   std::optional<double> scale;
   double softcap = 0;
@@ -57,7 +57,8 @@ Refs attention_ref(const Refs& in, const AttnSpec& a) {
           pv.at({b, h, j, e}) = j < p_len ? in[5].at({b, h, j, e}) : head_at(v, hkv, b, h, j - p_len, e);
       }
   // The attributes are floats: the op sees them rounded to float.
-  const double scale = a.scale ? static_cast<double>(static_cast<float>(*a.scale)) : 1.0 / std::sqrt(static_cast<double>(d));
+  const double scale =
+      a.scale ? static_cast<double>(static_cast<float>(*a.scale)) : 1.0 / std::sqrt(static_cast<double>(d));
   const double softcap = static_cast<double>(static_cast<float>(a.softcap));
   Ref y = three_d ? Ref(DType::kF32, {batch, sq, hq * dv}) : Ref(DType::kF32, {batch, hq, sq, dv});
   Ref qk(DType::kF32, {batch, hq, sq, total});
@@ -91,8 +92,10 @@ Refs attention_ref(const Refs& in, const AttnSpec& a) {
         for (int64_t e = 0; e < dv; ++e) {
           double acc = 0;
           for (int64_t j = 0; j < total; ++j) acc += p[static_cast<size_t>(j)] * pv.at({b, hk, j, e});
-          if (three_d) y.at({b, i, h * dv + e}) = acc;
-          else y.at({b, h, i, e}) = acc;
+          if (three_d)
+            y.at({b, i, h * dv + e}) = acc;
+          else
+            y.at({b, h, i, e}) = acc;
         }
       }
     }
@@ -130,13 +133,15 @@ std::vector<OpCase> attention_cases() {
   std::vector<OpCase> all;
   // MHA, cross attention (Sq 3, Skv 4), V's head size differs from Q's.
   all.push_back(with_attention_ref(attention_case("Attention4dCross", {}, 1)
-                                       .input(gen.uniform({2, 2, 3, 5})).input(gen.uniform({2, 2, 4, 5}))
+                                       .input(gen.uniform({2, 2, 3, 5}))
+                                       .input(gen.uniform({2, 2, 4, 5}))
                                        .input(gen.uniform({2, 2, 4, 3})),
                                    {}));
   AttnSpec causal;
   causal.causal = true;
   all.push_back(with_attention_ref(attention_case("Attention4dCausal", causal, 1)
-                                       .input(gen.uniform({1, 2, 4, 4})).input(gen.uniform({1, 2, 4, 4}))
+                                       .input(gen.uniform({1, 2, 4, 4}))
+                                       .input(gen.uniform({1, 2, 4, 4}))
                                        .input(gen.uniform({1, 2, 4, 4})),
                                    causal));
   // A bool mask [B, 1, Sq, T] with an all-false row (a zero output row) and a mixed row.
@@ -145,48 +150,63 @@ std::vector<OpCase> attention_cases() {
   bits[0] = 0;
   bits[13] = 0;
   all.push_back(with_attention_ref(attention_case("Attention4dBoolMask", {}, 1)
-                                       .input(gen.uniform({2, 2, 3, 4})).input(gen.uniform({2, 2, 4, 4}))
-                                       .input(gen.uniform({2, 2, 4, 2})).input(boolean({2, 1, 3, 4}, bits)),
+                                       .input(gen.uniform({2, 2, 3, 4}))
+                                       .input(gen.uniform({2, 2, 4, 4}))
+                                       .input(gen.uniform({2, 2, 4, 2}))
+                                       .input(boolean({2, 1, 3, 4}, bits)),
                                    {}));
   // A float mask [Sq, T] added to the causal bias, with the scale attribute.
   AttnSpec scaled = causal;
   scaled.scale = 0.3;
   all.push_back(with_attention_ref(attention_case("Attention4dFloatMaskCausalScale", scaled, 1)
-                                       .input(gen.uniform({2, 2, 3, 4})).input(gen.uniform({2, 2, 3, 4}))
-                                       .input(gen.uniform({2, 2, 3, 4})).input(gen.uniform({3, 3}, -2, 2)),
+                                       .input(gen.uniform({2, 2, 3, 4}))
+                                       .input(gen.uniform({2, 2, 3, 4}))
+                                       .input(gen.uniform({2, 2, 3, 4}))
+                                       .input(gen.uniform({3, 3}, -2, 2)),
                                    scaled));
   // GQA in the 3-D form: 4 query heads over 2 key/value heads, float mask [B, Hq, Sq, T].
   AttnSpec gqa;
   gqa.hq = 4;
   gqa.hkv = 2;
   all.push_back(with_attention_ref(attention_3d("Attention3dGqa", gqa, 1)
-                                       .input(gen.uniform({2, 3, 4 * 3})).input(gen.uniform({2, 5, 2 * 3}))
-                                       .input(gen.uniform({2, 5, 2 * 2})).input(gen.uniform({2, 4, 3, 5})),
+                                       .input(gen.uniform({2, 3, 4 * 3}))
+                                       .input(gen.uniform({2, 5, 2 * 3}))
+                                       .input(gen.uniform({2, 5, 2 * 2}))
+                                       .input(gen.uniform({2, 4, 3, 5})),
                                    gqa));
   // MQA with a past cache and causal masking offset by the past length; present outputs.
   AttnSpec mqa;
   mqa.causal = true;
   all.push_back(with_attention_ref(attention_case("Attention4dMqaPastCausal", mqa, 3)
-                                       .input(gen.uniform({2, 3, 2, 4})).input(gen.uniform({2, 1, 2, 4}))
-                                       .input(gen.uniform({2, 1, 2, 3})).absent()
-                                       .input(gen.uniform({2, 1, 3, 4})).input(gen.uniform({2, 1, 3, 3})),
+                                       .input(gen.uniform({2, 3, 2, 4}))
+                                       .input(gen.uniform({2, 1, 2, 4}))
+                                       .input(gen.uniform({2, 1, 2, 3}))
+                                       .absent()
+                                       .input(gen.uniform({2, 1, 3, 4}))
+                                       .input(gen.uniform({2, 1, 3, 3})),
                                    mqa));
   // 3-D MQA with past, a bool mask [Sq, T] and causal, every output (qk: raw scores).
   AttnSpec mqa3 = mqa;
   mqa3.hq = 2;
   mqa3.hkv = 1;
   all.push_back(with_attention_ref(attention_3d("Attention3dMqaPastBoolMask", mqa3, 4)
-                                       .input(gen.uniform({1, 2, 2 * 4})).input(gen.uniform({1, 2, 4}))
-                                       .input(gen.uniform({1, 2, 3})).input(boolean({2, 4}, {1, 0, 1, 1, 1, 1, 0, 1}))
-                                       .input(gen.uniform({1, 1, 2, 4})).input(gen.uniform({1, 1, 2, 3})),
+                                       .input(gen.uniform({1, 2, 2 * 4}))
+                                       .input(gen.uniform({1, 2, 4}))
+                                       .input(gen.uniform({1, 2, 3}))
+                                       .input(boolean({2, 4}, {1, 0, 1, 1, 1, 1, 0, 1}))
+                                       .input(gen.uniform({1, 1, 2, 4}))
+                                       .input(gen.uniform({1, 1, 2, 3})),
                                    mqa3));
   // Six query rows (a full block of four and a rest) over a past of 2, causal, GQA in 3-D.
   AttnSpec long_query = gqa;
   long_query.causal = true;
   all.push_back(with_attention_ref(attention_3d("Attention3dGqaCausalPastLongQuery", long_query, 3)
-                                       .input(gen.uniform({1, 6, 4 * 4})).input(gen.uniform({1, 6, 2 * 4}))
-                                       .input(gen.uniform({1, 6, 2 * 3})).absent()
-                                       .input(gen.uniform({1, 2, 2, 4})).input(gen.uniform({1, 2, 2, 3})),
+                                       .input(gen.uniform({1, 6, 4 * 4}))
+                                       .input(gen.uniform({1, 6, 2 * 4}))
+                                       .input(gen.uniform({1, 6, 2 * 3}))
+                                       .absent()
+                                       .input(gen.uniform({1, 2, 2, 4}))
+                                       .input(gen.uniform({1, 2, 2, 3})),
                                    long_query));
   // softcap and each qk_matmul_output mode.
   for (int64_t mode = 0; mode < 4; ++mode) {
@@ -195,14 +215,17 @@ std::vector<OpCase> attention_cases() {
     s.mode = mode;
     s.causal = mode % 2 == 1;
     all.push_back(with_attention_ref(attention_case("Attention4dSoftcapQkMode" + std::to_string(mode), s, 4)
-                                         .input(gen.uniform({1, 2, 3, 4}, -2, 2)).input(gen.uniform({1, 2, 3, 4}, -2, 2))
-                                         .input(gen.uniform({1, 2, 3, 2})).input(gen.uniform({1, 2, 3, 3})),
+                                         .input(gen.uniform({1, 2, 3, 4}, -2, 2))
+                                         .input(gen.uniform({1, 2, 3, 4}, -2, 2))
+                                         .input(gen.uniform({1, 2, 3, 2}))
+                                         .input(gen.uniform({1, 2, 3, 3})),
                                      s));
   }
   // An explicit softmax_precision (kiln computes in double either way).
   all.push_back(with_attention_ref(attention_case("Attention4dSoftmaxPrecision", {}, 1)
                                        .attr("softmax_precision", 1)
-                                       .input(gen.uniform({1, 1, 2, 3})).input(gen.uniform({1, 1, 3, 3}))
+                                       .input(gen.uniform({1, 1, 2, 3}))
+                                       .input(gen.uniform({1, 1, 3, 3}))
                                        .input(gen.uniform({1, 1, 3, 3})),
                                    {}));
   return all;
@@ -302,20 +325,22 @@ class AttentionBadInputTest : public ::testing::TestWithParam<std::vector<std::s
 
 TEST_P(AttentionBadInputTest, RotaryPositionOutOfRange) {
   Gen gen(233);
-  expect_error("RotaryEmbedding", {gen.uniform({1, 1, 2, 4}), gen.uniform({3, 2}), gen.uniform({3, 2}), i64({1, 2}, {0, 3})},
-               {}, "position_ids");
+  expect_error("RotaryEmbedding",
+               {gen.uniform({1, 1, 2, 4}), gen.uniform({3, 2}), gen.uniform({3, 2}), i64({1, 2}, {0, 3})}, {},
+               "position_ids");
 }
 
 TEST_P(AttentionBadInputTest, RotaryNegativePosition) {
   Gen gen(234);
-  expect_error("RotaryEmbedding", {gen.uniform({1, 1, 2, 4}), gen.uniform({3, 2}), gen.uniform({3, 2}), i64({1, 2}, {-1, 0})},
+  expect_error("RotaryEmbedding",
+               {gen.uniform({1, 1, 2, 4}), gen.uniform({3, 2}), gen.uniform({3, 2}), i64({1, 2}, {-1, 0})},
                {}, "position_ids");
 }
 
 TEST_P(AttentionBadInputTest, AttentionHeadsNotDividing) {
   Gen gen(235);
-  expect_error("Attention", {gen.uniform({1, 3, 2, 4}), gen.uniform({1, 2, 2, 4}), gen.uniform({1, 2, 2, 4})}, {},
-               "not a multiple");
+  expect_error("Attention", {gen.uniform({1, 3, 2, 4}), gen.uniform({1, 2, 2, 4}), gen.uniform({1, 2, 2, 4})},
+               {}, "not a multiple");
 }
 
 TEST_P(AttentionBadInputTest, AttentionWrongRank) {
@@ -326,7 +351,8 @@ TEST_P(AttentionBadInputTest, AttentionWrongRank) {
 INSTANTIATE_TEST_SUITE_P(Backends, AttentionBadInputTest, ::testing::ValuesIn(backend_lists()),
                          [](const auto& param_info) {
                            std::string name;
-                           for (const std::string& b : param_info.param) name += (name.empty() ? "" : "_") + b;
+                           for (const std::string& b : param_info.param)
+                             name += (name.empty() ? "" : "_") + b;
                            return name;
                          });
 

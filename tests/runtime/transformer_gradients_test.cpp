@@ -9,7 +9,8 @@ namespace {
 GradCase attention(const std::string& name) { return GradCase(name, "Attention"); }
 
 std::vector<GradCase> attention_cases() {
-  const Tensor bool_mask = Tensor::from_vector<bool>({2, 4}, {true, false, true, true, true, true, false, true});
+  const Tensor bool_mask =
+      Tensor::from_vector<bool>({2, 4}, {true, false, true, true, true, true, false, true});
   return {
       // Cross attention with a float mask [Sq, T]; V's head size differs.
       attention("Attention4dFloatMask")
@@ -116,7 +117,9 @@ std::vector<GradCase> rotary_cases() {
 
 std::vector<GradCase> rms_norm_cases() {
   auto rms = [](const std::string& name, const Dims& x, const Dims& scale) {
-    return GradCase(name, "RMSNormalization").input(uniform64(x, -2, 2, 60)).input(uniform64(scale, 0.5, 1.5, 61));
+    return GradCase(name, "RMSNormalization")
+        .input(uniform64(x, -2, 2, 60))
+        .input(uniform64(scale, 0.5, 1.5, 61));
   };
   return {
       rms("RmsNormLastAxis", {3, 5}, {5}),
