@@ -66,6 +66,24 @@ if ! "$venv/bin/python" -c "import torch, torchvision, onnx, onnxruntime, tensor
   "$venv/bin/pip" install -q --disable-pip-version-check "numpy<2" "onnxruntime==1.19.2" "onnx==1.16.2" "tensorboard==2.17.1" "safetensors==0.4.5"
 fi
 
+# The venv of today's PyTorch: torch 2.15 (its dynamo exporter writes IR 10 and opsets 18+),
+# onnxscript (which that exporter needs), onnx 1.23.2 (reference outputs of ONNX's current node
+# tests, checker) and onnxruntime 1.31. No --system-site-packages: Debian's torch 1.13 must not
+# shadow it. torchvision has no release for torch 2.15 yet; 0.29's model definitions (pure Python)
+# run on it, so it comes without its dependencies (they would pull torch 2.14).
+venv2=.venv-torch2
+if ! "$venv2/bin/python" -c "import torch, torchvision, onnxscript, onnx, onnxruntime, safetensors
+assert torch.__version__.startswith('2.15.') and onnx.__version__ == '1.23.2'" 2>/dev/null; then
+  echo "install-deps: building the torch 2.15 venv in $venv2 (several GiB with torch's CUDA wheels)"
+  step="make the torch 2.15 venv $venv2"
+  rm -rf "$venv2"
+  /usr/bin/python3 -m venv "$venv2"
+  step="pip install torch 2.15 and friends into $venv2"
+  "$venv2/bin/pip" install -q --disable-pip-version-check "torch==2.15.0" "onnxscript==0.7.2" "onnx==1.23.2" \
+    "onnxruntime==1.31.1" "safetensors==0.4.5" "pillow"
+  "$venv2/bin/pip" install -q --disable-pip-version-check --no-deps "torchvision==0.29.2"
+fi
+
 # Configure when the build file is missing (a first run, or a configure that failed half-way and
 # left CMakeCache.txt behind) or when it was configured against another ONNX.
 build_dir=${BUILD_DIR:-build}

@@ -10,7 +10,6 @@
 
 namespace kiln::onnx::detail {
 
-namespace {
 std::string one_line(const std::string& text) {
   std::string out;
   bool space = false;
@@ -25,7 +24,6 @@ std::string one_line(const std::string& text) {
   }
   return out;
 }
-}  // namespace
 
 int onnx_checker_max_opset() {
   const auto& ranges = ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();

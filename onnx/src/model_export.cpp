@@ -15,6 +15,7 @@
 #include "checker.h"
 #include "kiln/runtime/error.h"
 #include "kiln/runtime/op_registry.h"
+#include "opset_convert.h"
 #include "tensor_proto.h"
 
 #ifndef KILN_VERSION
@@ -27,22 +28,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The IR version of the onnx release that introduced an opset (onnx's helper.VERSION_TABLE):
-// the lowest that a runtime expects next to that opset.
-int64_t ir_version_for_opset(int opset) {
-  if (opset <= 8) return 3;
-  if (opset == 9) return 4;
-  if (opset == 10) return 5;
-  if (opset == 11) return 6;
-  if (opset <= 14) return 7;
-  if (opset <= 18) return 8;
-  if (opset <= 20) return 9;
-  if (opset <= 22) return 10;
-  if (opset == 23) return 11;
-  if (opset == 24) return 12;
-  if (opset <= 27) return 13;
-  return 14;
-}
 
 void attribute_to_proto(const std::string& name, const Attribute& value, ::onnx::AttributeProto* a,
                         const std::string& what) {
@@ -82,6 +67,15 @@ void attribute_to_proto(const std::string& name, const Attribute& value, ::onnx:
       value);
 }
 
+void metadata_to_proto(const Metadata& metadata,
+                       google::protobuf::RepeatedPtrField<::onnx::StringStringEntryProto>* out) {
+  for (const auto& [key, value] : metadata) {
+    auto* entry = out->Add();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+}
+
 void value_info(const Value& v, ::onnx::ValueInfoProto* info, const std::string& what) {
   info->set_name(v.name());
   detail::type_to_proto(v.dtype(), v.shape(), info->mutable_type(), what);
@@ -97,20 +91,17 @@ void value_info(const Value& v, ::onnx::ValueInfoProto* info, const std::string&
     imp->set_version(version);
     if (domain.empty()) max_opset = version;
   }
-  int64_t ir = ir_version_for_opset(max_opset);
+  int64_t ir = detail::ir_version_for_opset(max_opset);
   proto.set_ir_version(model.ir_version >= ir && model.ir_version <= ::onnx::IR_VERSION ? model.ir_version : ir);
   proto.set_producer_name("kiln");
   proto.set_producer_version(KILN_VERSION);
   if (!model.domain.empty()) proto.set_domain(model.domain);
   if (model.model_version) proto.set_model_version(model.model_version);
   if (!model.doc_string.empty()) proto.set_doc_string(model.doc_string);
-  for (const auto& [key, value] : model.metadata) {
-    auto* entry = proto.add_metadata_props();
-    entry->set_key(key);
-    entry->set_value(value);
-  }
+  metadata_to_proto(model.metadata, proto.mutable_metadata_props());
 
   auto* g = proto.mutable_graph();
+  metadata_to_proto(graph.metadata(), g->mutable_metadata_props());
   std::string name = fs::path(label).stem().string();
   g->set_name(name.empty() ? "kiln" : name);
   for (const Value* in : graph.inputs())
@@ -123,6 +114,7 @@ void value_info(const Value& v, ::onnx::ValueInfoProto* info, const std::string&
     n->set_name(node->name());
     n->set_op_type(node->op_type());
     if (!node->domain().empty()) n->set_domain(node->domain());
+    metadata_to_proto(node->metadata(), n->mutable_metadata_props());
     for (const Value* in : node->inputs()) n->add_input(in ? in->name() : "");
     for (const Value* out : node->outputs()) n->add_output(out ? out->name() : "");
     for (const auto& [key, value] : node->attrs().all())
@@ -164,6 +156,7 @@ std::string serialize_model(const Model& model, const SaveOptions& options) {
     graph = &typed;
   }
   ::onnx::ModelProto proto = to_proto(model, *graph);
+  if (options.opset) detail::convert_opset(proto, options.opset, graph->label());
   if (options.run_checker) detail::run_onnx_checker(proto, "", graph->label());
   if (proto.ByteSizeLong() > static_cast<size_t>(INT_MAX))
     raise(ErrorCode::kUnsupported, "{}: the model is {} bytes, over protobuf's 2 GiB limit", graph->label(),

@@ -13,6 +13,7 @@
 
 #include "checker.h"
 #include "external_data.h"
+#include "functions.h"
 #include "kiln/runtime/error.h"
 #include "kiln/runtime/op_registry.h"
 #include "tensor_proto.h"
@@ -175,6 +176,13 @@ void check_topological(const Graph& graph, const std::string& label) {
   }
 }
 
+// The first of a repeated key wins, as in onnx's checker (which rejects repeats on the model).
+Metadata metadata_from_proto(const google::protobuf::RepeatedPtrField<::onnx::StringStringEntryProto>& props) {
+  Metadata out;
+  for (const auto& entry : props) out.emplace(entry.key(), entry.value());
+  return out;
+}
+
 // A declared type refines an inferred one: inferred static dims win, declared ones fill gaps.
 Shape merge_shapes(const Shape& inferred, const Shape& declared) {
   if (!inferred.has_rank()) return declared;
@@ -192,6 +200,7 @@ Graph build_graph(::onnx::ModelProto& proto, const TensorSource& source) {
   const auto& g = proto.graph();
   Graph graph;
   graph.set_label(label);
+  graph.set_metadata(metadata_from_proto(g.metadata_props()));
   for (const auto& imp : proto.opset_import())
     graph.set_opset(is_default_domain(imp.domain()) ? "" : imp.domain(), static_cast<int>(imp.version()));
 
@@ -220,6 +229,7 @@ Graph build_graph(::onnx::ModelProto& proto, const TensorSource& source) {
     NodeSpec spec{n.op_type(), {n.input().begin(), n.input().end()}, {n.output().begin(), n.output().end()}};
     spec.name = node_name(n, i);
     spec.domain = is_default_domain(n.domain()) ? "" : n.domain();
+    spec.metadata = metadata_from_proto(n.metadata_props());
     const std::string what = fmt::format("{}: node '{}' ({})", label, spec.name, spec.op_type);
     for (const auto& a : n.attribute()) {
       if (spec.attrs.has(a.name()))
@@ -256,10 +266,27 @@ void precheck_tensor(const ::onnx::TensorProto& t, const TensorSource& source, c
     if (entry.key() == "location") detail::resolve_external_path(source.base_dir, entry.value(), what);
 }
 
+// "... (read by node 'n' (Op))": an unsupported dtype (float8, int4...) is reported with the node
+// that needs it.
+std::string with_reader(const ::onnx::GraphProto& g, const std::string& name, const std::string& what) {
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const auto& in : g.node(i).input())
+      if (in == name)
+        return fmt::format("{} (read by node '{}' ({}))", what, node_name(g.node(i), i), g.node(i).op_type());
+  return what;
+}
+
 void precheck_tensors(const ::onnx::ModelProto& proto, const TensorSource& source) {
   const auto& g = proto.graph();
-  for (const auto& init : g.initializer())
-    precheck_tensor(init, source, fmt::format("{}: initializer '{}'", source.label, init.name()));
+  for (const auto& init : g.initializer()) {
+    std::string what = fmt::format("{}: initializer '{}'", source.label, init.name());
+    try {
+      if (init.has_data_type()) detail::dtype_from_onnx(init.data_type(), what);
+    } catch (const Error&) {
+      detail::dtype_from_onnx(init.data_type(), with_reader(g, init.name(), what));  // throws again
+    }
+    precheck_tensor(init, source, what);
+  }
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
     for (const auto& a : n.attribute()) {
@@ -281,6 +308,7 @@ Model load_proto(::onnx::ModelProto& proto, const std::string& label, const std:
   // before it, so those cases get kiln's precise message.
   precheck_tensors(proto, source);
   if (options.run_checker) detail::run_onnx_checker(proto, base_dir, label);
+  detail::inline_functions(proto, label);
   std::map<std::string, int> opsets;
   for (const auto& imp : proto.opset_import())
     opsets[is_default_domain(imp.domain()) ? "" : imp.domain()] = static_cast<int>(imp.version());
@@ -297,7 +325,7 @@ Model load_proto(::onnx::ModelProto& proto, const std::string& label, const std:
   model.domain = proto.domain();
   model.doc_string = proto.doc_string();
   model.model_version = proto.model_version();
-  for (const auto& entry : proto.metadata_props()) model.metadata[entry.key()] = entry.value();
+  model.metadata = metadata_from_proto(proto.metadata_props());
   return model;
 }
 

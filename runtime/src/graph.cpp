@@ -57,6 +57,7 @@ Node* Graph::add_node(NodeSpec spec) {
   node->domain_ = std::move(spec.domain);
   node->name_ = spec.name.empty() ? fresh_name(node->op_type_) : std::move(spec.name);
   node->attrs_ = std::move(spec.attrs);
+  node->metadata_ = std::move(spec.metadata);
   if (std::all_of(spec.outputs.begin(), spec.outputs.end(), [](const std::string& o) { return o.empty(); }))
     raise(ErrorCode::kInvalidArgument, "{}: {} has no outputs", label_, node->describe());
   for (const std::string& name : spec.outputs) {
@@ -224,11 +225,12 @@ Graph Graph::clone() const {
   Graph g;
   g.opsets_ = opsets_;
   g.label_ = label_;
+  g.metadata_ = metadata_;
   g.counter_ = counter_;
   for (const Value* in : inputs_) g.add_input(in->name(), in->dtype(), in->shape());
   for (const Value* init : initializers()) g.add_initializer(init->name(), *init->initializer());
   for (const auto& n : nodes_) {
-    NodeSpec spec{n->op_type_, {}, {}, n->attrs_, n->name_, n->domain_};
+    NodeSpec spec{n->op_type_, {}, {}, n->attrs_, n->name_, n->domain_, n->metadata_};
     for (const Value* v : n->inputs_) spec.inputs.push_back(v ? v->name() : "");
     for (const Value* v : n->outputs_) spec.outputs.push_back(v ? v->name() : "");
     g.add_node(std::move(spec));

@@ -1,4 +1,4 @@
-// `kiln export CHECKPOINT -o OUT.onnx [--safetensors OUT.safetensors] [--model MODEL.onnx]`: export
+// `kiln export CHECKPOINT -o OUT.onnx [--opset N] [--safetensors OUT.safetensors] [--model MODEL.onnx]`: export
 // a model trained by `kiln train` from one of its checkpoints. The checkpoint names the model it
 // was trained from (path and SHA-256); --model points elsewhere when that file moved.
 
@@ -15,6 +15,7 @@ namespace {
 struct ExportArgs {
   std::string checkpoint, out, safetensors, model;
   bool as_trained = false;
+  int opset = 0;
 };
 }  // namespace
 
@@ -28,9 +29,12 @@ Action add_export_command(CLI::App& app) {
   sub->add_option("--model", a->model,
                   "The model the checkpoint was trained from (default: the path it records)");
   sub->add_flag("--as-trained", a->as_trained, "Export the graph as imported (not inference form)");
+  sub->add_option("--opset", a->opset,
+                  "Write this default-domain opset instead of the model's own (ONNX's version converter)");
   return [a] {
     for (const std::string& w :
-         train::export_checkpoint(a->checkpoint, a->model, a->out, a->safetensors, a->as_trained))
+         train::export_checkpoint(a->checkpoint, a->model, a->out, a->safetensors, a->as_trained,
+                                   a->opset))
       fmt::print(stderr, "kiln: warning: {}\n", w);
     if (!a->out.empty()) fmt::print("wrote {}\n", a->out);
     if (!a->safetensors.empty()) fmt::print("wrote {}\n", a->safetensors);

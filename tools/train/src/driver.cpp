@@ -596,7 +596,7 @@ CheckpointModel load_checkpoint_model(const std::string& checkpoint, const std::
 
 std::vector<std::string> export_checkpoint(const std::string& checkpoint, const std::string& model_override,
                                            const std::string& out_onnx, const std::string& out_safetensors,
-                                           bool as_trained) {
+                                           bool as_trained, int opset) {
   if (out_onnx.empty() && out_safetensors.empty())
     raise(ErrorCode::kInvalidArgument,
           "nothing to export: give -o OUT.onnx and/or --safetensors OUT.safetensors");
@@ -608,7 +608,9 @@ std::vector<std::string> export_checkpoint(const std::string& checkpoint, const 
     raise(ErrorCode::kInvalidArgument,
           "--safetensors {}: parameters PyTorch has no name for cannot be exported: {}", out_safetensors,
           fmt::join(cm.module->report().unmapped_parameters, ", "));
-  if (!out_onnx.empty()) export_trained_onnx(cm.module, out_onnx, as_trained);
+  if (opset && out_onnx.empty())
+    raise(ErrorCode::kInvalidArgument, "--opset {} applies to the ONNX file: give -o OUT.onnx", opset);
+  if (!out_onnx.empty()) export_trained_onnx(cm.module, out_onnx, as_trained, opset);
   if (!out_safetensors.empty()) export_trained_safetensors(cm.module, out_safetensors, cm.steps);
   return cm.warnings;
 }

@@ -4,8 +4,8 @@
 
 namespace kiln::train {
 
-void export_trained_onnx(const nn::GraphModule& module, const std::string& path, bool as_trained) {
-  export_onnx(module, path, as_trained ? nn::ExportForm::kAsTrained : nn::ExportForm::kInference);
+void export_trained_onnx(const nn::GraphModule& module, const std::string& path, bool as_trained, int opset) {
+  export_onnx(module, path, as_trained ? nn::ExportForm::kAsTrained : nn::ExportForm::kInference, opset);
 }
 
 void export_trained_safetensors(const nn::GraphModule& module, const std::string& path, int64_t steps) {

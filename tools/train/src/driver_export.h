@@ -10,8 +10,8 @@
 namespace kiln::train {
 
 /// Writes module as ONNX (inference form unless as_trained). Throws kiln::Error naming path; no
-/// partial file.
-void export_trained_onnx(const nn::GraphModule& module, const std::string& path, bool as_trained);
+/// partial file. opset != 0 converts to that default-domain opset.
+void export_trained_onnx(const nn::GraphModule& module, const std::string& path, bool as_trained, int opset = 0);
 /// Writes module's parameters and buffers under PyTorch's names (num_batches_tracked = steps).
 /// Throws kiln::Error naming path.
 void export_trained_safetensors(const nn::GraphModule& module, const std::string& path, int64_t steps);

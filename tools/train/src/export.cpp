@@ -30,11 +30,13 @@ std::string join(const std::vector<std::string>& items) {
   return s;
 }
 
-void save(Graph graph, const std::string& path) {
+void save(Graph graph, const std::string& path, int opset = 0) {
   onnx::Model model;
   model.graph = std::move(graph);
   model.producer_name = "kiln";
-  onnx::save_model(model, path);
+  onnx::SaveOptions options;
+  options.opset = opset;
+  onnx::save_model(model, path, options);
 }
 
 // ---- Comparing two traces ----
@@ -228,9 +230,9 @@ void check_output_folder(const std::string& path) {
     raise(ErrorCode::kInvalidArgument, "{}: '{}' is not a folder", path, dir.string());
 }
 
-void export_onnx(const nn::GraphModule& module, const std::string& path, nn::ExportForm form) {
+void export_onnx(const nn::GraphModule& module, const std::string& path, nn::ExportForm form, int opset) {
   check_output_folder(path);
-  save(module->to_graph(form), path);
+  save(module->to_graph(form), path, opset);
 }
 
 Graph trace_module(nn::Module& module, const Tensor& example_input, bool dynamic_batch) {

@@ -43,6 +43,9 @@ Model load_model_from_bytes(std::string_view bytes, const std::string& label, co
 
 struct SaveOptions {
   bool run_checker = true;  // the written model must pass onnx's checker
+  /// Default-domain opset to write (onnx's version converter); 0 keeps the graph's own. An op
+  /// that cannot convert fails serialize_model with Error(kUnsupported) naming it.
+  int opset = 0;
 };
 
 /// Serializes a graph (with model fields from `model`, e.g. the producer) to ModelProto bytes.

@@ -52,6 +52,10 @@ class Value {
   std::optional<Tensor> initializer_;
 };
 
+/// Free-form key/value pairs carried from and to ONNX's metadata_props (the dynamo exporter
+/// writes the PyTorch module path and source of each node there).
+using Metadata = std::map<std::string, std::string>;
+
 class Node {
  public:
   const std::string& name() const { return name_; }
@@ -65,6 +69,7 @@ class Node {
   Value* output(size_t i) const { return i < outputs_.size() ? outputs_[i] : nullptr; }
   const Attributes& attrs() const { return attrs_; }
   Attributes& attrs() { return attrs_; }
+  const Metadata& metadata() const { return metadata_; }
   /// "node 'Conv_3' (Conv)": the prefix of every message about this node.
   std::string describe() const;
 
@@ -73,6 +78,7 @@ class Node {
   std::string name_, op_type_, domain_;
   std::vector<Value*> inputs_, outputs_;
   Attributes attrs_;
+  Metadata metadata_;
 };
 
 /// Spec of one node for Graph::add_node.
@@ -83,6 +89,7 @@ struct NodeSpec {
   Attributes attrs = {};
   std::string name = {};             // generated ("<op>_<n>") when empty
   std::string domain = {};
+  Metadata metadata = {};
 };
 
 class Graph {
@@ -138,6 +145,8 @@ class Graph {
   int opset(const std::string& domain = "") const;
   void set_opset(const std::string& domain, int version) { opsets_[domain] = version; }
   const std::map<std::string, int>& opsets() const { return opsets_; }
+  const Metadata& metadata() const { return metadata_; }
+  void set_metadata(Metadata metadata) { metadata_ = std::move(metadata); }
   /// Label used in messages, e.g. the model's file name.
   const std::string& label() const { return label_; }
   void set_label(std::string label) { label_ = std::move(label); }
@@ -151,6 +160,7 @@ class Graph {
   std::map<std::string, Value*, std::less<>> by_name_;
   std::vector<Value*> inputs_, outputs_;
   std::map<std::string, int> opsets_{{"", 17}};
+  Metadata metadata_;
   std::string label_ = "graph";
   size_t counter_ = 0;
 };

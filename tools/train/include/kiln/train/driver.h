@@ -149,10 +149,11 @@ CheckpointModel load_checkpoint_model(const std::string& checkpoint, const std::
 
 /// `kiln export CHECKPOINT -o OUT.onnx`: load_checkpoint_model, then export (ONNX when
 /// out_onnx is set, safetensors when out_safetensors is set). Output folders are checked first.
-/// Returns the warnings.
+/// opset != 0 writes the ONNX file at that default-domain opset (Error(kUnsupported) names an op
+/// that cannot convert; nothing is written then). Returns the warnings.
 std::vector<std::string> export_checkpoint(const std::string& checkpoint, const std::string& model_override,
                                            const std::string& out_onnx, const std::string& out_safetensors,
-                                           bool as_trained);
+                                           bool as_trained, int opset = 0);
 
 /// SHA-256 of a file's bytes as 64 hex digits. Throws Error(kIo) naming path.
 std::string file_sha256(const std::string& path);

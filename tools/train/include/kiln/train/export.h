@@ -19,8 +19,10 @@ namespace kiln::train {
 /// when complete (temporary file + rename). Throws Error(kNotFound) "OUT/x.onnx: folder 'OUT'
 /// does not exist" before any work when the folder is missing, Error(kInvalidArgument) when the
 /// graph fails the checker, Error(kIo) when it cannot be written; no partial file is left.
+/// opset != 0 writes that default-domain opset instead of the imported one (onnx's version
+/// converter); Error(kUnsupported) names an op that cannot convert.
 void export_onnx(const nn::GraphModule& module, const std::string& path,
-                 nn::ExportForm form = nn::ExportForm::kInference);
+                 nn::ExportForm form = nn::ExportForm::kInference, int opset = 0);
 
 /// Traces module.forward(example_input) in eval mode (restored afterwards) into a Graph: input
 /// "input", output "output", parameters and buffers as initializers under their dotted names,

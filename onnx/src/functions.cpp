@@ -1,0 +1,82 @@
+// Function calls replaced by their bodies with onnx's inliner, so the rest of the import sees
+// only ops of kiln's registry (or reports the ones it still lacks).
+#include "functions.h"
+
+#include <onnx/defs/schema.h>
+#include <onnx/inliner/inliner.h>
+
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "checker.h"
+#include "kiln/runtime/error.h"
+#include "kiln/runtime/op_registry.h"
+
+namespace kiln::onnx::detail {
+
+namespace {
+
+// Enough for any nesting ONNX's own function bodies have; a bound so a body that re-creates its
+// own op cannot loop.
+constexpr int kMaxExpansionRounds = 8;
+
+bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+
+int default_opset(const ::onnx::ModelProto& model) {
+  for (const auto& imp : model.opset_import())
+    if (is_default_domain(imp.domain())) return static_cast<int>(imp.version());
+  return 0;
+}
+
+// A body refers to the op's attributes (Constant<value_int = @periodic>); the inliner binds only
+// those the call sets, so the schema's defaults are written into the call first.
+void add_default_attributes(::onnx::NodeProto& node, const ::onnx::OpSchema& schema) {
+  for (const auto& [name, attr] : schema.attributes()) {
+    if (!attr.default_value.has_type()) continue;
+    bool set = false;
+    for (const auto& a : node.attribute()) set = set || a.name() == name;
+    if (!set) *node.add_attribute() = attr.default_value;
+  }
+}
+
+// Ops of the main graph that kiln cannot run as they are but onnx can expand at this opset.
+::onnx::inliner::FunctionIdVector expandable_ops(::onnx::ModelProto& model) {
+  const int opset = default_opset(model);
+  std::set<std::pair<std::string, std::string>> ids;
+  for (auto& node : *model.mutable_graph()->mutable_node()) {
+    if (!is_default_domain(node.domain())) continue;
+    const OpDef* def = OpRegistry::builtin().find(node.op_type(), "");
+    if (def && opset >= def->since() && opset <= def->until()) continue;
+    const auto* schema = ::onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "");
+    if (!schema || !(schema->HasFunction() || schema->HasContextDependentFunction())) continue;
+    add_default_attributes(node, *schema);
+    ids.emplace(node.domain(), node.op_type());
+  }
+  return {ids.begin(), ids.end()};
+}
+
+}  // namespace
+
+void inline_functions(::onnx::ModelProto& model, const std::string& label) {
+  try {
+    if (model.functions_size() > 0) ::onnx::inliner::InlineLocalFunctions(model, /*convert_version=*/true);
+  } catch (const std::exception& e) {
+    raise(ErrorCode::kInvalidArgument, "{}: cannot inline the model's local functions: {}", label, one_line(e.what()));
+  }
+  for (int round = 0; round < kMaxExpansionRounds; ++round) {
+    auto ids = expandable_ops(model);
+    if (ids.empty()) return;
+    std::string names;
+    for (const auto& id : ids) names += (names.empty() ? "" : ", ") + id.second;
+    try {
+      auto set = ::onnx::inliner::FunctionIdSet::Create(std::move(ids));
+      ::onnx::inliner::InlineSelectedFunctions(model, *set, nullptr);
+    } catch (const std::exception& e) {
+      raise(ErrorCode::kInvalidArgument, "{}: cannot expand {} into the ops ONNX defines it with: {}", label,
+            names, one_line(e.what()));
+    }
+  }
+}
+
+}  // namespace kiln::onnx::detail
