@@ -733,12 +733,44 @@ void grad_tile(GradContext& g) {
   g.set_input_grad(0, sum(dy.reshape(split), repeat_axes).reshape(x.shape()));
 }
 
+// reflect, edge and wrap (opset 19) copy each output element from one input element, so dX sums
+// dY over the outputs each input element was copied to. Which one is read comes from the same Pad
+// (same opset, pads and axes) run on X's flat positions as i64; dY is then added at those
+// positions into zeros.
+void grad_pad_copying(GradContext& g, const std::string& mode) {
+  const Tensor& x = g.input(0);
+  const Tensor dy = g.output_grad(0);
+  const int64_t n = x.numel(), m = dy.numel();
+  if (n == 0 || m == 0) return g.set_input_grad(0, zeros_like(x));
+  std::vector<int64_t> positions(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) positions[static_cast<size_t>(i)] = i;
+  Tensor index = Tensor::from_vector<int64_t>(x.shape(), positions);
+  if (!x.device().is_host()) index = index.to(x.device());
+  Attributes attrs;
+  attrs.set("mode", mode);
+  std::vector<Tensor> inputs{index};
+  if (g.opset() < 11) {
+    attrs.set("pads", g.attr_ints("pads"));
+  } else {
+    inputs.push_back(g.input(1));
+    inputs.emplace_back();  // constant_value: unused, and of X's dtype
+    if (g.num_inputs() > 3) inputs.push_back(g.input(3));
+  }
+  const Tensor source = run_op1("Pad", inputs, attrs, "", g.opset()).reshape({m});
+  Attributes scatter;
+  scatter.set("axis", int64_t{0});
+  scatter.set("reduction", std::string("add"));
+  const Tensor zeros = Tensor::zeros({n}, x.dtype(), x.device());
+  const Tensor dx = run_op1("ScatterElements", {zeros, source, dy.reshape({m})}, scatter);
+  g.set_input_grad(0, dx.reshape(x.shape()));
+}
+
 // Constant Pad: the gradient is dY with the padding cropped off again (and zeros put back where
 // negative pads cropped x), i.e. Pad(dY, -pads); constant_value gets the rest of dY. pads is an
 // attribute before opset 11 and input 1 from 11 on; axes (opset 18) names the padded axes.
 void grad_pad(GradContext& g) {
   const std::string mode = g.attr_string("mode");
-  if (mode != "constant") g.fail(fmt::format("mode '{}' is not differentiable in kiln (only 'constant' is)", mode));
+  if (mode != "constant") return grad_pad_copying(g, mode);
   const Tensor& x = g.input(0);
   const auto rank = static_cast<int64_t>(x.rank());
   const std::vector<int64_t> pads = *attr_or_input_ints(g, "pads", 1);

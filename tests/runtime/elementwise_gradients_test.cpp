@@ -228,6 +228,13 @@ std::vector<GradCase> movement_cases() {
       GradCase("PadOpset2Value", "Pad").input(x).attr("pads", Ints{0, 1, 0, 1, 0, 2}).attr("value", 0.5f).at_opset(2),
       GradCase("PadOpset10Value", "Pad").input(uniform64({2, 3})).attr("pads", Ints{0, 1, 1, 0}).attr("value", 0.5f).at_opset(10),
       GradCase("PadOpset10Negative", "Pad").input(uniform64({3, 4})).attr("pads", Ints{-1, 1, 0, -2}).attr("value", 0.25f).at_opset(10),
+      // reflect, edge and wrap (opset 19) sum dY over the copies of each element.
+      GradCase("PadWrapOpset19", "Pad").input(uniform64({2, 3})).input(ints64({4}, {2, 1, 1, 4})).attr("mode", "wrap").at_opset(19),
+      GradCase("PadWrapCropsOpset19", "Pad").input(uniform64({3, 4})).input(ints64({4}, {-1, 2, 1, -1})).attr("mode", "wrap").at_opset(19),
+      GradCase("PadWrapAxes", "Pad").input(x).input(ints64({2}, {3, 1})).absent().input(ints64({1}, {-1})).attr("mode", "wrap"),
+      GradCase("PadReflect", "Pad").input(uniform64({3, 4})).input(ints64({4}, {2, 1, 0, 3})).attr("mode", "reflect"),
+      GradCase("PadEdge", "Pad").input(uniform64({2, 3})).input(ints64({4}, {1, 2, 3, 0})).attr("mode", "edge"),
+      GradCase("PadEdgeOpset10", "Pad").input(uniform64({2, 3})).attr("pads", Ints{1, 0, 0, 2}).attr("mode", "edge").at_opset(10),
       GradCase("CumSum", "CumSum").input(x).input(ints64({}, {1})),
       GradCase("CumSumExclusive", "CumSum").input(x).input(ints64({}, {-1})).attr("exclusive", int64_t{1}),
       GradCase("CumSumReverse", "CumSum").input(x).input(ints64({1}, {0})).attr("reverse", int64_t{1}),
@@ -409,19 +416,21 @@ TEST(CastGradient, FloatToFloatCastsBackAndIntegerStops) {
   EXPECT_FALSE(cast(x, DType::kI64).requires_grad());
 }
 
-// Pad's reflect and edge modes have no gradient in kiln: backward says so in one line.
-TEST(PadGradient, ReflectModeFailsClearly) {
-  Tensor x = uniform64({2, 3});
-  x.set_requires_grad(true);
-  Attributes attrs;
-  attrs.set("mode", std::string("reflect"));
-  Tensor y = run_op1("Pad", {x, ints64({4}, {0, 1, 0, 1})}, attrs);
-  try {
-    sum(y).backward();
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("Pad gradient: mode 'reflect' is not differentiable in kiln"), std::string::npos)
-        << e.what();
+// Pad's reflect, edge and wrap modes copy input elements: each x gets dY summed over its copies,
+// so with dY = 1 the gradient counts them (x [2, 3], pads end 1 on both axes).
+TEST(PadGradient, CopyingModesCountTheCopies) {
+  const std::pair<const char*, std::vector<double>> modes[] = {
+      {"reflect", {2, 4, 2, 1, 2, 1}},  // rows 0 1 0, columns 0 1 2 1
+      {"edge", {1, 1, 2, 2, 2, 4}},     // rows 0 1 1, columns 0 1 2 2
+      {"wrap", {4, 2, 2, 2, 1, 1}},     // rows 0 1 0, columns 0 1 2 0
+  };
+  for (const auto& [mode, counts] : modes) {
+    Tensor x = uniform64({2, 3});
+    x.set_requires_grad(true);
+    Attributes attrs;
+    attrs.set("mode", std::string(mode));
+    sum(run_op1("Pad", {x, ints64({4}, {0, 0, 1, 1})}, attrs, "", 19)).backward();
+    EXPECT_EQ(x.grad().to_vector<double>(), counts) << mode;
   }
 }
 
