@@ -381,6 +381,28 @@ TEST_F(TrainTest, ExportFromACheckpoint) {
                  {"nowhere/m.onnx", "does not exist"});
 }
 
+// --opset N writes the trained model at another opset (here 17 -> 11, where Gemm's form
+// differs); an opset onnx does not know, or --opset without -o, fails with one line and no file.
+TEST_F(TrainTest, ExportAtAnotherOpset) {
+  CliResult a = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
+                     " --loss cross_entropy --epochs 1 --lr 0.1 --quiet --checkpoint-dir " + path("ck"));
+  ASSERT_EQ(a.code, 0) << a.err;
+  CliResult e = kiln("export " + path("ck/epoch-1.ckpt") + " -o " + path("v11.onnx") + " --opset 11");
+  ASSERT_EQ(e.code, 0) << e.err;
+  const onnx::Model v11 = onnx::load_model(path("v11.onnx"));
+  EXPECT_EQ(v11.graph.opset(), 11);
+  EXPECT_EQ(v11.ir_version, 6);
+  const Checkpoint c = load_checkpoint(path("ck/epoch-1.ckpt"));
+  for (const char* name : {"fc.weight", "fc.bias"})
+    EXPECT_EQ(v11.graph.find_value(name)->initializer()->to_vector<float>(),
+              c.tensors.at(std::string("model.") + name).to_vector<float>())
+        << name;
+  expect_failure("export " + path("ck/epoch-1.ckpt") + " -o " + path("v99.onnx") + " --opset 99", "InvalidArgument",
+                 {"opset 99", "7 to 28"});
+  expect_failure("export " + path("ck/epoch-1.ckpt") + " --safetensors " + path("w.safetensors") + " --opset 13",
+                 "InvalidArgument", {"--opset 13", "-o OUT.onnx"});
+}
+
 // --logdir: TensorBoard's per-step train loss equals the JSONL losses (as float32), with one
 // val loss and val accuracy per epoch.
 TEST_F(TrainTest, LogdirScalarsMatchTheMetrics) {

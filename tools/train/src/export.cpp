@@ -20,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kTraceOpset = 17;  // the newest opset onnx 1.12's checker knows
+constexpr int kTraceOpset = 17;  // read by ONNX Runtime 1.13 and later and most other runtimes
 
 bool is_op(const Node& n, std::string_view op) { return n.domain().empty() && n.op_type() == op; }
 

@@ -26,7 +26,7 @@ void export_onnx(const nn::GraphModule& module, const std::string& path,
 
 /// Traces module.forward(example_input) in eval mode (restored afterwards) into a Graph: input
 /// "input", output "output", parameters and buffers as initializers under their dotted names,
-/// default-domain ops at opset 17 (what onnx 1.12's checker and ONNX Runtime read; Gelu and the
+/// default-domain ops at opset 17 (what ONNX Runtime 1.13 and later read; Gelu and the
 /// opset-18 forms of the Reduce ops are rewritten). With dynamic_batch, dim 0 of the input and
 /// output is the symbol "batch". The forward pass is traced twice (the second time with one more
 /// row, or without dynamic_batch with other input values) and the graphs must agree, so a
