@@ -25,6 +25,12 @@ std::string one_line(const std::string& text) {
   return out;
 }
 
+std::string onnx_reason(const std::exception& e) {
+  std::string why = one_line(e.what());
+  if (auto at = why.find("Assertion `false` failed: "); at != std::string::npos) why = why.substr(at + 26);
+  return why;
+}
+
 int onnx_checker_max_opset() {
   const auto& ranges = ::onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
   auto it = ranges.find("");

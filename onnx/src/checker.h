@@ -9,6 +9,9 @@ namespace kiln::onnx::detail {
 
 /// text with each run of whitespace (newlines included) folded into one space.
 std::string one_line(const std::string& text);
+/// An exception message of onnx's library on one line, without the "<source path>:<line>: f:
+/// Assertion `false` failed: " its assertions put before the reason.
+std::string onnx_reason(const std::exception& e);
 /// The newest default-domain opset the linked onnx library knows (28 for onnx 1.23).
 int onnx_checker_max_opset();
 /// Runs onnx's checker. base_dir resolves external data. Throws Error(kInvalidArgument)

@@ -40,6 +40,26 @@ void add_default_attributes(::onnx::NodeProto& node, const ::onnx::OpSchema& sch
   }
 }
 
+// A body built for its call (GroupNormalization-21) asks the inliner for its inputs' types, which
+// it looks up in the graph's inputs, outputs and value_info, not in the initializers.
+void declare_initializer_types(::onnx::ModelProto& model, const ::onnx::NodeProto& node) {
+  auto* g = model.mutable_graph();
+  for (const auto& in : node.input())
+    for (const auto& init : g->initializer()) {
+      if (init.name() != in) continue;
+      bool declared = false;
+      for (const auto& info : g->value_info()) declared = declared || info.name() == in;
+      if (declared) break;
+      auto* info = g->add_value_info();
+      info->set_name(in);
+      auto* tt = info->mutable_type()->mutable_tensor_type();
+      tt->set_elem_type(init.data_type());
+      auto* shape = tt->mutable_shape();
+      for (int64_t d : init.dims()) shape->add_dim()->set_dim_value(d);
+      break;
+    }
+}
+
 // Ops of the main graph that kiln cannot run as they are but onnx can expand at this opset.
 ::onnx::inliner::FunctionIdVector expandable_ops(::onnx::ModelProto& model) {
   const int opset = default_opset(model);
@@ -51,6 +71,7 @@ void add_default_attributes(::onnx::NodeProto& node, const ::onnx::OpSchema& sch
     const auto* schema = ::onnx::OpSchemaRegistry::Schema(node.op_type(), opset, "");
     if (!schema || !(schema->HasFunction() || schema->HasContextDependentFunction())) continue;
     add_default_attributes(node, *schema);
+    if (schema->HasContextDependentFunction()) declare_initializer_types(model, node);
     ids.emplace(node.domain(), node.op_type());
   }
   return {ids.begin(), ids.end()};
@@ -62,7 +83,7 @@ void inline_functions(::onnx::ModelProto& model, const std::string& label) {
   try {
     if (model.functions_size() > 0) ::onnx::inliner::InlineLocalFunctions(model, /*convert_version=*/true);
   } catch (const std::exception& e) {
-    raise(ErrorCode::kInvalidArgument, "{}: cannot inline the model's local functions: {}", label, one_line(e.what()));
+    raise(ErrorCode::kInvalidArgument, "{}: cannot inline the model's local functions: {}", label, onnx_reason(e));
   }
   for (int round = 0; round < kMaxExpansionRounds; ++round) {
     auto ids = expandable_ops(model);
@@ -74,7 +95,7 @@ void inline_functions(::onnx::ModelProto& model, const std::string& label) {
       ::onnx::inliner::InlineSelectedFunctions(model, *set, nullptr);
     } catch (const std::exception& e) {
       raise(ErrorCode::kInvalidArgument, "{}: cannot expand {} into the ops ONNX defines it with: {}", label,
-            names, one_line(e.what()));
+            names, onnx_reason(e));
     }
   }
 }

@@ -97,10 +97,8 @@ void convert_opset(::onnx::ModelProto& model, int target, const std::string& lab
     static const Converter converter;
     model = converter.convert_version(model, OpSetID(from), OpSetID(target));
   } catch (const std::exception& e) {
-    // onnx's assertions read "<source path>:<line>: adapt: Assertion `false` failed: <why>".
-    std::string why = one_line(e.what());
-    if (auto at = why.find("failed: "); at != std::string::npos) why = why.substr(at + 8);
-    raise(ErrorCode::kUnsupported, "{}: cannot convert from opset {} to {}: {}", label, from, target, why);
+    raise(ErrorCode::kUnsupported, "{}: cannot convert from opset {} to {}: {}", label, from, target,
+          onnx_reason(e));
   }
   model.set_ir_version(ir_version_for_opset(target));
   // Graph and node metadata_props came with IR 10; an older IR has no place for them.

@@ -123,6 +123,39 @@ TEST(OnnxFunctions, OpDefinedAsAFunctionExpandsWhenKilnLacksIt) {
     EXPECT_NEAR(y[n], x[n] * (0.5 - 0.5 * std::cos(2 * pi * n / 5)), 1e-6) << n;
 }
 
+// GroupNormalization-21 (scale and bias per channel) and Swish-24 are functions too; their bodies
+// need the shapes of the call (a context-dependent body) or an attribute default.
+TEST(OnnxFunctions, GroupNormalizationAndSwishExpand) {
+  ModelProto m = make_model(24, 12);
+  add_input(m, "x", TensorProto::FLOAT, {int64_t{1}, int64_t{4}, int64_t{1}, int64_t{2}});
+  *m.mutable_graph()->add_initializer() = float_tensor("scale", {4}, {2.0f, 1.0f, 0.5f, -1.0f});
+  *m.mutable_graph()->add_initializer() = float_tensor("bias", {4}, {1.0f, 0.0f, -1.0f, 0.25f});
+  auto* n = add_node(m, "GroupNormalization", {"x", "scale", "bias"}, {"g"}, "gn");
+  add_int_attr(n, "num_groups", 2);
+  add_node(m, "Swish", {"g"}, {"y"}, "swish");
+  add_output(m, "y", TensorProto::FLOAT, {int64_t{1}, int64_t{4}, int64_t{1}, int64_t{2}});
+  auto model = load_model_from_bytes(bytes_of(m), "gn.onnx");
+  for (const Node* node : model.graph.nodes()) {
+    EXPECT_NE(node->op_type(), "GroupNormalization");
+    EXPECT_NE(node->op_type(), "Swish");
+  }
+  std::vector<float> x = {1, 2, 3, 4, -1, 0, 5, 8};
+  auto y = run1(model.graph, Tensor::from_vector<float>({1, 4, 1, 2}, x));
+  ASSERT_EQ(y.size(), 8u);
+  const double scale[] = {2.0, 1.0, 0.5, -1.0}, bias[] = {1.0, 0.0, -1.0, 0.25};
+  for (int g = 0; g < 2; ++g) {  // group g holds channels 2g and 2g+1, two values each
+    double mean = 0, var = 0;
+    for (int i = 0; i < 4; ++i) mean += x[g * 4 + i] / 4.0;
+    for (int i = 0; i < 4; ++i) var += (x[g * 4 + i] - mean) * (x[g * 4 + i] - mean) / 4.0;
+    for (int i = 0; i < 4; ++i) {
+      const int c = g * 2 + i / 2;
+      const double v = scale[c] * (x[g * 4 + i] - mean) / std::sqrt(var + 1e-5) + bias[c];
+      const double want = v / (1.0 + std::exp(-v));  // Swish with its default alpha 1
+      EXPECT_NEAR(y[g * 4 + i], want, 1e-5) << "group " << g << " i " << i;
+    }
+  }
+}
+
 TEST(OnnxFunctions, GraphAndNodeMetadataSurviveImportAndExport) {
   ModelProto m = nested_function_model();
   auto* gm = m.mutable_graph()->add_metadata_props();
