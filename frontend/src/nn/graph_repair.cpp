@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "graph_repair_dynamo.h"
+
 #include <algorithm>
 #include <set>
 
@@ -114,6 +116,7 @@ TrainabilityReport repair_for_training(Graph& graph, std::vector<std::pair<std::
   TrainabilityReport report;
   untie(graph, report);
   map_transposed_weights(graph, report);
+  repair_dynamo_export(graph, report);
   validate(graph);
   const std::set<const Value*> statistics = batchnorm_statistics(graph);
   std::set<const Value*> trainable;
@@ -124,6 +127,13 @@ TrainabilityReport repair_for_training(Graph& graph, std::vector<std::pair<std::
       role = InitializerRole::kBuffer;
     } else if (only_configures(v)) {
       role = InitializerRole::kConstant;
+    } else if (dynamo_named(v->name())) {
+      // A value the dynamo exporter made and no module parameter maps to: a constant (a scale,
+      // an exponent, a mask's fill value), except the folded conv's new bias (trained as such).
+      const bool folded = std::any_of(v->uses().begin(), v->uses().end(),
+                                      [](const Use& u) { return batchnorm_folded_into(*u.node); });
+      role = folded ? InitializerRole::kParameter : InitializerRole::kConstant;
+      (role == InitializerRole::kParameter ? report.unmapped_parameters : report.unmapped_constants).push_back(v->name());
     } else if (exporter_named(v->name())) {
       role = feeds_weight(v) && v->initializer()->numel() > 1 ? InitializerRole::kParameter : InitializerRole::kConstant;
       (role == InitializerRole::kParameter ? report.unmapped_parameters : report.unmapped_constants).push_back(v->name());

@@ -9,6 +9,16 @@
 //   MultiheadAttention's in_proj_weight and in_proj_bias);
 // - Conv weights named "onnx::Conv_N" carry a folded BatchNorm (EVAL export): they are trained
 //   as the folded conv, and the report says so.
+// torch.onnx.export(dynamo=True) with its optimizer (graph_repair_dynamo.cpp) merges equal
+// initializers, renames transposed weights "val_N", lifts constants to initializers, drops zero
+// biases and folds BatchNorm into Conv; from each node's module path and class (metadata_props):
+// - an initializer read by several modules is untied into one tensor per module, under
+//   "<module path>.<parameter>" ("encoder.layers.1.norm1.weight");
+// - a "val_N" weight of a Linear, MultiheadAttention, norm, Conv or Embedding gets PyTorch's
+//   name (stored back as [out, in] when MatMul reads it transposed); a zero bias the rewriter
+//   dropped is restored as zeros; names the exported program's signature lacks are not made;
+// - any other floating "val_N" is a constant (never trained, listed in unmapped_constants);
+// - a Conv the rewriter folded a BatchNorm into (FuseBatchNormIntoConv) is reported as folded.
 
 #include <string>
 #include <vector>
