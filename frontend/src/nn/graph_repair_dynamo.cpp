@@ -107,7 +107,8 @@ std::optional<Role> role_of(const Node& n, size_t index, const Owner& owner) {
   if (ends_with(cls, "Linear") || cls == "MultiheadAttention") {
     if (is_op(&n, "Gemm") && (index == 1 || index == 2)) return linear_role(n, index == 2, cls);
     if (is_op(&n, "MatMul") && index == 1) return linear_role(n, false, cls);
-    if (is_op(&n, "Add") && n.inputs().size() == 2 && v && v->initializer() && v->initializer()->rank() == 1) {
+    if (is_op(&n, "Add") && n.inputs().size() == 2 && v && v->initializer() &&
+        v->initializer()->rank() == 1) {
       const Node* mm = n.input(1 - index) ? n.input(1 - index)->producer() : nullptr;
       std::optional<Owner> mm_owner = mm ? owner_of(*mm) : std::nullopt;
       if (is_op(mm, "MatMul") && mm_owner && mm_owner->path == owner.path) return linear_role(*mm, true, cls);
@@ -117,15 +118,18 @@ std::optional<Role> role_of(const Node& n, size_t index, const Owner& owner) {
   if (cls.find("Norm") != std::string::npos) {
     if (is_op(&n, "BatchNormalization") && index >= 1 && index <= 4)
       return Role{std::vector<std::string>{"", "weight", "bias", "running_mean", "running_var"}[index]};
-    for (const char* op : {"LayerNormalization", "RMSNormalization", "GroupNormalization", "InstanceNormalization"})
+    for (const char* op :
+         {"LayerNormalization", "RMSNormalization", "GroupNormalization", "InstanceNormalization"})
       if (is_op(&n, op) && (index == 1 || index == 2)) return Role{index == 1 ? "weight" : "bias"};
     // Decomposed norms (RMSNorm before opset 23): the elementwise affine after normalizing.
-    const bool vector = v && v->initializer() && v->initializer()->rank() >= 1 && v->initializer()->numel() > 1;
+    const bool vector =
+        v && v->initializer() && v->initializer()->rank() >= 1 && v->initializer()->numel() > 1;
     if (is_op(&n, "Mul") && vector) return Role{"weight"};
     if (is_op(&n, "Add") && vector && cls != "RMSNorm") return Role{"bias"};
     return std::nullopt;
   }
-  if (cls.rfind("Conv", 0) == 0 && (is_op(&n, "Conv") || is_op(&n, "ConvTranspose")) && (index == 1 || index == 2))
+  if (cls.rfind("Conv", 0) == 0 && (is_op(&n, "Conv") || is_op(&n, "ConvTranspose")) &&
+      (index == 1 || index == 2))
     return Role{index == 1 ? "weight" : "bias"};
   if (cls == "Embedding" && is_op(&n, "Gather") && index == 0) return Role{"weight"};
   return std::nullopt;
@@ -223,13 +227,15 @@ void repair_dynamo_export(Graph& g, TrainabilityReport& report) {
       Value* fresh = nullptr;
       if (!r.source) {
         fresh = g.add_initializer(r.name, Tensor::zeros(r.zero_shape, r.zero_dtype));
-        report.mapped.push_back(fmt::format("{} <- zeros (the exporter's {} dropped this zero bias)", r.name, r.rule));
+        report.mapped.push_back(
+            fmt::format("{} <- zeros (the exporter's {} dropped this zero bias)", r.name, r.rule));
       } else {
         const Tensor& t = *r.source->initializer();
         fresh = g.add_initializer(r.name, r.transposed ? t.transpose(0, 1).contiguous() : t.clone());
         const bool exporter = dynamo_named(r.source->name()) || r.source->name().rfind("onnx::", 0) == 0;
         if (exporter)
-          report.mapped.push_back(fmt::format("{} <- {}{}", r.name, r.source->name(), r.transposed ? " (transposed)" : ""));
+          report.mapped.push_back(
+              fmt::format("{} <- {}{}", r.name, r.source->name(), r.transposed ? " (transposed)" : ""));
         else
           report.untied.push_back(fmt::format("{} (was shared with {})", r.name, r.source->name()));
       }
@@ -247,15 +253,17 @@ void repair_dynamo_export(Graph& g, TrainabilityReport& report) {
   for (auto& [node, inputs] : replace) rebuild(g, node, inputs);
   for (const Value* v : sources) {
     Value* mutable_v = g.find_value(v->name());
-    if (mutable_v && mutable_v->uses().empty() && !mutable_v->is_graph_output() && !mutable_v->is_graph_input())
+    if (mutable_v && mutable_v->uses().empty() && !mutable_v->is_graph_output() &&
+        !mutable_v->is_graph_input())
       g.remove_initializer(mutable_v);
   }
   for (const Node* n : g.nodes()) {
     if (!batchnorm_folded_into(*n) || !n->input(1)) continue;
-    report.folded_batchnorm.push_back(fmt::format(
-        "{} ({}): a BatchNorm folded in at export ({}); trained as the folded {} (export with optimize=False to "
-        "fine-tune the BatchNorm)",
-        n->input(1)->name(), n->describe(), metadata(*n, kRule), n->op_type()));
+    report.folded_batchnorm.push_back(
+        fmt::format("{} ({}): a BatchNorm folded in at export ({}); trained as the folded {} (export with "
+                    "optimize=False to "
+                    "fine-tune the BatchNorm)",
+                    n->input(1)->name(), n->describe(), metadata(*n, kRule), n->op_type()));
   }
 }
 
