@@ -365,6 +365,7 @@ class AxisKernel : public Kernel {
               norm += mode_ == kLp1 ? std::abs(v) : v * v;
             }
             if (mode_ == kLp2) norm = std::sqrt(norm);
+            if (norm == 0) norm = 1;  // an all-zero vector stays zero (ONNX's reference), not 0/0
             for (int64_t i = 0; i < s_.dim; ++i)
               y[base + i * s_.inner] = static_cast<T>(static_cast<double>(x[base + i * s_.inner]) / norm);
           }

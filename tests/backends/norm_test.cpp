@@ -133,7 +133,7 @@ OpCase lp_norm_case(const std::string& name, const Tensor& x, int64_t axis, int6
     const Dims axes{norm_axis(axis, in[0].rank())};
     const Ref norm = reduce(in[0], axes, true, 0.0, [p](double acc, double v) { return acc + (p == 1 ? std::abs(v) : v * v); },
                             [p](double sum, int64_t) { return p == 1 ? sum : std::sqrt(sum); });
-    return Refs{map_binary(in[0], norm, [](double a, double n) { return a / n; }, in[0].dtype)};
+    return Refs{map_binary(in[0], norm, [](double a, double n) { return n == 0 ? 0.0 : a / n; }, in[0].dtype)};
   });
 }
 
@@ -253,6 +253,8 @@ std::vector<OpCase> cases() {
   all.push_back(instance_norm_case("InstanceNorm1dEpsilon", gen.uniform({1, 2, 7}), gen.uniform({2}), gen.uniform({2}), 1e-2f));
   all.push_back(lp_norm_case("LpNormL2LastAxis", gen.uniform({3, 4}), -1, 2));
   all.push_back(lp_norm_case("LpNormL1Axis0", gen.uniform({3, 2, 2}), 0, 1));
+  // A vector of zeros stays zeros (ONNX's reference), not NaN.
+  all.push_back(lp_norm_case("LpNormL2ZeroRow", Tensor::from_vector<float>({2, 3}, {0, 0, 0, 1, -2, 2}), 1, 2));
   all.push_back(mvn_case("MvnDefaultAxes", gen.uniform({2, 3, 2, 4}), {}));
   all.push_back(mvn_case("MvnLastAxis", gen.uniform({3, 5}), {1}));
   all.push_back(hardmax_case("Hardmax13DefaultAxis", gen.uniform({2, 3, 4}), 13, std::nullopt));
