@@ -352,6 +352,41 @@ TEST_F(TrainTest, InfoTrainPreflight) {
       << ready.out;
 }
 
+// A torch 2.15 (dynamo) export whose optimizer folded a BatchNorm into the Conv before it
+// (the node's rule_name metadata) and lifted a scale to the constant "val_3": the preflight
+// notes the folded conv and lists the constant as frozen.
+TEST_F(TrainTest, InfoTrainReportsBatchNormFoldedByTheDynamoRewriter) {
+  Graph g;
+  g.set_label("folded.onnx");
+  g.add_input("x", DType::kF32, Shape{"N", 1, 2, 2});
+  g.add_initializer("features.0.weight", Tensor::from_vector<float>({2, 1, 1, 1}, {2, -1}));
+  g.add_initializer("features.0.bias", Tensor::from_vector<float>({2}, {0.5f, 0.25f}));
+  g.add_initializer("val_3", Tensor::from_vector<float>({}, {0.5f}));
+  Metadata folded{
+      {"pkg.torch.onnx.name_scopes", "['', 'features', 'features.1', '_native_batch_norm']"},
+      {"pkg.torch.onnx.class_hierarchy",
+       "['m.Cnn', 'torch.nn.modules.container.Sequential', 'torch.nn.modules.batchnorm.BatchNorm2d', "
+       "'aten._native_batch_norm_legit_no_training.default']"},
+      {"pkg.onnxscript.rewriter.rule_name", "FuseBatchNormIntoConv"}};
+  g.add_node({"Conv", {"x", "features.0.weight", "features.0.bias"}, {"c"}, {}, "node_Conv_13", "", folded});
+  g.add_node({"Mul", {"c", "val_3"}, {"logits"}, {}, "scale"});
+  g.add_output("logits");
+  save("folded.onnx", std::move(g));
+  CliResult r = kiln("info --json --train " + path("folded.onnx"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Json t = Json::parse(r.out)["train"];
+  EXPECT_EQ(t["trainable"], Json::parse(R"(["features.0.weight [2,1,1,1]", "features.0.bias [2]"])"));
+  EXPECT_EQ(t["unmapped_constants"], Json::array({"val_3"}));
+  bool noted = false;
+  for (const Json& note : t["notes"])
+    noted = noted ||
+            note.get<std::string>().rfind(
+                "folded BatchNorm: features.0.weight (node 'node_Conv_13' (Conv)): a BatchNorm folded in "
+                "at export (FuseBatchNormIntoConv)",
+                0) == 0;
+  EXPECT_TRUE(noted) << t["notes"].dump();
+}
+
 TEST_F(TrainTest, ExportFromACheckpoint) {
   CliResult a = kiln("train " + path("cls.onnx") + " --data " + path("cls.npz") +
                   " --loss cross_entropy --epochs 2 --lr 0.1 --quiet --checkpoint-dir " + path("ck") +

@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "graph_repair_dynamo.h"
-
 #include <algorithm>
 #include <set>
 
+#include "graph_repair_dynamo.h"
 #include "kiln/runtime/op_registry.h"
 
 namespace kiln::nn {
@@ -133,7 +132,7 @@ TrainabilityReport repair_for_training(Graph& graph, std::vector<std::pair<std::
       const bool folded = std::any_of(v->uses().begin(), v->uses().end(),
                                       [](const Use& u) { return batchnorm_folded_into(*u.node); });
       role = folded ? InitializerRole::kParameter : InitializerRole::kConstant;
-      (role == InitializerRole::kParameter ? report.unmapped_parameters : report.unmapped_constants).push_back(v->name());
+      (folded ? report.unmapped_parameters : report.unmapped_constants).push_back(v->name());
     } else if (exporter_named(v->name())) {
       role = feeds_weight(v) && v->initializer()->numel() > 1 ? InitializerRole::kParameter : InitializerRole::kConstant;
       (role == InitializerRole::kParameter ? report.unmapped_parameters : report.unmapped_constants).push_back(v->name());
