@@ -194,6 +194,31 @@ TEST(GraphRepairDynamo, MultiheadAttentionProjectionsAndRemovedZeroBias) {
   EXPECT_EQ(params["attn.out_proj.bias"].grad().to_vector<float>(), (std::vector<float>{2, 2}));
 }
 
+// The metadata lists every rule applied to a node; a Conv2d's zero bias removed among others is
+// restored with the conv's output channels.
+TEST(GraphRepairDynamo, ConvZeroBiasRemovedAmongOtherRulesIsRestored) {
+  Graph g;
+  g.set_opset("", 18);
+  g.add_input("x", DType::kF32, Shape{"N", 1, 1, 1});
+  g.add_initializer("se.fc1.weight", floats({3, 1, 1, 1}, {1, 2, 3}));
+  g.add_node({"Conv",
+              {"x", "se.fc1.weight"},
+              {"y"},
+              {},
+              "conv",
+              "",
+              from_module("se.fc1", "torch.nn.modules.conv.Conv2d", "conv2d",
+                          "FuseConsecutiveTransposes, RemoveOptionalBiasFromConv")});
+  g.add_output("y");
+  GraphModule m(std::move(g));
+  EXPECT_EQ(parameter_names(m), sorted({"se.fc1.weight", "se.fc1.bias"}));
+  EXPECT_EQ(m->named_parameters()["se.fc1.bias"].to_vector<float>(), (std::vector<float>{0, 0, 0}));
+  EXPECT_EQ(m->report().mapped,
+            (std::vector<std::string>{"se.fc1.bias <- zeros (the exporter's "
+                                      "RemoveOptionalBiasFromConv dropped this zero bias)"}));
+  EXPECT_EQ(m->forward(floats({1, 1, 1, 1}, {2})).to_vector<float>(), (std::vector<float>{2, 4, 6}));
+}
+
 // A decomposed RMSNorm (opset < 23): Pow's exponent 2.0 and eps are lifted to val_N
 // initializers. Trained, the exponent's gradient x^2 ln x is NaN for negative x; they are
 // constants. The norm weight merged across two RMSNorms is untied.

@@ -195,10 +195,11 @@ void repair_dynamo_export(Graph& g, TrainabilityReport& report) {
       if (name == v->name() || !known(name)) continue;
       rewires.push_back({n, i, name, role->transposed, v, {}, DType::kF32, ""});
     }
-    // A zero bias the rewriter dropped (RemoveOptionalBiasFromGemm/Conv/ConvTranspose).
-    const std::string rule = metadata(*n, kRule);
+    // A zero bias the rewriter dropped (RemoveOptionalBiasFromGemm/Conv/ConvTranspose; the
+    // metadata lists every rule applied to the node: "RemoveOptionalBiasFromConv, ...").
+    const std::string rule = "RemoveOptionalBiasFrom" + n->op_type();
     const bool conv = is_op(n, "Conv") || is_op(n, "ConvTranspose");
-    if (rule.rfind("RemoveOptionalBiasFrom", 0) == 0 && (is_op(n, "Gemm") || conv) && !n->input(2) &&
+    if (metadata(*n, kRule).find(rule) != std::string::npos && (is_op(n, "Gemm") || conv) && !n->input(2) &&
         n->input(1) && n->input(1)->initializer() && n->inputs().size() >= 2) {
       const Tensor& w = *n->input(1)->initializer();
       std::optional<Role> role;
