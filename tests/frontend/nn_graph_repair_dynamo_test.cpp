@@ -309,6 +309,36 @@ TEST(GraphRepairDynamo, OnlyNamesOfTheSignatureAreMade) {
             (std::vector<float>{8, 9, 2, 3}));
 }
 
+// A parameter a custom module reads in its own forward (no layer class to name its role), merged
+// with the equal one of the next layer: untied by its name relative to its module, when the
+// signature lists the other layer's name.
+Graph layer_scales(bool signature) {
+  Graph g;
+  g.set_opset("", 18);
+  g.add_input("x", DType::kF32, Shape{"N", 2});
+  g.add_initializer("enc.0.gamma", floats({2}, {0.5f, 2}));
+  g.add_node(
+      {"Mul", {"x", "enc.0.gamma"}, {"h"}, {}, "mul_0", "", from_module("enc.0", "model.Layer", "mul")});
+  g.add_node(
+      {"Mul", {"h", "enc.0.gamma"}, {"y"}, {}, "mul_1", "", from_module("enc.1", "model.Layer", "mul_1")});
+  g.add_output("y");
+  if (signature) set_signature(g, {"enc.0.gamma", "enc.1.gamma"});
+  return g;
+}
+
+TEST(GraphRepairDynamo, CustomModuleParameterUntiedByItsRelativeName) {
+  GraphModule m(layer_scales(true));
+  EXPECT_EQ(parameter_names(m), sorted({"enc.0.gamma", "enc.1.gamma"}));
+  EXPECT_EQ(m->report().untied, (std::vector<std::string>{"enc.1.gamma (was shared with enc.0.gamma)"}));
+  sum(m->forward(floats({1, 2}, {1, 1}))).backward();
+  // y = x * g0 * g1: dy/dg0 = x * g1, dy/dg1 = x * g0.
+  EXPECT_EQ(m->named_parameters()["enc.0.gamma"].grad().to_vector<float>(), (std::vector<float>{0.5f, 2}));
+  EXPECT_EQ(m->named_parameters()["enc.1.gamma"].grad().to_vector<float>(), (std::vector<float>{0.5f, 2}));
+  // Without the signature nothing says enc.1 has a gamma: left as exported (tied).
+  GraphModule tied(layer_scales(false));
+  EXPECT_EQ(parameter_names(tied), (std::vector<std::string>{"enc.0.gamma"}));
+}
+
 // The rewriter's FuseBatchNormIntoConv: the Conv (in the BatchNorm's scope) carries the folded
 // weight under the conv's own name and a new val_N bias. Reported as folded; the folded conv
 // trains (its new bias under the ONNX name, listed as unmapped).

@@ -135,6 +135,24 @@ std::optional<Role> role_of(const Node& n, size_t index, const Owner& owner) {
   return std::nullopt;
 }
 
+// A parameter a module reads in its own forward (no layer class says its role), merged with an
+// equal one of another module: its name relative to the module of the use it is named after
+// ("enc.0.gamma" read in "enc.0" -> "gamma", so "enc.1.gamma" in "enc.1"). Only names the
+// signature lists.
+std::optional<Role> relative_role(const Value& v, const Owner& owner, const std::set<std::string>& targets) {
+  if (!targets.count(v.name())) return std::nullopt;
+  std::optional<std::string> home;
+  for (const Use& u : v.uses()) {
+    std::optional<Owner> o = owner_of(*u.node);
+    if (!o || o->path.empty() || v.name().rfind(o->path + ".", 0) != 0) continue;
+    if (!home || o->path.size() > home->size()) home = o->path;
+  }
+  if (!home || owner.path == *home || owner.path.empty()) return std::nullopt;
+  const std::string relative = v.name().substr(home->size() + 1);
+  if (!targets.count(owner.path + "." + relative)) return std::nullopt;
+  return Role{relative};
+}
+
 std::string full_name(const Owner& owner, const Role& role) {
   return owner.path.empty() ? role.suffix : owner.path + "." + role.suffix;
 }
@@ -190,6 +208,7 @@ void repair_dynamo_export(Graph& g, TrainabilityReport& report) {
       if (!v || !v->initializer() || !is_floating(v->dtype()) || v->is_graph_input() || v->is_graph_output())
         continue;
       std::optional<Role> role = role_of(*n, i, *owner);
+      if (!role) role = relative_role(*v, *owner, targets);
       if (!role) continue;
       const std::string name = full_name(*owner, *role);
       if (name == v->name() || !known(name)) continue;
