@@ -118,6 +118,7 @@ TEST(GraphRepairDynamo, UntiesMergedInitializersPerModuleAndRenamesTransposedWei
   EXPECT_EQ(sorted(r.unmapped_constants), sorted({"val_5", "val_9"}));
   EXPECT_TRUE(r.unmapped_parameters.empty());
   EXPECT_TRUE(r.folded_batchnorm.empty());
+  EXPECT_TRUE(r.missing_parameters.empty());  // every parameter of the signature is in the graph now
   auto params = m->named_parameters();
   const std::vector<float> w_t{1, 4, -1, 0.5f, 2, 5, -2, 0.25f, 3, 6, -3, 0};
   EXPECT_EQ(params["enc.0.fc.weight"].to_vector<float>(), w_t);
@@ -358,8 +359,11 @@ TEST(GraphRepairDynamo, BatchNormFoldedByTheRewriterIsReported) {
               from_module("features.1", "torch.nn.modules.batchnorm.BatchNorm2d",
                           "_native_batch_norm_legit_no_training", "FuseBatchNormIntoConv")});
   g.add_output("y");
+  set_signature(g, {"features.0.weight", "features.1.weight", "features.1.bias"});
   GraphModule m(std::move(g));
   const TrainabilityReport& r = m->report();
+  // The BatchNorm's own parameters are gone from the file: listed as missing.
+  EXPECT_EQ(r.missing_parameters, (std::vector<std::string>{"features.1.bias", "features.1.weight"}));
   ASSERT_EQ(r.folded_batchnorm.size(), 1u);
   EXPECT_NE(r.folded_batchnorm[0].find("features.0.weight (node 'node_Conv_13' (Conv))"), std::string::npos)
       << r.folded_batchnorm[0];

@@ -54,15 +54,16 @@ std::optional<Owner> owner_of(const Node& n) {
   return Owner{scopes[scopes.size() - 2], cls.substr(cls.rfind('.') + 1)};
 }
 
-// The parameter and buffer names of the exported program ("PARAMETER target='fc.weight'");
-// empty when the graph has no signature.
-std::set<std::string> signature_targets(const Graph& g) {
+// The parameter (and, unless parameters_only, buffer) names of the exported program
+// ("PARAMETER target='fc.weight'"); empty when the graph has no signature.
+std::set<std::string> signature_targets(const Graph& g, bool parameters_only = false) {
   std::set<std::string> out;
   auto it = g.metadata().find(kSignature);
   if (it == g.metadata().end()) return out;
   const std::string& text = it->second;
   for (const char* kind : {": PARAMETER target='", ": BUFFER target='"}) {
     const std::string key = kind;
+    if (parameters_only && key != ": PARAMETER target='") continue;
     for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) {
       const size_t begin = at + key.size(), end = text.find('\'', begin);
       if (end != std::string::npos) out.insert(text.substr(begin, end - begin));
@@ -276,6 +277,10 @@ void repair_dynamo_export(Graph& g, TrainabilityReport& report) {
     if (mutable_v && mutable_v->uses().empty() && !mutable_v->is_graph_output() &&
         !mutable_v->is_graph_input())
       g.remove_initializer(mutable_v);
+  }
+  for (const std::string& name : signature_targets(g, true)) {
+    const Value* v = g.find_value(name);
+    if (!v || !v->initializer()) report.missing_parameters.push_back(name);
   }
   for (const Node* n : g.nodes()) {
     if (!batchnorm_folded_into(*n) || !n->input(1)) continue;

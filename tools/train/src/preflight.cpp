@@ -98,6 +98,11 @@ PreflightReport preflight(const nn::GraphModule& module, const FreezeResult& fre
   for (const std::string& s : rep.folded_batchnorm) r.notes.push_back("folded BatchNorm: " + s);
   for (const std::string& s : rep.unmapped_parameters)
     r.notes.push_back("unmapped: " + s + " is trained under its ONNX name (PyTorch has no name for it)");
+  for (const std::string& s : rep.missing_parameters)
+    r.notes.push_back(
+        "missing: " + s +
+        " is a parameter of the PyTorch module that the file no longer has (the exporter folded or "
+        "dropped it); not trained");
   for (const std::string& g : freezing.unmatched)
     r.notes.push_back("warning: " + g + " matches no parameter");
   if (trainable.empty()) {

@@ -18,7 +18,8 @@
 //   name (stored back as [out, in] when MatMul reads it transposed); a zero bias the rewriter
 //   dropped is restored as zeros; names the exported program's signature lacks are not made;
 // - any other floating "val_N" is a constant (never trained, listed in unmapped_constants);
-// - a Conv the rewriter folded a BatchNorm into (FuseBatchNormIntoConv) is reported as folded.
+// - a Conv the rewriter folded a BatchNorm into (FuseBatchNormIntoConv) is reported as folded,
+//   and the module parameters the signature lists but the file lacks as missing.
 
 #include <string>
 #include <vector>
@@ -40,6 +41,7 @@ struct TrainabilityReport {
   std::vector<std::string> unmapped_parameters; // trained under an ONNX name PyTorch does not have
   std::vector<std::string> unmapped_constants;  // floating constants kept frozen
   std::vector<std::string> folded_batchnorm;    // "onnx::Conv_193 (Conv 'Conv_0'): BatchNorm folded in"
+  std::vector<std::string> missing_parameters;  // PyTorch's (graph signature) the file lacks (folded away)
   std::vector<std::string> non_differentiable;  // "node 'X' (Op)" between a parameter and an output
 };
 
