@@ -371,6 +371,10 @@ TEST_F(TrainTest, InfoTrainReportsBatchNormFoldedByTheDynamoRewriter) {
   g.add_node({"Conv", {"x", "features.0.weight", "features.0.bias"}, {"c"}, {}, "node_Conv_13", "", folded});
   g.add_node({"Mul", {"c", "val_3"}, {"logits"}, {}, "scale"});
   g.add_output("logits");
+  g.set_metadata({{"pkg.torch.export.ExportedProgram.graph_signature",
+                   "p_features_0_weight: PARAMETER target='features.0.weight'\n"
+                   "p_features_1_weight: PARAMETER target='features.1.weight'\n"
+                   "b_features_1_running_mean: BUFFER target='features.1.running_mean'\n"}});
   save("folded.onnx", std::move(g));
   CliResult r = kiln("info --json --train " + path("folded.onnx"));
   ASSERT_EQ(r.code, 0) << r.err;
@@ -385,6 +389,12 @@ TEST_F(TrainTest, InfoTrainReportsBatchNormFoldedByTheDynamoRewriter) {
                 "at export (FuseBatchNormIntoConv)",
                 0) == 0;
   EXPECT_TRUE(noted) << t["notes"].dump();
+  // The BatchNorm's weight is gone from the file (its running statistics were buffers).
+  std::vector<std::string> missing;
+  for (const Json& note : t["notes"])
+    if (note.get<std::string>().rfind("missing: ", 0) == 0) missing.push_back(note.get<std::string>());
+  ASSERT_EQ(missing.size(), 1u) << t["notes"].dump();
+  EXPECT_EQ(missing[0].rfind("missing: features.1.weight is a parameter of the PyTorch module", 0), 0u);
 }
 
 TEST_F(TrainTest, ExportFromACheckpoint) {
