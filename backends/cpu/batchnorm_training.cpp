@@ -1,7 +1,7 @@
 // BatchNormalization with training_mode=1 (opset 14+), f32 and f64: Y is normalized with the
 // batch's per-channel mean and biased variance, and the optional outputs running_mean and
 // running_var follow ONNX's momentum rule, running = input * momentum + batch * (1 - momentum),
-// with the unbiased variance for running_var, as torch.nn.BatchNorm does. One plain loop per
+// with the biased batch variance for running_var, as ONNX defines it. One plain loop per
 // channel, accumulating in double. Inference nodes keep the entries registered before.
 
 #include <cmath>
@@ -48,8 +48,8 @@ class BatchNormTraining : public Kernel {
     batch_ = x[0];
     channels_ = x[1];
     spatial_ = numel(x) / std::max<int64_t>(batch_ * channels_, 1);
-    if (batch_ * spatial_ < 2 && channels_ > 0)
-      fail(v, "training needs more than one value per channel, got X " + plain::dims_str(x));
+    if (batch_ * spatial_ < 1 && channels_ > 0)
+      fail(v, "training needs at least one value per channel, got X " + plain::dims_str(x));
   }
 
   void run(const kiln_tensor* in, size_t, kiln_tensor* out, size_t) override {
@@ -86,8 +86,7 @@ class BatchNormTraining : public Kernel {
                               if (running_mean)
                                 running_mean[c] = static_cast<T>(in_mean[c] * m + mean * (1 - m));
                               if (running_var)
-                                running_var[c] =
-                                    static_cast<T>(in_var[c] * m + squares / (count - 1) * (1 - m));
+                                running_var[c] = static_cast<T>(in_var[c] * m + squares / count * (1 - m));
                             }
                           });
   }

@@ -182,7 +182,9 @@ Tensor normalized_input_grad(const Tensor& dxhat, const Tensor& xhat, const Tens
 // from the input statistics. Training form (opset 14+, training_mode=1): the same with the
 // batch's mean and biased variance, and the optional outputs
 //   running_mean = input_mean * momentum + batch_mean * (1 - momentum)
-//   running_var  = input_var * momentum + unbiased_batch_var * (1 - momentum).
+//   running_var  = input_var * momentum + batch_var * (1 - momentum),
+// batch_var being the biased variance, as ONNX defines it (torch.nn.BatchNorm's unbiased update
+// is the frontend's business).
 void grad_batch_norm(GradContext& g) {
   const Tensor &x = g.input(0), &scale = g.input(1);
   const bool training = g.attr_int("training_mode") != 0;
@@ -214,11 +216,12 @@ void grad_batch_norm(GradContext& g) {
   }
   if (g.needs_input_grad(0)) {
     Tensor dx = normalized_input_grad(dy * per_channel(scale), xhat, inv_std, axes);
-    // The running statistics depend on X through the batch mean and the unbiased variance.
+    // The running statistics depend on X through the batch mean and the biased variance
+    // mean(centered^2), whose gradient is 2 * centered / count (the mean's own term sums to 0).
     if (g.num_outputs() > 1 && g.has_output_grad(1))
       dx = dx + per_channel(g.output_grad(1)) * ((1 - momentum) / count);
     if (g.num_outputs() > 2 && g.has_output_grad(2))
-      dx = dx + centered * per_channel(g.output_grad(2)) * (2 * (1 - momentum) / std::max(count - 1, 1.0));
+      dx = dx + centered * per_channel(g.output_grad(2)) * (2 * (1 - momentum) / count);
     g.set_input_grad(0, dx);
   }
   for (size_t i = 3; i < 5; ++i)

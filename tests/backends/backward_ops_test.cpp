@@ -189,7 +189,8 @@ OpCase batch_norm_training_case(const std::string& name, Gen& gen, const Dims& x
         if (i[1] == ch) y.at(i) = (xr.at(i) - mean) * inv_std * in[1].v[k] + in[2].v[k];
       });
       running_mean.v[k] = in[3].v[k] * m + mean * (1 - m);
-      running_var.v[k] = in[4].v[k] * m + sq / static_cast<double>(count - 1) * (1 - m);
+      // ONNX: the biased batch variance, as in ONNX's reference implementation.
+      running_var.v[k] = in[4].v[k] * m + sq / static_cast<double>(count) * (1 - m);
     }
     Refs out{y, running_mean, running_var};
     out.resize(outputs);
@@ -238,6 +239,7 @@ std::vector<OpCase> cases() {
       batch_norm_training_case("BatchNormTraining", gen, {4, 3, 5, 5}, 0.9f, 3, 15),
       batch_norm_training_case("BatchNormTrainingYOnly", gen, {2, 4, 3}, 0.9f, 1, 14),
       batch_norm_training_case("BatchNormTraining2dMomentum", gen, {8, 5}, 0.7f, 3, 15),
+      batch_norm_training_case("BatchNormTrainingOneValuePerChannel", gen, {1, 3}, 0.9f, 3, 15),
   };
 }
 

@@ -146,6 +146,11 @@ TEST(GraphModule, BatchNormExportedInTrainingModeFollowsEval) {
   EXPECT_EQ(m->forward(floats({2, 1, 1, 1}, {3, 5})).to_vector<float>(), (std::vector<float>{1, 2}));
   m->train();
   EXPECT_EQ(m->forward(floats({2, 1, 1, 1}, {3, 5})).to_vector<float>(), (std::vector<float>{-1, 1}));
+  // running_var is PyTorch's: 0.9 * 4 + 0.1 * unbiased variance 2 (ONNX's op gives the biased 1).
+  EXPECT_NEAR(m->named_buffers()["bn.running_var"].to_vector<float>()[0], 3.8, 1e-6);
+  // As PyTorch, training needs more than one value per channel.
+  expect_error([&] { m->forward(floats({1, 1, 1, 1}, {3})); }, ErrorCode::kInvalidArgument,
+               "expected more than 1 value per channel when training, got input [1,1,1,1]");
 }
 
 TEST(GraphModule, FreezingByGlob) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 
+#include "batch_norm_stats.h"
 #include "kiln/runtime/autograd.h"
 #include "kiln/runtime/eager.h"
 #include "kiln/runtime/op_registry.h"
@@ -103,12 +104,21 @@ void GraphModuleImpl::check_inputs(const std::vector<Tensor>& inputs) const {
 std::vector<Tensor> GraphModuleImpl::run_node(const Node& node, const std::vector<Tensor>& in) {
   const int opset = graph_.opset(node.domain());
   if (is_training() && is_op(node, "BatchNormalization")) {
-    // Batch statistics, and the running statistics updated as PyTorch does (ONNX momentum).
+    // Batch statistics, and the running statistics updated as PyTorch does (ONNX momentum):
+    // the op's running_var (biased batch variance) turned into PyTorch's (unbiased).
+    const float momentum = node.attrs().get_float("momentum", 0.9f);
+    const int64_t count = in[0].numel() / std::max<int64_t>(in[0].rank() > 1 ? in[0].dim(1) : 1, 1);
+    if (count <= 1)
+      raise(ErrorCode::kInvalidArgument,
+            "{}: node '{}' (BatchNormalization): expected more than 1 value per channel when training, got "
+            "input {}",
+            graph_.label(), node.name(), kiln::to_string(in[0].shape()));
     Attributes a;
     a.set("epsilon", node.attrs().get_float("epsilon", 1e-5f));
-    a.set("momentum", node.attrs().get_float("momentum", 0.9f));
+    a.set("momentum", momentum);
     a.set("training_mode", int64_t{1});
     std::vector<Tensor> out = run_op("BatchNormalization", {in[0], in[1], in[2], in[3], in[4]}, a, 3, "", 15);
+    out[2] = pytorch_running_var(out[2], in[4], momentum, count);
     NoGradGuard no_grad;
     for (size_t i : {3, 4})
       if (auto it = slots_.find(node.input(i)); it != slots_.end()) it->second->copy_from(out[i - 2].detach());

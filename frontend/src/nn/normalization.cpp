@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "batch_norm_stats.h"
 #include "kiln/frontend/nn/init.h"
 
 namespace kiln::nn {
@@ -124,18 +125,19 @@ Tensor BatchNormImplBase::forward(const Tensor& x) {
   double factor = 0.0;  // PyTorch's momentum for this step
   const int64_t batches = update ? num_batches_tracked.item<int64_t>() + 1 : 0;
   if (update) factor = options.momentum() ? *options.momentum() : 1.0 / static_cast<double>(batches);
+  const float onnx_momentum = static_cast<float>(1.0 - factor);
   attrs.set("training_mode", int64_t{1});
-  attrs.set("momentum",
-            static_cast<float>(1.0 - factor));  // ONNX: running = momentum * running + (1 - momentum) * batch
+  attrs.set("momentum", onnx_momentum);  // ONNX: running = momentum * running + (1 - momentum) * batch
+  const Tensor input_var = as_input(running_var, 1.0);
   std::vector<Tensor> outs =
-      run_op("BatchNormalization", {x, scale, shift, as_input(running_mean, 0.0), as_input(running_var, 1.0)},
-             attrs, 3);
+      run_op("BatchNormalization", {x, scale, shift, as_input(running_mean, 0.0), input_var}, attrs, 3);
   if (update) {
-    // The op's running statistics: running_var is updated with the unbiased batch variance,
-    // as PyTorch's.
+    // The op's running statistics; its running_var, updated with the biased batch variance as
+    // ONNX defines, is turned into PyTorch's (unbiased variance).
     NoGradGuard no_grad;
     running_mean.copy_from(cast(outs[1].detach(), running_mean.dtype()));
-    running_var.copy_from(cast(outs[2].detach(), running_var.dtype()));
+    running_var.copy_from(
+        cast(pytorch_running_var(outs[2].detach(), input_var, onnx_momentum, count), running_var.dtype()));
     num_batches_tracked.copy_from(Tensor::scalar<int64_t>(batches));
   }
   return outs[0];
