@@ -7,7 +7,7 @@ exports at opset 23:
   refuse MODEL_DIR: a model with Attention must not go to opset 17: kiln exits non-zero with one
       line that names Attention, and writes no file.
 
-Usage: dynamo_convert.py KILN_DYNAMO_ROUND_TRIP convert|refuse MODEL_DIR WORK_DIR
+Usage: dynamo_convert.py KILN_ROUND_TRIP convert|refuse MODEL_DIR WORK_DIR
 """
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Fine-tune round trip of a torch 2.15 (dynamo) export: kiln_dynamo_round_trip fine-tunes the
+"""Fine-tune round trip of a torch 2.15 (dynamo) export: kiln_round_trip fine-tunes the
 model for 5 SGD-momentum steps on the batches dynamo_export.py wrote (data.npz) and exports it
 back at the model's own opset. Checks:
   (names) kiln trains exactly the module's parameters, under PyTorch's names (named_parameters):
@@ -14,7 +14,7 @@ The model is MODEL_DIR/finetune.onnx where dynamo_export.py wrote one (models wi
 the export without the exporter's optimizer, see there), else MODEL_DIR/model.onnx.
 No torch import: numpy, onnx and onnxruntime only.
 
-Usage: dynamo_round_trip.py KILN_DYNAMO_ROUND_TRIP MODEL_DIR TRAIN_DIR WORK_DIR
+Usage: dynamo_round_trip.py KILN_ROUND_TRIP MODEL_DIR TRAIN_DIR WORK_DIR
 """
 import os
 import subprocess
@@ -47,7 +47,7 @@ def main():
     run = subprocess.run([kiln_bin, model, data_path, work], capture_output=True, text=True)
     print(run.stdout, end="")
     if run.returncode != 0:
-        print(f"{name}: kiln_dynamo_round_trip exited {run.returncode}: {run.stderr.strip()}")
+        print(f"{name}: kiln_round_trip exited {run.returncode}: {run.stderr.strip()}")
         return 1
     kiln = np.load(os.path.join(work, "kiln.npz"))
     failures = []
