@@ -31,7 +31,7 @@ import onnxruntime
 import torch
 
 import dynamo_models
-from export_models import batch_of
+from export_models import write_references
 
 DEFAULT_OPSET = 20  # torch 2.15's (torch.onnx._constants.ONNX_DEFAULT_OPSET); another default fails here
 OPSETS = (None, 23)
@@ -66,13 +66,7 @@ def export(case, opset, out_dir):
     if got != want:
         raise SystemExit(f"{path}: the exporter wrote opset {got}, expected {want}")
     ops = sorted({n.op_type for n in proto.graph.node})
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    for batch in (1, 3):
-        x = batch_of(example, batch)
-        with torch.no_grad():
-            np.save(os.path.join(folder, f"torch_b{batch}.npy"), module(x).numpy())
-        np.save(os.path.join(folder, f"input_b{batch}.npy"), x.numpy())
-        np.save(os.path.join(folder, f"ort_b{batch}.npy"), session.run(None, {"input": x.numpy()})[0])
+    write_references(folder, path, module, example, "input")
     print(f"exported {folder}: IR {proto.ir_version}, opset {got}, ops {' '.join(ops)}", flush=True)
 
 

@@ -24,15 +24,20 @@ def export(name, module, example, kwargs, opset, out_dir):
     torch.onnx.export(module, (example,), path, opset_version=opset, input_names=[input_name],
                       output_names=["output"], dynamic_axes={input_name: {0: "batch"}, "output": {0: "batch"}},
                       do_constant_folding=kwargs.get("training") is None, **kwargs)
+    write_references(folder, path, module, example, input_name)
+    return folder
+
+
+def write_references(folder, path, module, example, input_name):
+    """input_bN.npy, torch_bN.npy (PyTorch's output) and ort_bN.npy (ONNX Runtime's on the file at
+    path) for batch 1 and 3: batches other than the traced one check the dynamic batch dim."""
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    # Batches other than the traced one check the dynamic batch dim.
     for batch in (1, 3):
         x = batch_of(example, batch)
         with torch.no_grad():
             np.save(os.path.join(folder, f"torch_b{batch}.npy"), module(x).numpy())
         np.save(os.path.join(folder, f"input_b{batch}.npy"), x.numpy())
         np.save(os.path.join(folder, f"ort_b{batch}.npy"), session.run(None, {input_name: x.numpy()})[0])
-    return folder
 
 
 def batch_of(example, batch):
