@@ -24,6 +24,12 @@ def check(name, got, want, what):
     return None
 
 
+def check_references(label, got, folder, batch):
+    """The problems of got against PyTorch's and ONNX Runtime's outputs stored for this batch."""
+    problems = [check(label, got, np.load(os.path.join(folder, f"{ref}_b{batch}.npy")), ref) for ref in ("torch", "ort")]
+    return [p for p in problems if p]
+
+
 def main():
     kiln, folder = sys.argv[1], sys.argv[2]
     name = os.path.basename(folder)
@@ -38,10 +44,7 @@ def main():
                 failures.append(f"{name} batch {batch}: kiln exited {run.returncode}: {run.stderr.strip()}")
                 continue
             got = np.load(out)["output"]
-        for ref in ("torch", "ort"):
-            problem = check(f"{name} batch {batch}", got, np.load(os.path.join(folder, f"{ref}_b{batch}.npy")), ref)
-            if problem:
-                failures.append(problem)
+        failures += check_references(f"{name} batch {batch}", got, folder, batch)
     for f in failures:
         print(f)
     if not failures:

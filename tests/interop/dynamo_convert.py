@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import onnxruntime
 
-from compare import check
+from compare import check_references
 
 TARGET = 17
 
@@ -57,11 +57,7 @@ def main():
     failures = []
     for batch in (1, 3):
         got = session.run(None, {"input": np.load(os.path.join(folder, f"input_b{batch}.npy"))})[0]
-        for ref in ("torch", "ort"):
-            problem = check(f"{name} at opset {TARGET} in ONNX Runtime, batch {batch}", got,
-                            np.load(os.path.join(folder, f"{ref}_b{batch}.npy")), ref)
-            if problem:
-                failures.append(problem)
+        failures += check_references(f"{name} at opset {TARGET} in ONNX Runtime, batch {batch}", got, folder, batch)
     for f in failures:
         print(f)
     if not failures:
