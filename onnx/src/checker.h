@@ -7,6 +7,8 @@
 
 namespace kiln::onnx::detail {
 
+/// ONNX's default domain, which models write as "" or "ai.onnx".
+inline bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
 /// text with each run of whitespace (newlines included) folded into one space.
 std::string one_line(const std::string& text);
 /// An exception message of onnx's library on one line, without the "<source path>:<line>: f:

@@ -21,8 +21,6 @@ namespace {
 // own op cannot loop.
 constexpr int kMaxExpansionRounds = 8;
 
-bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
-
 int default_opset(const ::onnx::ModelProto& model) {
   for (const auto& imp : model.opset_import())
     if (is_default_domain(imp.domain())) return static_cast<int>(imp.version());

@@ -30,7 +30,7 @@ namespace {
 constexpr int kMinOpset = 1;
 constexpr int64_t kMinIrVersion = 3, kMaxIrVersion = ::onnx::IR_VERSION;  // what the linked onnx knows
 
-bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+using detail::is_default_domain;
 
 ::onnx::ModelProto parse(std::string_view bytes, const std::string& label, const LoadLimits& limits) {
   if (bytes.size() > limits.max_file_bytes || bytes.size() > static_cast<size_t>(INT_MAX))

@@ -87,7 +87,7 @@ int64_t ir_version_for_opset(int opset) {
 void convert_opset(::onnx::ModelProto& model, int target, const std::string& label) {
   int from = 0;
   for (const auto& imp : model.opset_import())
-    if (imp.domain().empty() || imp.domain() == "ai.onnx") from = static_cast<int>(imp.version());
+    if (is_default_domain(imp.domain())) from = static_cast<int>(imp.version());
   const int newest = onnx_checker_max_opset();
   if (target < 7 || target > newest)
     raise(ErrorCode::kInvalidArgument, "{}: cannot export at opset {}: kiln writes opsets 7 to {}", label, target,
