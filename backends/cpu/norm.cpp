@@ -1,7 +1,7 @@
 // BatchNormalization (inference with running statistics) and LayerNormalization (with its
 // optional Mean and InvStdDev outputs), on oneDNN's normalization primitives; Dropout
-// (inference), RMSNormalization, InstanceNormalization, LpNormalization, MeanVarianceNormalization, Hardmax and
-// TopK as plain loops.
+// (inference), RMSNormalization, InstanceNormalization, LpNormalization, MeanVarianceNormalization, Hardmax
+// and TopK as plain loops.
 
 #include <algorithm>
 #include <array>
@@ -540,33 +540,38 @@ std::unique_ptr<Kernel> prepare_top_k(const NodeView& v) {
   return std::make_unique<TopKKernel>(plain::node_prefix(v), v.input_dtype(0), split_at(x, axis), k, largest);
 }
 
-
 // ---- RMSNormalization: y = x / sqrt(mean(x^2) + eps) * scale over the dims from axis on
 // (rows of `inner` elements), the statistics in double. scale broadcasts to the normalized dims.
 class RmsNormKernel : public Kernel {
  public:
-  RmsNormKernel(std::string prefix, int32_t dtype, int64_t rows, int64_t inner, std::vector<int64_t> scale_index,
-                double eps)
-      : prefix_(std::move(prefix)), dtype_(dtype), rows_(rows), inner_(inner),
-        scale_index_(std::move(scale_index)), eps_(eps) {}
+  RmsNormKernel(std::string prefix, int32_t dtype, int64_t rows, int64_t inner,
+                std::vector<int64_t> scale_index, double eps)
+      : prefix_(std::move(prefix)),
+        dtype_(dtype),
+        rows_(rows),
+        inner_(inner),
+        scale_index_(std::move(scale_index)),
+        eps_(eps) {}
   void run(const kiln_tensor* in, size_t n_in, kiln_tensor* out, size_t n_out) override {
     plain::check_arity(prefix_, n_in, 2, n_out, 1);
     visit_plain(dtype_, [&]<class T>() {
       const T* x = static_cast<const T*>(in[0].data);
       const T* scale = static_cast<const T*>(in[1].data);
       T* y = static_cast<T*>(out[0].data);
-      plain::parallel_range(rows_, rows_ * inner_ * static_cast<int64_t>(sizeof(T)), [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r) {
-          const T* row = x + r * inner_;
-          double ss = 0;
-          for (int64_t i = 0; i < inner_; ++i) ss += static_cast<double>(row[i]) * static_cast<double>(row[i]);
-          const double inv = 1.0 / std::sqrt(ss / static_cast<double>(inner_) + eps_);
-          T* out_row = y + r * inner_;
-          for (int64_t i = 0; i < inner_; ++i)
-            out_row[i] = static_cast<T>(static_cast<double>(row[i]) * inv *
-                                        static_cast<double>(scale[scale_index_[static_cast<size_t>(i)]]));
-        }
-      });
+      plain::parallel_range(
+          rows_, rows_ * inner_ * static_cast<int64_t>(sizeof(T)), [&](int64_t b, int64_t e) {
+            for (int64_t r = b; r < e; ++r) {
+              const T* row = x + r * inner_;
+              double ss = 0;
+              for (int64_t i = 0; i < inner_; ++i)
+                ss += static_cast<double>(row[i]) * static_cast<double>(row[i]);
+              const double inv = 1.0 / std::sqrt(ss / static_cast<double>(inner_) + eps_);
+              T* out_row = y + r * inner_;
+              for (int64_t i = 0; i < inner_; ++i)
+                out_row[i] = static_cast<T>(static_cast<double>(row[i]) * inv *
+                                            static_cast<double>(scale[scale_index_[static_cast<size_t>(i)]]));
+            }
+          });
     });
   }
 
@@ -594,14 +599,16 @@ std::unique_ptr<Kernel> prepare_rms_norm(const NodeView& v) {
   const int64_t axis = plain::normalize_axis(v, v.attr_int("axis", -1), static_cast<int64_t>(x.size()));
   const Dims normalized(x.begin() + axis, x.end());
   if (scale.size() > normalized.size())
-    fail(v, "scale shape " + plain::dims_str(scale) + " does not broadcast to " + plain::dims_str(normalized));
+    fail(v,
+         "scale shape " + plain::dims_str(scale) + " does not broadcast to " + plain::dims_str(normalized));
   // Right-aligned numpy broadcast of scale to the normalized dims.
   const size_t lead = normalized.size() - scale.size();
   Dims stride(normalized.size(), 0);
   const Dims scale_strides = plain::strides_of(scale);
   for (size_t d = 0; d < scale.size(); ++d) {
     if (scale[d] != 1 && scale[d] != normalized[lead + d])
-      fail(v, "scale shape " + plain::dims_str(scale) + " does not broadcast to " + plain::dims_str(normalized));
+      fail(v,
+           "scale shape " + plain::dims_str(scale) + " does not broadcast to " + plain::dims_str(normalized));
     stride[lead + d] = scale[d] == 1 ? 0 : scale_strides[d];
   }
   const int64_t inner = numel(normalized);
@@ -616,8 +623,9 @@ std::unique_ptr<Kernel> prepare_rms_norm(const NodeView& v) {
       pos[d] = 0;
     }
   }
-  return std::make_unique<RmsNormKernel>(plain::node_prefix(v), v.input_dtype(0), numel(Dims(x.begin(), x.begin() + axis)),
-                                         inner, std::move(index), v.attr_float("epsilon", 1e-5f));
+  return std::make_unique<RmsNormKernel>(plain::node_prefix(v), v.input_dtype(0),
+                                         numel(Dims(x.begin(), x.begin() + axis)), inner, std::move(index),
+                                         v.attr_float("epsilon", 1e-5f));
 }
 
 }  // namespace

@@ -42,8 +42,7 @@ bool run_onnx_checker(const ::onnx::ModelProto& model, const std::string& base_d
   // A newer opset than the library knows would be checked against older schemas and valid
   // models rejected; kiln's own checks then stand alone.
   for (const auto& imp : model.opset_import())
-    if (is_default_domain(imp.domain()) && imp.version() > onnx_checker_max_opset())
-      return false;
+    if (is_default_domain(imp.domain()) && imp.version() > onnx_checker_max_opset()) return false;
   try {
     // What onnx's check_model(path) does, with the folder given instead of re-reading the file,
     // so external data resolves against base_dir. kiln checked ir_version and opset_import.
